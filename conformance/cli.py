@@ -1,0 +1,175 @@
+"""The ``conformance`` command: run | serve | selftest | validate | replay | catalog | report diff.
+
+Exit codes of ``run``: 0 every MUST passed; 1 a MUST failed; 2 usage or config error;
+3 the target could not be reached or answered nothing usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_NOT_CONFORMANT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="target TOML config (default: start the embedded reference server)")
+    p.add_argument("--profile", choices=("core", "full"), default="core")
+    p.add_argument("--report-dir", default="reports")
+    p.add_argument("--seed", type=int, default=None, help="fix every Hypothesis draw (printed when omitted)")
+    p.add_argument("--max-examples", type=int, default=None, help="Hypothesis examples per property test")
+    p.add_argument("--settings", choices=("default", "thorough", "polite"), default="default",
+                   help="Hypothesis settings profile: fast default, thorough (nightly), polite (shared staging)")
+    p.add_argument("--include-slow", action="store_true", help="run tests that wait in real time (expiry)")
+    p.add_argument("--request-budget", type=int, default=None, help="maximum requests sent to the target")
+    p.add_argument("--max-rps", type=float, default=None, help="cap on requests per second (0 = uncapped)")
+    p.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
+    p.add_argument("-k", dest="keyword", default=None, help="only run suite tests matching this pytest expression")
+    p.add_argument("--quiet", action="store_true", help="no per-test progress lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_arguments(sub.add_parser("run", help="certify a target (default: the embedded reference)"))
+
+    from conformance.reference.cli import add_arguments as add_serve_arguments
+
+    add_serve_arguments(sub.add_parser("serve", help="run the embedded reference server"))
+
+    v = sub.add_parser("validate", help="validate saved responses against the shipped schemas")
+    v.add_argument("files", nargs="+")
+
+    rp = sub.add_parser("replay", help="re-send one API request, signed afresh (reproduction of a finding)")
+    rp.add_argument("--config", required=True)
+    rp.add_argument("--method", choices=("GET", "POST"), default="GET")
+    rp.add_argument("--auth", default="write", help="credential level, or 'none' for unsigned")
+    rp.add_argument("--placement", choices=("header", "query", "body"), default="header")
+    rp.add_argument("--path", default="/api/photo/get-replace-token")
+    rp.add_argument("--tamper", action="store_true", help="sign with a wrong secret")
+    rp.add_argument("--post-query", action="append", default=[], metavar="KEY=VALUE",
+                    help="query parameter added to a POST URL")
+    rp.add_argument("params", nargs="*", metavar="KEY=VALUE")
+
+    c = sub.add_parser("catalog", help="print the requirement catalog as Markdown")
+    c.add_argument("--with-tests", action="store_true")
+
+    try:
+        from conformance.selftest import add_arguments as add_selftest_arguments
+    except ImportError:
+        pass
+    else:
+        add_selftest_arguments(sub.add_parser("selftest", help="prove the suite catches faults and passes variants"))
+
+    try:
+        from conformance.report.diff import add_arguments as add_report_arguments
+    except ImportError:
+        pass
+    else:
+        rep = sub.add_parser("report", help="work with results.json files")
+        add_report_arguments(rep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from conformance.runner import run
+
+            return run(args)
+        if args.command == "serve":
+            from conformance.reference.cli import main as serve_main
+
+            return serve_main(args)
+        if args.command == "validate":
+            from conformance.validate import main as validate_main
+
+            return validate_main(args.files)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "catalog":
+            return _catalog(args)
+        if args.command == "selftest":
+            from conformance.selftest import main as selftest_main
+
+            return selftest_main(args)
+        if args.command == "report":
+            from conformance.report.diff import main as report_main
+
+            return report_main(args)
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+def _pairs(items: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"conformance replay: parameter {item!r} is not KEY=VALUE")
+        out.append((key, value))
+    return tuple(out)
+
+
+def _replay(args: Any) -> int:
+    from conformance.checks import observe
+    from conformance.client import ApiRequest, TargetClient, TransportError
+    from conformance.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"conformance: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    req = ApiRequest(params=_pairs(args.params), http_method=args.method,
+                     auth=None if args.auth == "none" else args.auth, placement=args.placement, path=args.path,
+                     query_on_post=_pairs(args.post_query), tamper=args.tamper)
+    client = TargetClient(config)
+    try:
+        ex = client.send(req)
+    except TransportError as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    finally:
+        client.close()
+    assert ex.response is not None
+    print(f"{ex.method} {ex.url}")
+    print(f"HTTP {ex.response.status} {ex.response.reason}")
+    for k, v in ex.response.headers:
+        print(f"{k}: {v}")
+    print()
+    print(ex.response.text)
+    obs = observe(ex)
+    if obs.parse_error:
+        print(f"\n(parse error: {obs.parse_error})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _catalog(args: Any) -> int:
+    from conformance.catalog import render_markdown
+
+    index = None
+    if args.with_tests:
+        from conformance.runner import collect_test_index
+
+        index = collect_test_index()
+    print(render_markdown(index))
+    return EXIT_OK
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+def suite_dir() -> Path:
+    return Path(__file__).parent / "suite"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The knobs the reference server consults at each step.
+
+Every step of the request pipeline (authenticate, parse params, apply bounds, issue token,
+render, redeem, build callback, deliver callback) reads its tunable values and switches from one
+:class:`Behaviour` object instead of hard-coding them. A fault (``--fault NAME``) or a conformant
+variant (``--variant NAME``) is then a one-line change of a knob in :meth:`Behaviour.from_settings`,
+or an ``if behaviour.fault("name"):`` at the single place that owns the step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+LEVELS: tuple[str, ...] = ("none", "anonymous", "read", "write", "admin", "super")
+"""Permission levels in ascending order (index.md, Permission levels)."""
+
+JS_NAME_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
+"""What a ``varname``/``callback`` must look like (docs/ARCHITECTURE.md)."""
+
+KNOWN_FAULTS: frozenset[str] = frozenset()
+"""Filled in by the fault table; unknown names are accepted (and ignored) until then."""
+
+KNOWN_VARIANTS: frozenset[str] = frozenset()
+
+
+@dataclass
+class Behaviour:
+    """Tunable behaviour of one server instance; the defaults are the conformant positions."""
+
+    faults: frozenset[str] = frozenset()
+    variant: str | None = None
+    bounds_policy: Literal["clamp", "reject"] = "clamp"
+
+    # Authentication
+    required_level: str = "write"
+    timestamp_window_seconds: int = 300
+    check_nonces: bool = True
+    accept_explicit_default_port: bool = True  # node-23video style ``https://host:443/...``
+
+    # Parameters
+    default_valid_minutes: int = 180
+    valid_minutes_bounds: tuple[int, int] = (15, 1440)
+    default_max_uploads: int = 1
+    max_uploads_bounds: tuple[int, int] = (1, 100)
+    max_return_url_chars: int = 8192
+    endpoint: str = "/api/photo/get-replace-token"
+
+    # Tokens
+    token_bytes: int = 20  # 40 hex characters, 160 bits
+
+    # Rendering
+    xml_content_type: str = "text/xml; charset=utf-8"
+    json_content_type: str = "text/javascript; charset=utf-8"
+    default_varname: str = "visual"
+    site: dict[str, str] = field(
+        default_factory=lambda: {
+            "product_key": "tube",
+            "site_id": "1",
+            "site_name": "Conformance Reference Site",
+        }
+    )
+
+    # Redeem and callbacks
+    callback_threshold: int = 1500  # a callback URL of at most this many characters is a redirect
+    redirect_status: int = 301
+    background_timeout_seconds: float = 5.0
+    background_max_chars: int = 1500
+
+    def fault(self, name: str) -> bool:
+        """True when fault ``name`` is injected; call this at the one step the fault changes."""
+        return name in self.faults
+
+    @classmethod
+    def from_settings(
+        cls,
+        faults: frozenset[str],
+        variant: str | None,
+        bounds_policy: Literal["clamp", "reject"],
+    ) -> Behaviour:
+        """Build the behaviour for a server; the fault/variant tables hook in here."""
+        return cls(faults=frozenset(faults), variant=variant, bounds_policy=bounds_policy)
+
+
+def level_at_least(actual: str, required: str) -> bool:
+    """Whether ``actual`` grants everything ``required`` does (levels are cumulative)."""
+    return LEVELS.index(actual) >= LEVELS.index(required)

@@ -1,0 +1,75 @@
+"""``conformance serve``: run the reference server in the foreground until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .server import ReferenceServer, ReferenceSettings, write_target_config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
+    parser.add_argument("--db", default=None, metavar="PATH", help="SQLite file kept across restarts")
+    parser.add_argument("--public-url", default=None, metavar="URL", help="URL clients use (behind a proxy)")
+    parser.add_argument("--trust-proxy", action="store_true", help="honour X-Forwarded-Proto/Host/Port")
+    parser.add_argument("--bounds-policy", choices=("clamp", "reject"), default="clamp")
+    parser.add_argument(
+        "--enable-clock-control", action="store_true", help="enable the /_test/ hooks (clock, inspection)"
+    )
+    parser.add_argument("--photo-id", default="123456", help="the seeded photo id")
+    parser.add_argument("--write-config", default=None, metavar="PATH", help="write the target TOML here")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a defect")
+    parser.add_argument("--variant", default=None, metavar="NAME", help="serve a conformant variant")
+    parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
+
+
+def settings_from_args(args: argparse.Namespace) -> ReferenceSettings:
+    return ReferenceSettings(
+        host=args.host,
+        port=args.port,
+        db_path=args.db,
+        public_url=args.public_url,
+        trust_proxy=args.trust_proxy,
+        bounds_policy=args.bounds_policy,
+        clock_control=args.enable_clock_control,
+        photo_id=args.photo_id,
+        faults=frozenset(args.fault or ()),
+        variant=args.variant,
+        log_requests=not getattr(args, "quiet", False),
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    try:
+        server = ReferenceServer(settings_from_args(args)).start()
+    except OSError as exc:
+        print(f"error: cannot start the reference server: {exc}", file=sys.stderr)
+        return 2
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if args.write_config:
+            write_target_config(server, args.write_config)
+            print(f"target config written to {args.write_config}", file=sys.stderr)
+        print(server.base_url, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":  # ``python -m conformance.reference.cli`` for tests and debugging
+    _parser = argparse.ArgumentParser(prog="conformance serve")
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))

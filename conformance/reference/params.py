@@ -1,0 +1,93 @@
+"""Parameter handling for ``/api/photo/get-replace-token``.
+
+Positions: repeated keys -> the first occurrence wins; an empty value counts as omitted (the
+default applies); integers are ASCII digits with an optional leading ``-``, anything else is
+``invalid_input``; out-of-range values are clamped to the nearest bound or rejected, per the
+server's ``bounds_policy``; ``background_return_p`` is on only for the value ``1``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .behaviour import Behaviour
+from .render import XML_INVALID_RE
+
+INT_RE = re.compile(r"^-?[0-9]+$")
+MAX_INT_DIGITS = 30  # longer numbers are certainly out of range; avoids int() on huge strings
+
+
+class ParamError(ValueError):
+    """Maps to an API error: ``code`` plus a human message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    photo_id: str
+    return_url: str
+    background_return_p: bool
+    valid_minutes: int
+    max_uploads: int
+
+
+def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Collapse repeated keys, keeping the first occurrence (documented position)."""
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def parse_int(name: str, raw: str) -> int:
+    value = raw.strip()
+    if not INT_RE.match(value):
+        raise ParamError("invalid_input", f"'{name}' must be an integer")
+    digits = value.lstrip("-").lstrip("0")
+    if len(digits) > MAX_INT_DIGITS:
+        return -(10**MAX_INT_DIGITS) if value.startswith("-") else 10**MAX_INT_DIGITS
+    return int(value)
+
+
+def apply_bounds(name: str, value: int, bounds: tuple[int, int], behaviour: Behaviour) -> int:
+    """Clamp to the nearest bound, or refuse, depending on the bounds policy."""
+    low, high = bounds
+    if low <= value <= high:
+        return value
+    if behaviour.bounds_policy == "reject":
+        raise ParamError("invalid_input", f"'{name}' must be between {low} and {high}")
+    return min(max(value, low), high)
+
+
+def bounded_int(
+    params: dict[str, str], name: str, default: int, bounds: tuple[int, int], behaviour: Behaviour
+) -> int:
+    raw = params.get(name, "")
+    if raw.strip() == "":
+        return default
+    return apply_bounds(name, parse_int(name, raw), bounds, behaviour)
+
+
+def parse_token_request(params: dict[str, str], behaviour: Behaviour) -> TokenRequest:
+    """Validate and normalise the method parameters (photo existence is checked by the caller)."""
+    photo_id = params.get("photo_id", "").strip()
+    if not photo_id:
+        raise ParamError("invalid_input", "'photo_id' is required")
+    return_url = params.get("return_url", "")
+    if len(return_url) > behaviour.max_return_url_chars:
+        raise ParamError("invalid_input", f"'return_url' is longer than {behaviour.max_return_url_chars}")
+    if XML_INVALID_RE.search(return_url):
+        raise ParamError("invalid_input", "'return_url' contains characters that cannot be represented")
+    background = params.get("background_return_p", "").strip() == "1"
+    valid_minutes = bounded_int(
+        params, "valid_minutes", behaviour.default_valid_minutes, behaviour.valid_minutes_bounds, behaviour
+    )
+    max_uploads = bounded_int(
+        params, "max_uploads", behaviour.default_max_uploads, behaviour.max_uploads_bounds, behaviour
+    )
+    return TokenRequest(photo_id, return_url, background, valid_minutes, max_uploads)

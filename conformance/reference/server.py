@@ -1,0 +1,239 @@
+"""The embedded reference server: settings, lifecycle, and the target config it describes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from conformance.config import Credentials
+
+from .app import Context, ReferenceApp
+from .behaviour import Behaviour
+from .oauth import CredentialSet
+from .store import Store
+
+LEVELS = ("read", "write", "admin")
+UNKNOWN_PHOTO_ID = "999999999"
+
+__all__ = ["Credentials", "ReferenceServer", "ReferenceSettings", "write_target_config"]
+
+
+@dataclass
+class ReferenceSettings:
+    """How to run the reference server (see docs/ARCHITECTURE.md for the positions it takes)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    db_path: str | None = None  # None -> a temp file deleted on stop; a path persists across restarts
+    public_url: str | None = None  # e.g. "https://videos.example.com" behind a TLS-terminating proxy
+    trust_proxy: bool = False  # honour X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Port
+    bounds_policy: Literal["clamp", "reject"] = "clamp"
+    clock_control: bool = False  # enables the /_test/ hooks (clock, photo and token inspection)
+    photo_id: str = "123456"
+    credentials: dict[str, Credentials] | None = None  # level -> credentials; random if None
+    faults: frozenset[str] = field(default_factory=frozenset)
+    variant: str | None = None
+    log_requests: bool = False  # access log on stderr (the serve command turns it on)
+
+
+class _Handler(WSGIRequestHandler):
+    """Leaves the ``Date`` header to the application, which stamps it from the API clock."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if getattr(self.server, "log_requests", False):
+            super().log_request(code, size)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        if getattr(self.server, "log_requests", False):
+            super().log_error(format, *args)
+
+
+def _random_credentials(level: str) -> dict[str, str]:
+    return {
+        "consumer_key": f"{level}-{secrets.token_hex(8)}",
+        "consumer_secret": secrets.token_urlsafe(30),
+        "access_token": f"{level}-token-{secrets.token_hex(8)}",
+        "access_token_secret": secrets.token_urlsafe(30),
+    }
+
+
+class ReferenceServer:
+    """A real HTTP server on a background thread; use as a context manager."""
+
+    def __init__(self, settings: ReferenceSettings | None = None) -> None:
+        self.settings = settings or ReferenceSettings()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._temp_db: str | None = None
+        self.store: Store | None = None
+        self.credentials: dict[str, Credentials] = {}
+        self.base_url = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> ReferenceServer:
+        s = self.settings
+        db_path = s.db_path
+        if db_path is None:
+            fd, db_path = tempfile.mkstemp(prefix="conformance-reference-", suffix=".sqlite3")
+            os.close(fd)
+            self._temp_db = db_path
+        self.store = Store(db_path)
+        self.credentials = self._load_credentials(self.store)
+        self.store.seed_photo(s.photo_id)
+        behaviour = Behaviour.from_settings(s.faults, s.variant, s.bounds_policy)
+        ctx = Context(
+            store=self.store,
+            behaviour=behaviour,
+            credentials={
+                level: CredentialSet(
+                    level, c.consumer_key, c.consumer_secret, c.access_token, c.access_token_secret
+                )
+                for level, c in self.credentials.items()
+            },
+            public_url=s.public_url,
+            test_hooks=s.clock_control,
+            photo_ids=(s.photo_id,),
+        )
+        app: Any = ReferenceApp(ctx)
+        if s.trust_proxy:
+            app = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1)
+        self._server = make_server(s.host, s.port, app, threaded=True, request_handler=_Handler)
+        self._server.log_requests = s.log_requests  # type: ignore[attr-defined]
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        host = self._server.server_address[0]
+        port = self._server.server_address[1]
+        shown = f"[{host}]" if ":" in str(host) else host
+        self.base_url = f"http://{shown}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="reference-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._temp_db is not None:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._temp_db + suffix)
+            self._temp_db = None
+
+    def __enter__(self) -> ReferenceServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _load_credentials(self, store: Store) -> dict[str, Credentials]:
+        """Given credentials win; otherwise reuse the database's, or generate and persist new ones."""
+        if self.settings.credentials:
+            raw = {
+                level: {
+                    "consumer_key": c.consumer_key,
+                    "consumer_secret": c.consumer_secret,
+                    "access_token": c.access_token,
+                    "access_token_secret": c.access_token_secret,
+                }
+                for level, c in self.settings.credentials.items()
+            }
+            store.save_credentials(raw)
+        else:
+            raw = store.load_credentials()
+            if set(raw) != set(LEVELS):
+                raw = {level: _random_credentials(level) for level in LEVELS}
+                store.save_credentials(raw)
+        return {
+            level: Credentials(
+                level=level,
+                consumer_key=c["consumer_key"],
+                consumer_secret=c["consumer_secret"],
+                access_token=c["access_token"],
+                access_token_secret=c["access_token_secret"],
+            )
+            for level, c in raw.items()
+        }
+
+    # -- description --------------------------------------------------------------------------
+    @property
+    def public_base_url(self) -> str:
+        return (self.settings.public_url or self.base_url).rstrip("/")
+
+    def target_config(self) -> dict[str, Any]:
+        """The suite's target config for this server (same shape as the TOML file, real secrets)."""
+        base = self.public_base_url
+        return {
+            "base_url": base,
+            "photo_id": self.settings.photo_id,
+            "unknown_photo_id": UNKNOWN_PHOTO_ID,
+            "destructive": True,
+            "callback_base_url": "",
+            "clock_control_url": f"{base}/_test/clock" if self.settings.clock_control else "",
+            "bounds_policy": self.settings.bounds_policy,
+            "credentials": {
+                level: {
+                    "consumer_key": c.consumer_key,
+                    "consumer_secret": c.consumer_secret,
+                    "access_token": c.access_token,
+                    "access_token_secret": c.access_token_secret,
+                }
+                for level, c in sorted(self.credentials.items())
+            },
+        }
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def write_target_config(server: ReferenceServer, path: str | os.PathLike[str]) -> None:
+    """Write the server's target config as TOML (hand-written: the stdlib only reads TOML)."""
+    config = server.target_config()
+    lines = ["# Target config for the embedded reference server (contains live secrets)."]
+    for key, value in config.items():
+        if key != "credentials":
+            lines.append(f"{key} = {_toml_value(value)}")
+    for level, creds in config["credentials"].items():
+        lines.append("")
+        lines.append(f"[credentials.{level}]")
+        for key, value in creds.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    target = Path(path)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        target.chmod(0o600)
+    except OSError:  # pragma: no cover - e.g. unusual filesystems
+        print(f"warning: could not restrict permissions of {target}", file=sys.stderr)

@@ -1,0 +1,95 @@
+"""Hypothesis strategies for the get-replace-token parameter space, shared by every suite test."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from conformance.checks import MAX_UPLOADS, VALID_MINUTES
+from conformance.client import ApiRequest
+
+# Text any conformant server can echo in both formats: all of Unicode, astral planes included, except
+# what UTF-8 cannot encode (lone surrogates) and what XML 1.0 cannot carry (C0/C1 controls, U+FFFE/U+FFFF).
+_XML_SAFE = st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff")
+unicode_text = st.text(_XML_SAFE, max_size=60)
+printable_text = st.text(_XML_SAFE, min_size=1, max_size=60)
+# Anything at all, for robustness tests only.
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+
+INJECTION_STRINGS = (
+    "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "]]><x>", "&amp;&lt;&#0;", "&",
+    "' OR '1'='1", "1; DROP TABLE tokens; --", "../../../../etc/passwd", "${jndi:ldap://x/a}", "{{7*7}}",
+    "%00", "\x00", "\r\nSet-Cookie: x=1", "\u2028\u2029", "\ufeff", "😀" * 20, "a" * 5000, "",
+    "0x10", "1e3", "15.0", " 15", "+15", "015", "NaN", "-0", "١٥",  # Arabic-Indic digits
+)
+
+valid_minutes_in_range = st.integers(*VALID_MINUTES[:2])
+max_uploads_in_range = st.integers(*MAX_UPLOADS[:2])
+
+INT64_MAX = 2**63 - 1
+
+
+def out_of_range(bounds: tuple[int, int, int]) -> st.SearchStrategy[int]:
+    """Integers outside [lo, hi], biased to the edges, 0, negatives and 64-bit extremes."""
+    lo, hi, _ = bounds
+    return st.one_of(
+        st.sampled_from(sorted({lo - 1, hi + 1, 0, -1, -lo, 10 * hi, INT64_MAX, -INT64_MAX} - set(range(lo, hi + 1)))),
+        st.integers(max_value=lo - 1, min_value=-INT64_MAX),
+        st.integers(min_value=hi + 1, max_value=INT64_MAX),
+    )
+
+
+@st.composite
+def return_urls(draw: st.DrawFn) -> str:
+    """Callback URLs as clients send them: with queries, fragments, Unicode and reserved characters."""
+    host = draw(st.sampled_from(["www.example.com", "example.org:8443", "xn--bcher-kva.example", "127.0.0.1"]))
+    path = draw(st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs"), exclude_characters="?#"), max_size=30))
+    query = draw(st.lists(st.tuples(printable_text, unicode_text), max_size=3))
+    qs = "&".join(f"{k}={v}" for k, v in query)
+    url = f"{draw(st.sampled_from(['http', 'https']))}://{host}/{path}" + (f"?{qs}" if qs else "")
+    return url[:600]
+
+
+def base_params(photo_id: str, **extra: str) -> tuple[tuple[str, str], ...]:
+    return (("photo_id", photo_id), *extra.items())
+
+
+@st.composite
+def valid_requests(draw: st.DrawFn, photo_id: str, fmt: str | None = None) -> ApiRequest:
+    """Well-formed signed requests with every documented parameter optional."""
+    params: list[tuple[str, str]] = [("photo_id", photo_id)]
+    if draw(st.booleans()):
+        params.append(("valid_minutes", str(draw(valid_minutes_in_range))))
+    if draw(st.booleans()):
+        params.append(("max_uploads", str(draw(max_uploads_in_range))))
+    if draw(st.booleans()):
+        params.append(("return_url", draw(return_urls())))
+    if draw(st.booleans()):
+        params.append(("background_return_p", draw(st.sampled_from(["0", "1"]))))
+    if fmt:
+        params.append(("format", fmt))
+    order = draw(st.permutations(params))
+    method = draw(st.sampled_from(["GET", "POST"]))
+    placement = draw(st.sampled_from(["header", "query" if method == "GET" else "body"]))
+    return ApiRequest(params=tuple(order), http_method=method, placement=placement)
+
+
+_PARAM_NAMES = ("photo_id", "valid_minutes", "max_uploads", "return_url", "background_return_p",
+                "format", "raw", "varname", "callback")
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn, photo_id: str) -> ApiRequest:
+    """Anything at all: odd types, lengths, Unicode, injection strings and repeated keys."""
+    values = st.one_of(
+        st.sampled_from(INJECTION_STRINGS),
+        any_text,
+        st.integers(min_value=-(10**30), max_value=10**30).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.just(photo_id),
+    )
+    keys = st.one_of(st.sampled_from(_PARAM_NAMES), printable_text)
+    pairs = draw(st.lists(st.tuples(keys, values), max_size=6))
+    if draw(st.booleans()):
+        pairs.insert(0, ("photo_id", photo_id))
+    method = draw(st.sampled_from(["GET", "POST"]))
+    return ApiRequest(params=tuple(pairs), http_method=method, placement="header")

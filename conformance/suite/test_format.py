@@ -1,0 +1,98 @@
+"""FORMAT: XML by default, JSON in its three wrappers, UTF-8, and safe JSONP."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import checks, strategies
+from conformance.plugin import Api, requirement
+
+
+@requirement("FORMAT-XML-DEFAULT")
+@pytest.mark.parametrize("explicit", [False, True], ids=["no-format", "format=xml"])
+def test_xml_is_the_default_and_valid(api: Api, explicit: bool) -> None:
+    r = "FORMAT-XML-DEFAULT"
+    obs = api.call(api.request(**({"format": "xml"} if explicit else {})), "xml")
+    api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r))
+
+
+@requirement("FORMAT-JSON-VAR")
+def test_json_is_var_visual(api: Api) -> None:
+    r = "FORMAT-JSON-VAR"
+    obs = api.call(api.request(format="json"))
+    api.expect(checks.check_api_response(obs, "json", r), checks.check_json_wrapper(obs, "var", "visual", r),
+               checks.check_status_ok(obs, r))
+
+
+@requirement("FORMAT-JSON-VARNAME")
+@pytest.mark.parametrize("name", ["tags", "myVar_2", "$x"])
+def test_varname_renames_the_variable(api: Api, name: str) -> None:
+    r = "FORMAT-JSON-VARNAME"
+    obs = api.call(api.request(format="json", varname=name))
+    api.expect(checks.check_api_response(obs, "json", r), checks.check_json_wrapper(obs, "var", name, r),
+               checks.check_status_ok(obs, r))
+
+
+@requirement("FORMAT-JSON-RAW")
+def test_raw_gives_bare_json(api: Api) -> None:
+    r = "FORMAT-JSON-RAW"
+    obs = api.call(api.request(format="json", raw=""))
+    api.expect(checks.check_api_response(obs, "json", r), checks.check_json_wrapper(obs, "raw", None, r),
+               checks.check_status_ok(obs, r))
+
+
+@requirement("FORMAT-JSONP")
+@pytest.mark.parametrize("name", ["updateTags", "cb_123", "jQuery1124_99"])
+def test_callback_gives_jsonp(api: Api, name: str) -> None:
+    r = "FORMAT-JSONP"
+    obs = api.call(api.request(format="json", callback=name))
+    api.expect(checks.check_api_response(obs, "json", r), checks.check_json_wrapper(obs, "callback", name, r),
+               checks.check_status_ok(obs, r))
+
+
+@requirement("FORMAT-XML-JSON-AGREE")
+@given(req=strategies.valid_requests("PHOTO"))
+def test_xml_and_json_carry_the_same_values(api: Api, req) -> None:  # noqa: ANN001 - Hypothesis arg
+    """The same request in XML and in JSON: the same terms, the same echo, the same envelope."""
+    r = "FORMAT-XML-JSON-AGREE"
+    req = req.with_params(photo_id=api.config.photo_id, format=None)
+    xml, json_ = api.call_many([req, req.with_params(format="json")])
+    api.expect(checks.check_api_response(xml, "xml", r), checks.check_api_response(json_, "json", r),
+               checks.check_status_ok(xml, r), checks.check_status_ok(json_, r))
+    api.expect(checks.check_formats_agree(xml, json_, r))
+
+
+@requirement("FORMAT-UTF8")
+@given(url=strategies.unicode_text.filter(bool), fmt=st.sampled_from(["xml", "json"]))
+def test_unicode_round_trips(api: Api, url: str, fmt: str) -> None:
+    r = "FORMAT-UTF8"
+    req = api.request(return_url=url, **({"format": "json"} if fmt == "json" else {}))
+    obs = api.call(req)
+    api.expect(checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r), checks.check_echo(obs, req, r))
+
+
+@requirement("FORMAT-UTF8")
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_astral_and_combining_characters_round_trip(api: Api, fmt: str) -> None:
+    r = "FORMAT-UTF8"
+    req = api.request(return_url="https://example.com/ç/日本?q=😀&e=é&z=\u200d", **(
+        {"format": "json"} if fmt == "json" else {}))
+    obs = api.call(req)
+    api.expect(checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r), checks.check_echo(obs, req, r))
+
+
+NOT_IDENTIFIERS = ["alert(1);//", "<script>alert(1)</script>", "a b", "1abc", "x=1;y", "a-b", "cb()", "\u2028x",
+                   "/*", "constructor[0]", "eval('1')"]
+
+
+@requirement("FORMAT-CALLBACK-SAFE")
+@given(name=st.one_of(st.sampled_from(NOT_IDENTIFIERS),
+                      st.text(min_size=1, max_size=30).filter(lambda s: not s.isidentifier())),
+       param=st.sampled_from(["callback", "varname"]))
+def test_non_identifier_names_are_never_reflected(api: Api, name: str, param: str) -> None:
+    r = "FORMAT-CALLBACK-SAFE"
+    if "\x00" in name or any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        name = "alert(1)"
+    obs = api.call(api.request(format="json", **{param: name}), "json")
+    api.expect(checks.check_http_status_200(obs, r), checks.check_no_server_error(obs, r),
+               checks.check_name_not_reflected(obs, name, r))

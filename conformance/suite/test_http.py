@@ -1,0 +1,55 @@
+"""HTTP: status codes and request methods."""
+
+from conformance import checks
+from conformance.plugin import Api, requirement
+
+
+@requirement("HTTP-STATUS-200")
+def test_success_and_errors_are_http_200(api: Api) -> None:
+    """A success and the usual errors (unsigned, bad signature, missing photo) all answer HTTP 200."""
+    r = "HTTP-STATUS-200"
+    base = api.request()
+    reqs = [base, base.but(auth=None), base.but(tamper=True), base.with_params(photo_id=None),
+            base.with_params(format="json"), base.with_params(format="json").but(auth=None)]
+    for obs in api.call_many(reqs):
+        api.expect(checks.check_http_status_200(obs, r), checks.check_no_server_error(obs, r))
+
+
+@requirement("HTTP-GET-AND-POST")
+def test_get_and_post_give_the_same_token_terms(api: Api) -> None:
+    r = "HTTP-GET-AND-POST"
+    req = api.request(valid_minutes="45", max_uploads="3", return_url="https://example.com/cb?a=1")
+    get, post = api.call_many([req.but(http_method="GET"), req.but(http_method="POST")])
+    for obs in (get, post):
+        api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r),
+                   checks.check_numeric_field(obs, "valid_minutes", 45, r),
+                   checks.check_numeric_field(obs, "max_uploads", 3, r), checks.check_echo(obs, req, r))
+
+
+@requirement("HTTP-POST-IGNORES-QUERY")
+def test_post_does_not_use_query_parameters(api: Api) -> None:
+    """format/valid_minutes/max_uploads in the query of a POST are ignored: XML, defaults.
+
+    Servers differ on whether a POST's query belongs in the OAuth base string; the suite first
+    signs it in (strict OAuth 1.0a) and, only if that is refused as invalid_signature, signs without.
+    """
+    r = "HTTP-POST-IGNORES-QUERY"
+    query = (("format", "json"), ("valid_minutes", "20"), ("max_uploads", "5"))
+    req = api.request().but(http_method="POST", query_on_post=query)
+    obs = api.call(req, "xml")
+    if obs.attr("code") == "invalid_signature":
+        obs = api.call(req.but(sign_query_on_post=False), "xml")
+    api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r),
+               checks.check_numeric_field(obs, "valid_minutes", 180, r),
+               checks.check_numeric_field(obs, "max_uploads", 1, r))
+
+
+@requirement("HTTP-POST-IGNORES-QUERY", "PHOTO-MISSING")
+def test_post_with_photo_id_only_in_query_issues_no_token(api: Api) -> None:
+    r = "HTTP-POST-IGNORES-QUERY"
+    req = api.request().with_params(photo_id=None).but(
+        http_method="POST", query_on_post=(("photo_id", api.config.photo_id),))
+    obs = api.call(req, "xml")
+    if obs.attr("code") == "invalid_signature":
+        obs = api.call(req.but(sign_query_on_post=False), "xml")
+    api.expect(checks.check_api_response(obs, "xml", r), checks.check_error(obs, r), checks.check_no_token(obs, r))

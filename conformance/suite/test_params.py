@@ -1,0 +1,59 @@
+"""PARAMS: defaults, every in-range value honoured, out-of-range values per the declared policy."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import checks, strategies
+from conformance.checks import MAX_UPLOADS, VALID_MINUTES
+from conformance.plugin import Api, requirement
+
+
+@requirement("PARAMS-VALID-MINUTES-DEFAULT")
+def test_valid_minutes_defaults_to_180(api: Api) -> None:
+    r = "PARAMS-VALID-MINUTES-DEFAULT"
+    for obs in api.call_many([api.request(), api.request(format="json")]):
+        api.expect(checks.check_api_response(obs, None, r), checks.check_status_ok(obs, r),
+                   checks.check_numeric_field(obs, "valid_minutes", 180, r))
+
+
+@requirement("PARAMS-MAX-UPLOADS-DEFAULT")
+def test_max_uploads_defaults_to_1(api: Api) -> None:
+    r = "PARAMS-MAX-UPLOADS-DEFAULT"
+    for obs in api.call_many([api.request(), api.request(format="json")]):
+        api.expect(checks.check_api_response(obs, None, r), checks.check_status_ok(obs, r),
+                   checks.check_numeric_field(obs, "max_uploads", 1, r))
+
+
+def _sweep(api: Api, name: str, values: list[int], r: str) -> None:
+    """Send every value (the polite profile sends a sample: edges plus an even spread)."""
+    if api.state.settings_profile == "polite":
+        step = max(1, len(values) // 12)
+        values = sorted({values[0], values[1], values[-2], values[-1], *values[::step]})
+    reqs = [api.request(**{name: str(v)}) for v in values]
+    for value, obs in zip(values, api.call_many(reqs), strict=True):
+        api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r),
+                   checks.check_numeric_field(obs, name, value, r))
+
+
+@requirement("PARAMS-VALID-MINUTES-RANGE")
+def test_every_valid_minutes_value_is_honoured(api: Api) -> None:
+    """valid_minutes 15..1440, every value (a sample under the polite settings)."""
+    _sweep(api, "valid_minutes", list(range(VALID_MINUTES[0], VALID_MINUTES[1] + 1)), "PARAMS-VALID-MINUTES-RANGE")
+
+
+@requirement("PARAMS-MAX-UPLOADS-RANGE")
+def test_every_max_uploads_value_is_honoured(api: Api) -> None:
+    """max_uploads 1..100, every value."""
+    _sweep(api, "max_uploads", list(range(MAX_UPLOADS[0], MAX_UPLOADS[1] + 1)), "PARAMS-MAX-UPLOADS-RANGE")
+
+
+@requirement("PARAMS-OUT-OF-RANGE")
+@given(name=st.sampled_from(["valid_minutes", "max_uploads"]), data=st.data())
+def test_out_of_range_follows_declared_policy(api: Api, name: str, data: st.DataObject) -> None:
+    """Beyond a bound: clamp or reject as bounds_policy declares; never a token outside the bounds."""
+    r = "PARAMS-OUT-OF-RANGE"
+    bounds = VALID_MINUTES if name == "valid_minutes" else MAX_UPLOADS
+    value = data.draw(strategies.out_of_range(bounds), label=name)
+    obs = api.call(api.request(**{name: str(value)}), "xml")
+    api.expect(checks.check_api_response(obs, "xml", r), checks.check_within_bounds(obs, r),
+               checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r))

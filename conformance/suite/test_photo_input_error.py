@@ -1,0 +1,72 @@
+"""PHOTO, INPUT and ERROR: missing/unknown photos, hostile input, and the error envelope."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import checks, strategies
+from conformance.client import ApiRequest
+from conformance.plugin import Api, requirement
+
+FORMATS = ["xml", "json"]
+
+
+def _fmt(fmt: str) -> dict[str, str]:
+    return {"format": "json"} if fmt == "json" else {}
+
+
+@requirement("PHOTO-MISSING")
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_missing_photo_id_is_an_error(api: Api, fmt: str, method: str) -> None:
+    r = "PHOTO-MISSING"
+    obs = api.call(api.request(**_fmt(fmt)).with_params(photo_id=None).but(http_method=method))
+    api.expect(checks.check_api_response(obs, fmt, r), checks.check_error(obs, r), checks.check_no_token(obs, r))
+
+
+@requirement("PHOTO-UNKNOWN")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unknown_photo_id_is_no_such_photo(api: Api, fmt: str) -> None:
+    r = "PHOTO-UNKNOWN"
+    if not api.config.unknown_photo_id:
+        pytest.skip("no unknown_photo_id configured (an id known not to exist on the target)")
+    obs = api.call(api.request(photo_id=api.config.unknown_photo_id, **_fmt(fmt)))
+    api.expect(checks.check_api_response(obs, fmt, r), checks.check_error(obs, r, codes={"no_such_photo"}),
+               checks.check_no_token(obs, r))
+
+
+@requirement("INPUT-ROBUST")
+@given(reqs=st.lists(strategies.hostile_requests("PHOTO"), min_size=1, max_size=4))
+def test_any_input_gets_a_well_formed_answer(api: Api, reqs: list[ApiRequest]) -> None:
+    """Hostile input never gets a 5xx, a trace, malformed output or a token outside the rules."""
+    r = "INPUT-ROBUST"
+    reqs = [q.but(params=tuple((k, api.config.photo_id if v == "PHOTO" else v) for k, v in q.params)) for q in reqs]
+    for obs in api.call_many(reqs):
+        api.expect(checks.check_api_response(obs, None, r), checks.check_within_bounds(obs, r),
+                   checks.check_token_fields(obs, ApiRequest(), r))
+
+
+def _error_requests(api: Api, fmt: str) -> list[ApiRequest]:
+    base = api.request(**_fmt(fmt))
+    reqs = [base.but(auth=None), base.but(tamper=True), base.with_params(photo_id=None),
+            base.with_params(valid_minutes="abc")]
+    if api.config.unknown_photo_id:
+        reqs.append(base.with_params(photo_id=api.config.unknown_photo_id))
+    return reqs
+
+
+@requirement("ERROR-ENVELOPE")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_errors_carry_status_code_and_message(api: Api, fmt: str) -> None:
+    r = "ERROR-ENVELOPE"
+    for obs in api.call_many(_error_requests(api, fmt)[:3]):
+        api.expect(checks.check_api_response(obs, fmt, r), checks.check_error(obs, r),
+                   checks.check_error_envelope(obs, r))
+
+
+@requirement("ERROR-CODES-DOCUMENTED")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_error_codes_are_documented(api: Api, fmt: str) -> None:
+    r = "ERROR-CODES-DOCUMENTED"
+    for obs in api.call_many(_error_requests(api, fmt)):
+        api.expect(checks.check_error_code_documented(obs, r))

@@ -1,0 +1,52 @@
+"""TIME and TOKEN: valid_until arithmetic, monotonicity, uniqueness and unpredictability."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import checks, strategies
+from conformance.plugin import Api, requirement
+
+
+@requirement("TIME-VALID-UNTIL")
+@given(minutes=st.lists(strategies.valid_minutes_in_range, min_size=1, max_size=6),
+       fmt=st.sampled_from(["xml", "json"]))
+def test_valid_until_is_issue_time_plus_minutes(api: Api, minutes: list[int], fmt: str) -> None:
+    r = "TIME-VALID-UNTIL"
+    extra = {"format": "json"} if fmt == "json" else {}
+    obs_list = api.call_many([api.request(valid_minutes=str(m), **extra) for m in minutes])
+    for m, obs in zip(minutes, obs_list, strict=True):
+        api.expect(checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r),
+                   checks.check_valid_until(obs, m, api.state.skew, r))
+
+
+@requirement("TIME-VALID-UNTIL")
+def test_default_valid_until_is_three_hours(api: Api) -> None:
+    r = "TIME-VALID-UNTIL"
+    obs = api.call(api.request())
+    api.expect(checks.check_api_response(obs, "xml", r), checks.check_valid_until(obs, 180, api.state.skew, r))
+
+
+@requirement("TIME-MONOTONIC")
+def test_valid_until_never_goes_backwards(api: Api) -> None:
+    r = "TIME-MONOTONIC"
+    observations = [api.call(api.request(valid_minutes="60")) for _ in range(8)]
+    for obs in observations:
+        api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r))
+    api.expect(checks.check_non_decreasing(observations, r))
+
+
+@requirement("TOKEN-UNIQUE", "TOKEN-UNPREDICTABLE")
+def test_tokens_are_unique_and_unpredictable(api: Api) -> None:
+    """A sample of tokens issued one after another (sequence detection needs issue order)."""
+    n = 16 if api.state.settings_profile == "polite" else 64
+    observations = [api.call(api.request()) for _ in range(n)]
+    for obs in observations:
+        api.expect(checks.check_api_response(obs, "xml", "TOKEN-UNIQUE"), checks.check_status_ok(obs, "TOKEN-UNIQUE"))
+    api.expect(checks.check_tokens_unique(observations),
+               checks.check_tokens_unpredictable(observations, api.config.photo_id))
+
+
+@requirement("TOKEN-UNIQUE")
+def test_concurrent_tokens_are_unique(api: Api) -> None:
+    observations = api.call_many([api.request() for _ in range(32)])
+    api.expect(checks.check_tokens_unique(observations))
