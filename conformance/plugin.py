@@ -77,6 +77,7 @@ class RunState:
     skew_samples: list[Exchange] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     preflight_error: str | None = None
+    partial: bool = False  # a -k/-m selection ran only part of the suite
 
     @property
     def skew(self) -> float:
@@ -177,6 +178,7 @@ class ConformancePlugin:
                                       max_examples=self.state.max_examples)
             profile = "conformance-run"
         settings.load_profile(profile)
+        self.state.partial = bool(getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         assert self.state is not None

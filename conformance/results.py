@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 RESULTS_FORMAT = 1
 # Worst first: the verdict of a requirement is the worst any of its tests gave it.
-VERDICT_ORDER = ("fail", "error", "blocked", "untested", "pass", "skip", "not-in-profile")
+VERDICT_ORDER = ("fail", "error", "blocked", "untested", "pass", "skip", "not-run", "not-in-profile")
 
 
-def requirement_verdicts(records: Iterable[dict[str, Any]], profile: str) -> list[dict[str, Any]]:
+def requirement_verdicts(records: Iterable[dict[str, Any]], profile: str,
+                         partial: bool = False) -> list[dict[str, Any]]:
     """Fold test records into one verdict per catalog requirement.
 
     A failing test fails the requirements its findings name (all it declares when the failure
@@ -51,7 +52,7 @@ def requirement_verdicts(records: Iterable[dict[str, Any]], profile: str) -> lis
         if not req.in_profile(profile):
             verdict = "not-in-profile"
         elif not verdicts:
-            verdict = "untested"
+            verdict = "not-run" if partial else "untested"
         else:
             verdict = min(verdicts, key=VERDICT_ORDER.index)
             if verdict == "pass" and warnings and req.level == "SHOULD":
@@ -86,8 +87,11 @@ def build_results(state: RunState) -> dict[str, Any]:
 
     client = state.client
     stats = client.stats if client else None
-    requirements = requirement_verdicts(state.records, state.profile)
+    requirements = requirement_verdicts(state.records, state.profile, state.partial)
     summary = overall(requirements, state.preflight_error)
+    if state.partial:
+        summary["partial"] = True
+        summary["verdict"] += " (partial run)"
     if stats and stats.sent and stats.transport_errors >= stats.sent and not state.preflight_error:
         summary.update(verdict="UNREACHABLE", exit_code=3)
         state.preflight_error = "every request failed at the transport level"
@@ -104,7 +108,7 @@ def build_results(state: RunState) -> dict[str, Any]:
                    "bounds_policy": state.config.bounds_policy, "destructive": state.config.destructive,
                    "credential_levels": sorted(state.config.credentials)},
         "run": {
-            "profile": state.profile, "seed": state.seed, "settings_profile": state.settings_profile,
+            "profile": state.profile, "seed": state.seed, "partial": state.partial, "settings_profile": state.settings_profile,
             "hypothesis": {"max_examples": current.max_examples, "deadline": None, "database": None},
             "include_slow": state.include_slow,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started)),

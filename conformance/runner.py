@@ -17,7 +17,8 @@ from conformance.config import ConfigError, TargetConfig, load_config, parse_con
 from conformance.plugin import ConformancePlugin, RunState, apply_limit_overrides
 
 VERDICT_MARKS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "blocked": "BLOCKED", "skip": "SKIP",
-                 "untested": "UNTESTED", "not-in-profile": "-"}
+                 "untested": "UNTESTED", "not-in-profile": "-",
+                 "not-run": "NOT RUN"}
 
 
 def _err(message: str) -> None:
@@ -96,7 +97,7 @@ def preflight(client: TargetClient) -> str | None:
 
 
 def print_summary(results: dict[str, Any]) -> None:
-    rows = [r for r in results["requirements"] if r["verdict"] != "not-in-profile"]
+    rows = [r for r in results["requirements"] if r["verdict"] not in ("not-in-profile", "not-run")]
     width = max((len(r["id"]) for r in rows), default=10)
     print()
     print(f"{'requirement':<{width}}  level   verdict")

@@ -110,6 +110,13 @@ def test_no_return_url_answers_plain_ok(ref: ReferenceServer) -> None:
     assert (resp.status_code, resp.text) == (200, "OK")
 
 
+@pytest.mark.parametrize("url", ["javascript:alert(1)//", "data:text/html,<b>x</b>"])
+def test_script_schemes_are_never_followed(ref: ReferenceServer, url: str) -> None:
+    resp = redeem(ref, issue(ref, return_url=url)["replace_token"])
+    assert (resp.status_code, resp.text) == (200, "OK")
+    assert "Location" not in resp.headers
+
+
 def test_unknown_consumed_tokens_are_plain_errors(ref: ReferenceServer) -> None:
     token = issue(ref, return_url="https://app.example.com/cb")["replace_token"]
     assert redeem(ref, token).status_code == 301

@@ -1,0 +1,52 @@
+"""Running the conformance suite against real servers from the project's own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conformance.reference.server import ReferenceServer
+
+FAST = ("--max-examples", "4", "--settings", "polite")
+
+
+def write_config(path: Path, server: ReferenceServer, **overrides: Any) -> Path:
+    """A TOML target config for a live reference server, with some keys overridden or dropped (None)."""
+    data = server.target_config()
+    data.update(overrides)
+    lines = []
+    tables = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            tables[key] = value
+            continue
+        lines.append(f"{key} = {json.dumps(value)}")
+    for key, table in tables.items():
+        for sub, values in table.items():
+            if isinstance(values, dict):
+                lines.append(f"[{key}.{sub}]")
+                lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+            else:
+                lines.append(f"[{key}]")
+                lines.append(f"{sub} = {json.dumps(values)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_suite(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``python -m conformance run ARGS`` in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", "run", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )
+
+
+def verdicts(report_dir: Path) -> dict[str, str]:
+    results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    return {r["id"]: r["verdict"] for r in results["requirements"]}

@@ -1,0 +1,94 @@
+"""The suite's verdict follows the target: conformant reference passes, deliberate mismatches fail."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.config import Credentials
+from conformance.reference.server import ReferenceServer, ReferenceSettings
+from tests.suite_runs import FAST, run_suite, verdicts, write_config
+
+
+@pytest.fixture(scope="module")
+def reference() -> ReferenceServer:
+    with ReferenceServer(ReferenceSettings(clock_control=True)) as server:
+        yield server
+
+
+def test_embedded_reference_is_conformant(tmp_path: Path) -> None:
+    """The README's main command: no config, embedded reference, exit 0, every MUST passes."""
+    proc = run_suite("--report-dir", str(tmp_path), "--seed", "7", *FAST)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "verdict: CONFORMANT" in proc.stdout
+    assert "seed 7" in proc.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    must = [r for r in results["requirements"] if r["level"] == "MUST" and r["profile"] == "core"]
+    assert must and all(r["verdict"] == "pass" for r in must), [(r["id"], r["verdict"]) for r in must]
+    assert (tmp_path / "junit.xml").is_file()
+
+
+@pytest.mark.parametrize(("server_policy", "declared", "expected"), [
+    ("reject", "clamp", "fail"), ("clamp", "reject", "fail"), ("reject", "reject", "pass"), ("clamp", "either", "pass"),
+])
+def test_bounds_policy_mismatch_changes_the_verdict(tmp_path: Path, server_policy: str, declared: str,
+                                                    expected: str) -> None:
+    with ReferenceServer(ReferenceSettings(bounds_policy=server_policy)) as server:
+        cfg = write_config(tmp_path / "t.toml", server, bounds_policy=declared)
+        proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "out_of_range", *FAST)
+    assert verdicts(tmp_path)["PARAMS-OUT-OF-RANGE"] == expected, proc.stdout[-3000:]
+    assert proc.returncode == (1 if expected == "fail" else 0)
+
+
+def test_read_credentials_declared_as_write_fail_write_requirement(tmp_path: Path, reference: ReferenceServer) -> None:
+    """Credentials of the wrong level: the target (correctly) refuses them, so the verdict flips."""
+    creds = reference.target_config()["credentials"]
+    cfg = write_config(tmp_path / "t.toml", reference, credentials={"write": creds["read"]})
+    proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "write_level or header", *FAST)
+    v = verdicts(tmp_path)
+    assert v["AUTH-WRITE-GRANTED"] == "fail"
+    assert v["AUTH-PLACEMENT-HEADER"] == "fail"
+    assert proc.returncode == 1
+    assert "permission_denied" in proc.stdout + (tmp_path / "results.json").read_text()
+
+
+def test_optional_credentials_missing_are_skipped_with_reason(tmp_path: Path, reference: ReferenceServer) -> None:
+    creds = reference.target_config()["credentials"]
+    cfg = write_config(tmp_path / "t.toml", reference, credentials={"write": creds["write"]})
+    proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "read_level or admin_level", *FAST)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    skipped = [t for t in results["tests"] if t["verdict"] == "skip"]
+    assert skipped and all("credentials" in t["message"] for t in skipped)
+    assert verdicts(tmp_path)["AUTH-READ-DENIED"] == "skip"
+
+
+def test_same_seed_reproduces_the_same_draws(tmp_path: Path, reference: ReferenceServer) -> None:
+    """Two runs with one seed send the same Hypothesis-drawn requests (same count per test)."""
+    cfg = write_config(tmp_path / "t.toml", reference)
+    counts = []
+    for i in range(2):
+        out = tmp_path / str(i)
+        run_suite("--config", str(cfg), "--report-dir", str(out), "--seed", "1234", "-k", "unicode or agree", *FAST)
+        results = json.loads((out / "results.json").read_text())
+        counts.append({t["nodeid"]: t["requests"] for t in results["tests"]})
+    assert counts[0] == counts[1] and sum(counts[0].values()) > 0
+
+
+def test_plain_pytest_with_the_plugin(tmp_path: Path, reference: ReferenceServer) -> None:
+    """The suite drops into any CI as plain pytest with the plugin's options."""
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path / "t.toml", reference)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conformance.plugin", "--pyargs", "conformance.suite",
+         "--target-config", str(cfg), "--conformance-report-dir", str(tmp_path), "--conformance-seed", "3",
+         "--conformance-max-examples", "3", "-k", "oauth_in or default", "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert verdicts(tmp_path)["AUTH-PLACEMENT-QUERY"] == "pass"
+
+
+def test_credentials_type_is_shared_with_the_reference() -> None:
+    assert ReferenceSettings().credentials is None and Credentials.__name__ == "Credentials"
