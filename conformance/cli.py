@@ -27,6 +27,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request-budget", type=int, default=None, help="maximum requests sent to the target")
     p.add_argument("--max-rps", type=float, default=None, help="cap on requests per second (0 = uncapped)")
     p.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
+    p.add_argument("--deadline", type=float, default=None,
+                   help="total run deadline in seconds: no request is sent after it ([limits] run_deadline_seconds)")
+    p.add_argument("--ca-bundle", default=None, metavar="FILE",
+                   help="PEM file of CAs to trust for an https target (overrides ca_bundle in the config)")
     p.add_argument("-k", dest="keyword", default=None, help="only run suite tests matching this pytest expression")
     p.add_argument("--quiet", action="store_true", help="no per-test progress lines")
 

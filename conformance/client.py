@@ -7,20 +7,29 @@ redaction of secrets hold for every test and under every failure mode of the tar
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import heapq
+import html
+import http.client
 import itertools
 import re
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 import requests
 from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from conformance.config import Credentials, TargetConfig
 
@@ -30,8 +39,23 @@ REDEEM_REPLACE_TOKEN = "/api/photo/redeem-replace-token"
 Placement = Literal["header", "query", "body"]
 HttpMethod = Literal["GET", "POST"]
 REDACTED = "<redacted>"
-_SIGNATURE_RE = re.compile(r'(oauth_signature(?:%3D|=\\"|="|=))([^"&\s,\\]+)')
+BODY_REDACTED = "[redacted]"  # in response bodies: no markup characters, so a redaction cannot break XML
+# ``oauth_signature`` followed by its value, however a server may have reflected it: header
+# (``="v"``), query/form (``=v``, ``%3Dv``, ``%253Dv``), JSON (``": "v"``, ``\\": \\"v``), HTML (``=&quot;v``).
+_SIGNATURE_RE = re.compile(
+    r'(oauth_signature(?:%3D|%253D|=\\"|="|=&quot;|=&#34;|=&#x22;|\\?"\s*:\s*\\?"|=))([^"&\s,\\<>;]+)',
+    re.IGNORECASE,
+)
+_SIGNATURE_SHAPE = re.compile(r"[A-Za-z0-9+/]{27}=")  # base64 of an HMAC-SHA1 digest
+_JSON_UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+# One character of text or one escape standing for one (XML/HTML entity, JSON, percent-encoded once or twice).
+_ESCAPE_UNIT = re.compile(
+    r"&#[xX][0-9A-Fa-f]{1,6};|&#\d{1,7};|&[A-Za-z][A-Za-z0-9]{1,7};|\\u[0-9A-Fa-f]{4}|\\/"
+    r"|%25[0-9A-Fa-f]{2}|%[0-9A-Fa-f]{2}|.",
+    re.DOTALL,
+)
 _MAX_CONSECUTIVE_TRANSPORT_ERRORS = 3
+_MAX_RECORDED_FAILURES = 100
 
 
 class TransportError(Exception):
@@ -91,6 +115,15 @@ class RecordedResponse:
     body: bytes
     truncated: bool = False
     elapsed_ms: float = 0.0
+    body_bytes: int = -1  # bytes read from the wire (capped); -1 = len(body)
+
+    def __post_init__(self) -> None:
+        if self.body_bytes < 0:
+            self.body_bytes = len(self.body)
+
+    def release(self, keep: int = 65536) -> None:
+        """Drop all but the head of a body already judged (an oversize one is megabytes of it)."""
+        self.body = self.body[:keep]
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -118,6 +151,12 @@ class Exchange:
     error_kind: str | None = None
     retried: bool = False
 
+    def without_body(self) -> Exchange:
+        """A copy for timing/Date samples that does not keep the response body alive."""
+        if self.response is None:
+            return replace(self)
+        return replace(self, response=replace(self.response, body=b"", body_bytes=self.response.body_bytes))
+
     def to_dict(self, body_limit: int = 16384) -> dict[str, Any]:
         """JSON-safe form for results.json; large bodies are cut with a note."""
         resp = None
@@ -129,8 +168,8 @@ class Exchange:
                 "reason": self.response.reason,
                 "headers": [list(h) for h in self.response.headers],
                 "body": body[:body_limit].decode("utf-8", errors="replace"),
-                "body_bytes": len(body),
-                "body_truncated_in_report": cut,
+                "body_bytes": max(len(body), self.response.body_bytes),
+                "body_truncated_in_report": cut or len(body) < self.response.body_bytes,
                 "body_truncated_by_cap": self.response.truncated,
                 "elapsed_ms": round(self.response.elapsed_ms, 1),
             }
@@ -167,26 +206,137 @@ class ClientStats:
     timeouts: int = 0
     oversize: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    not_sent: int = 0  # refused before sending: budget spent, run deadline passed, circuit open
+    circuit_opened: bool = False
+    deadline_exceeded: bool = False
+    budget_exhausted: bool = False
+    # The first transport failures (which request, what happened), for results.json.
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Redactor:
-    """Removes secrets and OAuth signatures from anything the suite records or prints."""
+    """Removes secrets and OAuth signatures from anything the suite records or prints.
+
+    A hostile target can reflect what it received (the Authorization header, the URL, the form
+    body) in any encoding, so besides ``oauth_signature=...`` patterns every signature the
+    client produced is remembered and removed wherever it shows up: raw, percent-encoded (once
+    or twice), JSON- or HTML-escaped. Secrets are removed raw and in their common encodings.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        variants: set[str] = set()
+        for secret in {s for s in secrets if s}:
+            variants |= _encodings(secret)
+        self._secrets = sorted(variants, key=len, reverse=True)
+        self._signatures: set[str] = set()
 
-    def scrub(self, text: str) -> str:
-        text = _SIGNATURE_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    def add_signature(self, signature: str) -> None:
+        """Remember a signature this client sent (decoded form) so any reflection of it is removed."""
+        if signature:
+            self._signatures.add(signature)
+
+    def scrub(self, text: str, marker: str = REDACTED) -> str:
+        """``text`` without secrets or signatures; ``marker`` stands where one was."""
+        text = _SIGNATURE_RE.sub(lambda m: m.group(1) + marker, text)
         for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
+            if secret in text:
+                text = text.replace(secret, marker)
+        if self._signatures:
+            text = self._scrub_known_signatures(text, marker)
         return text
 
+    def _scrub_known_signatures(self, text: str, marker: str) -> str:
+        """Remove every known signature, whatever mix of escapes a reflection dressed it in.
+
+        Fast path (C-speed normalisation and one regex) to find them; plain replacement of the
+        usual encodings; a per-character decode with a position map only for exotic mixes; and
+        if even that leaves one, the whole text is withheld.
+        """
+        found = self._known_in(text)
+        if not found:
+            return text
+        for sig in found:
+            for variant in sorted(_encodings(sig), key=len, reverse=True):
+                text = text.replace(variant, marker)
+        if not self._known_in(text):
+            return text
+        text = _redact_decoded(text, found, marker)
+        if self._known_in(text):
+            return f"{marker} (the target reflected an OAuth signature in an unrecognised encoding)"
+        return text
+
+    def _known_in(self, text: str) -> set[str]:
+        return {m for m in _SIGNATURE_SHAPE.findall(_normalise_escapes(text)) if m in self._signatures}
+
     def scrub_bytes(self, data: bytes) -> bytes:
-        if not self._secrets and b"oauth_signature" not in data:
+        if not self._secrets and not self._signatures and b"oauth_signature" not in data:
             return data
-        return self.scrub(data.decode("utf-8", errors="surrogateescape")).encode(
-            "utf-8", errors="surrogateescape"
-        )
+        text = data.decode("utf-8", errors="surrogateescape")
+        scrubbed = self.scrub(text, BODY_REDACTED)
+        if scrubbed == text:
+            return data
+        return scrubbed.encode("utf-8", errors="surrogateescape")
+
+
+def _normalise_escapes(text: str) -> str:
+    """Undo the encodings a reflected signature may come back in (HTML/XML, JSON, percent, twice)."""
+    if "&" in text:
+        text = html.unescape(text)
+    if "\\" in text:
+        text = _JSON_UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text).replace("\\/", "/")
+    if "%" in text:
+        text = unquote(unquote(text))
+    return text
+
+
+def _decode_unit(unit: str) -> str:
+    if len(unit) == 1:
+        return unit
+    if unit.startswith("&"):
+        return html.unescape(unit)
+    if unit.startswith("\\u"):
+        return chr(int(unit[2:], 16))
+    if unit == "\\/":
+        return "/"
+    return chr(int(unit[-2:], 16))  # %XX or %25XX
+
+
+def _redact_decoded(text: str, signatures: set[str], marker: str) -> str:
+    """Replace signatures found in the decoded text, mapping positions back to the original."""
+    units = list(_ESCAPE_UNIT.finditer(text))
+    decoded = [_decode_unit(m.group()) for m in units]
+    offsets = list(itertools.accumulate((len(d) for d in decoded), initial=0))
+    normal = "".join(decoded)
+    spans: list[tuple[int, int]] = []
+    for sig in signatures:
+        at = normal.find(sig)
+        while at >= 0:
+            first = bisect.bisect_right(offsets, at) - 1
+            last = bisect.bisect_right(offsets, at + len(sig) - 1) - 1
+            spans.append((units[first].start(), units[last].end()))
+            at = normal.find(sig, at + 1)
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            start = pos
+        if start >= end:
+            continue
+        out += [text[pos:start], marker]
+        pos = end
+    return "".join([*out, text[pos:]])
+
+
+def _encodings(value: str) -> set[str]:
+    """The forms a secret or signature takes when a server reflects it."""
+    once = quote(value, safe="")
+    html = value.replace("&", "&amp;").replace("+", "&#43;").replace("/", "&#47;").replace("=", "&#61;")
+    return {
+        value, once, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), once), quote_plus(value, safe=""),
+        quote(once, safe=""),
+        value.replace("/", "\\/"), html, html.replace("&amp;", "&"),
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
+        value.replace("\\", "\\\\").replace('"', '\\"'),
+    } - {""}
 
 
 class _RateLimiter:
@@ -207,6 +357,139 @@ class _RateLimiter:
         delay = start - now
         if delay > 0:
             time.sleep(delay)
+
+
+class _Watch:
+    """The wall-clock deadline of one exchange and the sockets it uses.
+
+    Socket timeouts bound each ``recv``, not the exchange: a server dripping one byte a second
+    (into the status line, the headers or the TLS handshake) would never trip them. When the
+    deadline passes, the watchdog shuts the sockets down, which ends any blocked read at once.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._finished = False
+        self._socks: dict[int, socket.socket] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sock: Any) -> None:
+        """Track a connection's socket (through a duplicate fd, so TLS wrapping cannot detach it)."""
+        try:
+            fd = sock.fileno()
+            if fd < 0:
+                return
+            dup = socket.fromfd(fd, sock.family, sock.type)
+        except (OSError, AttributeError, ValueError):
+            return
+        with self._lock:
+            keep = not self._finished and fd not in self._socks
+            if keep:
+                self._socks[fd] = dup
+            fired = self.fired
+        if not keep:
+            dup.close()
+        elif fired:
+            _shutdown(dup)
+
+    def fire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.fired = True
+            socks = list(self._socks.values())
+        for dup in socks:
+            _shutdown(dup)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._finished = True
+            socks, self._socks = list(self._socks.values()), {}
+        for dup in socks:
+            with contextlib.suppress(OSError):
+                dup.close()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread firing the watches whose deadline has passed."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float) -> _Watch:
+        watch = _Watch(deadline)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="conformance-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return watch
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, watch = heapq.heappop(self._heap)
+            watch.fire()
+
+
+_WATCHDOG = _Watchdog()
+_current = threading.local()  # the _Watch of the exchange this thread is performing
+
+
+def _watch_socket(sock: Any) -> None:
+    watch: _Watch | None = getattr(_current, "watch", None)
+    if watch is not None and sock is not None:
+        watch.add(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _watch_socket(self.sock)  # a kept-alive connection being reused
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)  # before the TLS handshake, so a dripping handshake is bounded too
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _watch_socket(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections whose sockets the watchdog can shut down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 def sign(
@@ -266,6 +549,10 @@ class TargetClient:
             session.trust_env = False
             session.verify = self.config.ca_bundle or True
             session.headers["User-Agent"] = "twentythree-conformance/0.1"
+            session.max_redirects = 5
+            adapter = _WatchedAdapter(max_retries=0)  # retries are the client's own: once, counted
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._local.session = session
         return session
 
@@ -275,25 +562,31 @@ class TargetClient:
     def _admit(self) -> None:
         """Enforce budget, deadline and the circuit breaker before a request leaves."""
         with self._lock:
+            refusal: TransportError | None = None
             if self.stats.sent >= self.limits.request_budget:
-                raise BudgetExhausted(
-                    f"request budget of {self.limits.request_budget} requests exhausted", "budget"
+                self.stats.budget_exhausted = True
+                refusal = BudgetExhausted(
+                    f"request budget of {self.limits.request_budget} requests exhausted; request not sent", "budget"
                 )
-            if time.monotonic() > self._deadline:
-                raise TransportError(
-                    f"run deadline of {self.limits.run_deadline_seconds:.0f}s passed; request not sent",
-                    "deadline",
+            elif time.monotonic() > self._deadline:
+                self.stats.deadline_exceeded = True
+                refusal = TransportError(
+                    f"run deadline of {self.limits.run_deadline_seconds:g}s passed; request not sent", "deadline"
                 )
-            if self._consecutive_failures >= _MAX_CONSECUTIVE_TRANSPORT_ERRORS:
-                raise TransportError(
+            elif self._consecutive_failures >= _MAX_CONSECUTIVE_TRANSPORT_ERRORS:
+                self.stats.circuit_opened = True
+                refusal = TransportError(
                     f"not sent: the target failed {self._consecutive_failures} requests in a row "
                     "(transport errors); the suite stops hammering it",
                     "circuit_open",
                 )
+            if refusal is not None:
+                self.stats.not_sent += 1
+                raise refusal
             self.stats.sent += 1
         self._rate.wait()
 
-    def _note(self, ok: bool, kind: str | None = None) -> None:
+    def _note(self, ok: bool, kind: str | None = None, exchange: Exchange | None = None) -> None:
         with self._lock:
             if ok:
                 self._consecutive_failures = 0
@@ -304,6 +597,12 @@ class TargetClient:
                 self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
             if kind == "timeout":
                 self.stats.timeouts += 1
+            if exchange is not None and len(self.stats.failures) < _MAX_RECORDED_FAILURES:
+                self.stats.failures.append({
+                    "exchange": exchange.id, "kind": kind, "error": exchange.error, "method": exchange.method,
+                    "url": exchange.url, "logical": exchange.request.describe() if exchange.request else None,
+                    "retry": exchange.retried,
+                })
 
     def reset_circuit(self) -> None:
         with self._lock:
@@ -330,13 +629,19 @@ class TargetClient:
             if cred is None:
                 raise LookupError(f"no [credentials.{req.auth}] configured")
             url, headers, body = sign(cred, req.http_method, url, body, headers, req.placement, tamper=req.tamper)
+            for signature in _signatures_in(url, headers, body):
+                self.redactor.add_signature(signature)
         if req.http_method == "POST" and not req.sign_query_on_post and post_query:
             url += post_query  # added after signing: for servers that leave POST queries out of the base string
         return req.http_method, url, headers, body
 
     # -- sending ----------------------------------------------------------------------------------
     def send(self, req: ApiRequest) -> Exchange:
-        """Send a logical request; transport errors raise TransportError (after one retry)."""
+        """Send a logical request; transport errors raise TransportError.
+
+        Only a connection failure (refused, reset, truncated) is retried, once, signed afresh,
+        and counted in ``stats.retries``; timeouts, TLS and protocol errors are not retried.
+        """
         built = self.build(req)
         try:
             return self.send_built(req, *built)
@@ -345,9 +650,7 @@ class TargetClient:
                 raise
         with self._lock:
             self.stats.retries += 1
-        exchange = self.send_built(req, *self.build(req))  # fresh nonce for the retry
-        exchange.retried = True
-        return exchange
+        return self.send_built(req, *self.build(req), retry=True)  # fresh nonce for the retry
 
     def send_many(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
         """Send independent requests concurrently; order of results matches ``reqs``."""
@@ -364,8 +667,13 @@ class TargetClient:
         body: str | bytes | None,
         *,
         allow_redirects: bool = False,
+        retry: bool = False,
     ) -> Exchange:
-        """Send exactly this request (used for replays of a signed request, and for redeem)."""
+        """Send exactly this request (used for replays of a signed request, and for redeem).
+
+        The whole exchange (connect, TLS, head, body) must finish within ``timeout_seconds`` of
+        wall-clock time and before the run deadline; at most ``max_body_bytes`` are read.
+        """
         self._admit()
         body_text = body if isinstance(body, str) else (body or b"")[:4096].decode("utf-8", "replace")
         exchange = Exchange(
@@ -376,49 +684,59 @@ class TargetClient:
             request_headers=[(k, self.redactor.scrub(v)) for k, v in headers.items()],
             request_body=self.redactor.scrub(body_text),
             started_at=time.time(),
+            retried=retry,
         )
         timeout = self.limits.timeout_seconds
         t0 = time.monotonic()
+        run_left = self._deadline - t0
+        limit = max(0.001, min(timeout, run_left))
+        by_run_deadline = run_left < timeout
+        watch = _WATCHDOG.arm(t0 + limit)
+        _current.watch = watch
+        phase = "no complete response head"
         try:
-            resp = self._session().request(
-                method,
-                url,
-                headers=headers,
-                data=body.encode("utf-8") if isinstance(body, str) else body,
-                timeout=(timeout, timeout),
-                stream=True,
-                allow_redirects=allow_redirects,
-            )
-            with resp:
-                data, truncated = self._read_capped(resp, t0 + timeout)
-                exchange.response = RecordedResponse(
-                    status=resp.status_code,
-                    reason=self.redactor.scrub(resp.reason or ""),
-                    headers=[(k, self.redactor.scrub(v)) for k, v in resp.raw.headers.items()],
-                    body=self.redactor.scrub_bytes(data),
-                    truncated=truncated,
-                    elapsed_ms=(time.monotonic() - t0) * 1000,
+            try:
+                resp = self._session().request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body.encode("utf-8") if isinstance(body, str) else body,
+                    timeout=(limit, limit),
+                    stream=True,
+                    allow_redirects=allow_redirects,
                 )
-                if truncated:
-                    with self._lock:
-                        self.stats.oversize += 1
-        except TransportError as exc:
-            self._fail(exchange, str(exc), exc.kind)
-            exc.exchange = exchange
-            raise
-        except requests.exceptions.SSLError as exc:
-            self._fail(exchange, f"TLS error: {_short(exc)}", "tls")
-            raise TransportError(exchange.error or "", "tls", exchange) from exc
-        except (requests.exceptions.Timeout, TimeoutError) as exc:
-            self._fail(exchange, f"timed out after {timeout:g}s", "timeout")
-            raise TransportError(exchange.error or "", "timeout", exchange) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                ssl.SSLError, OSError) as exc:
-            self._fail(exchange, f"connection error: {_short(exc)}", "connection")
-            raise TransportError(exchange.error or "", "connection", exchange) from exc
-        except requests.exceptions.RequestException as exc:
-            self._fail(exchange, f"HTTP error: {_short(exc)}", "protocol")
-            raise TransportError(exchange.error or "", "protocol", exchange) from exc
+                phase = f"HTTP {resp.status_code} head received, body incomplete"
+                with resp:
+                    data, truncated = self._read_capped(resp, t0 + limit)
+                    if watch.fired:
+                        raise TransportError("", "timeout")
+                    exchange.response = RecordedResponse(
+                        status=resp.status_code,
+                        reason=self.redactor.scrub(resp.reason or ""),
+                        headers=[(k, self.redactor.scrub(v)) for k, v in resp.raw.headers.items()],
+                        body=self.redactor.scrub_bytes(data),
+                        truncated=truncated,
+                        body_bytes=len(data),
+                        elapsed_ms=(time.monotonic() - t0) * 1000,
+                    )
+            finally:
+                _current.watch = None
+                watch.finish()
+        except Exception as exc:
+            if watch.fired or _is_timeout(exc):
+                kind, message = ("deadline", f"run deadline of {self.limits.run_deadline_seconds:g}s passed "
+                                 "while waiting for the answer") if by_run_deadline else (
+                    "timeout", f"timed out after {limit:g}s without a complete answer "
+                    f"({phase}; [limits] timeout_seconds / --timeout)")
+            elif isinstance(exc, TransportError):
+                kind, message = exc.kind, str(exc)
+            else:
+                kind, message = _classify(exc, url, self.config.ca_bundle)
+            self._fail(exchange, message, kind)
+            raise TransportError(exchange.error or kind, kind, exchange) from None
+        if exchange.response.truncated:
+            with self._lock:
+                self.stats.oversize += 1
         exchange.finished_at = time.time()
         self._note(True)
         return exchange
@@ -427,32 +745,36 @@ class TargetClient:
         exchange.error = self.redactor.scrub(message)
         exchange.error_kind = kind
         exchange.finished_at = time.time()
-        self._note(False, kind)
+        self._note(False, kind, exchange)
 
     def _read_capped(self, resp: requests.Response, deadline: float) -> tuple[bytes, bool]:
-        """Read at most max_body_bytes (+1 to detect oversize) before the per-request deadline."""
+        """Read at most max_body_bytes (+1 to detect oversize) before the per-request deadline.
+
+        ``read1`` returns whatever arrived (it never waits to fill the buffer), so a dripping
+        body is checked against the deadline byte by byte; a read blocked in between is ended
+        by the watchdog.
+        """
         cap = self.limits.max_body_bytes
         chunks: list[bytes] = []
         total = 0
         raw = resp.raw
         while True:
             if time.monotonic() > deadline:
-                raise TransportError(
-                    f"timed out after {self.limits.timeout_seconds:g}s while reading the body", "timeout"
-                )
+                raise TransportError("timed out while reading the body", "timeout")
             try:
                 chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(65536)
             except Exception as exc:  # urllib3 protocol/decoding errors mid-body
-                name = type(exc).__name__
-                if "Timeout" in name:
-                    raise TransportError("timed out while reading the body", "timeout") from exc
-                raise TransportError(f"body could not be read: {name}: {_short(exc)}", "connection") from exc
+                if _is_timeout(exc):
+                    raise TransportError("timed out while reading the body", "timeout") from None
+                kind, message = _classify(exc, resp.url, None)
+                raise TransportError(f"body could not be read: {message}", kind) from None
             if not chunk:
                 return b"".join(chunks), False
-            chunks.append(chunk)
             total += len(chunk)
             if total > cap:
-                return b"".join(chunks)[:cap], True
+                chunks.append(chunk[: len(chunk) - (total - cap)])
+                return b"".join(chunks), True
+            chunks.append(chunk)
 
     # -- helpers for specific exchanges ----------------------------------------------------------
     def replay(self, req: ApiRequest, times: int = 2) -> list[Exchange]:
@@ -478,6 +800,85 @@ class TargetClient:
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes/contexts and the ``reason``/args exceptions urllib3 wraps."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        e = todo.pop(0)
+        if e in seen:
+            continue
+        seen.append(e)
+        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if isinstance(x, BaseException)]
+        todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
+    return seen
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return any(isinstance(e, TimeoutError | socket.timeout | requests.exceptions.Timeout)
+               or "Timeout" in type(e).__name__ for e in _chain(exc))
+
+
+def _classify(exc: BaseException, url: str, ca_bundle: str | None) -> tuple[str, str]:
+    """(kind, one clear line) for an exception from requests/urllib3/http.client/ssl.
+
+    ``connection`` (refused, reset, closed, truncated) is the only kind retried; ``tls`` and
+    ``protocol`` (a malformed answer, redirects) are the target's fault and are not.
+    """
+    try:
+        return _classify_chain(exc, url, ca_bundle)
+    except Exception:  # describing an error must never become the error
+        return "protocol", f"HTTP error: {type(exc).__name__}"
+
+
+def _classify_chain(exc: BaseException, url: str, ca_bundle: str | None) -> tuple[str, str]:
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    chain = _chain(exc)
+    for e in chain:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            hint = (f"the CA bundle {ca_bundle} does not vouch for it" if ca_bundle else
+                    "trust a private CA with ca_bundle in the config or --ca-bundle FILE; "
+                    "verification is never switched off")
+            return "tls", f"TLS certificate verification failed for {where}: {e.verify_message or e.reason} ({hint})"
+    for e in chain:
+        if isinstance(e, ssl.SSLError):
+            return "tls", f"TLS error talking to {where}: {e.reason or _short(e)}"
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection", f"connection refused by {where} (nothing listening?)"
+        if isinstance(e, socket.gaierror):
+            return "connection", f"cannot resolve host {parts.hostname!r}: {e.strerror or e}"
+        if isinstance(e, http.client.IncompleteRead):
+            got = e.partial if isinstance(e.partial, int) else len(e.partial)
+            expected = f", {e.expected} more expected" if e.expected is not None else ""
+            return "connection", f"body truncated: the connection closed after {got} bytes{expected}"
+        if isinstance(e, ConnectionResetError | BrokenPipeError):
+            return "connection", f"connection reset by {where}"
+        if isinstance(e, http.client.RemoteDisconnected):
+            return "connection", f"{where} closed the connection without answering"
+    for e in chain:
+        if isinstance(e, http.client.LineTooLong | http.client.BadStatusLine):
+            return "protocol", f"malformed HTTP answer from {where}: {type(e).__name__}: {_short(e, 120)}"
+        if "Decode" in type(e).__name__:
+            return "protocol", f"the body could not be decoded as its Content-Encoding says: {_short(e, 160)}"
+        if isinstance(e, requests.exceptions.TooManyRedirects | requests.exceptions.InvalidHeader):
+            return "protocol", f"HTTP error: {_short(e, 200)}"
+    if any(isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError | OSError)
+           for e in chain):
+        return "connection", f"connection error with {where}: {_short(chain[-1], 200)}"
+    return "protocol", f"HTTP error: {type(exc).__name__}: {_short(exc, 200)}"
+
+
+def _signatures_in(url: str, headers: dict[str, str], body: str | None) -> list[str]:
+    """The oauth_signature values (decoded) a signed request carries, wherever they were placed."""
+    found = [unquote(v) for v in re.findall(r'oauth_signature="([^"]*)"', headers.get("Authorization", ""))]
+    found += [v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True) if k == "oauth_signature"]
+    if body:
+        found += [v for k, v in parse_qsl(body, keep_blank_values=True) if k == "oauth_signature"]
+    return [f for f in found if f]
 
 
 def host_of(url: str) -> str:

@@ -93,6 +93,7 @@ class Api:
         self.config = state.config
         self.exchanges: list[Exchange] = []
         self.warnings: list[Finding] = []
+        self.transport_failure: TransportError | None = None
 
     # requests
     def request(self, *, photo_id: str | None = None, **params: str) -> ApiRequest:
@@ -101,21 +102,39 @@ class Api:
         return ApiRequest(params=tuple(pairs))
 
     def call(self, req: ApiRequest, fmt: str | None = None) -> Observation:
-        ex = self.client.send(req)
+        ex = self._transport(self.client.send, req)
         return self._observed(ex, fmt or _expected_format(req))
 
     def call_many(self, reqs: Sequence[ApiRequest]) -> list[Observation]:
-        exchanges = self.client.send_many(reqs)
+        exchanges = self._transport(self.client.send_many, reqs)
         return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
 
     def replay(self, req: ApiRequest, times: int = 2) -> list[Observation]:
-        return [self._observed(ex, _expected_format(req)) for ex in self.client.replay(req, times)]
+        return [self._observed(ex, _expected_format(req)) for ex in self._transport(self.client.replay, req, times)]
+
+    def _transport(self, send: Any, *args: Any) -> Any:
+        """Send; after one transport failure in this test, fail at once without sending again.
+
+        Hypothesis re-runs a failing test body many times while shrinking; against a target that
+        times out or resets, every re-run would cost another request and another timeout.
+        """
+        if self.transport_failure is None:
+            try:
+                return send(*args)
+            except TransportError as exc:
+                self.transport_failure = exc
+        first = self.transport_failure
+        # One raise site for the first failure and its repeats: Hypothesis sees one consistent error.
+        raise type(first)(str(first), first.kind, first.exchange)
 
     def _observed(self, ex: Exchange, fmt: str | None) -> Observation:
         self.exchanges.append(ex)
         if len(self.state.skew_samples) < 200:
-            self.state.skew_samples.append(ex)
-        return observe(ex, fmt)  # type: ignore[arg-type]
+            self.state.skew_samples.append(ex.without_body())
+        obs = observe(ex, fmt)  # type: ignore[arg-type]
+        if ex.response is not None and ex.response.truncated:
+            ex.response.release()  # judged already: keep the evidence, not megabytes per exchange
+        return obs
 
     # judgement
     def expect(self, *finding_lists: Iterable[Finding]) -> None:
@@ -149,6 +168,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--request-budget", type=int, default=None)
     group.addoption("--max-rps", type=float, default=None)
     group.addoption("--request-timeout", type=float, default=None)
+    group.addoption("--conformance-deadline", type=float, default=None,
+                    help="total run deadline in seconds ([limits] run_deadline_seconds)")
+    group.addoption("--conformance-ca-bundle", default=None,
+                    help="PEM file of CAs to trust for an https target (ca_bundle in the config)")
 
 
 class ConformancePlugin:
@@ -205,6 +228,10 @@ class ConformancePlugin:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id(s) {', '.join(unknown)}")
             if not any(catalog[i].in_profile(self.state.profile) for i in ids):
                 item.add_marker(pytest.mark.skip(reason=f"not in profile '{self.state.profile}' (needs --profile full)"))
+            # JUnit XML writes the teardown report's properties, which pytest copies from the item.
+            item.user_properties.append(("requirements", ",".join(ids)))
+        # Tests that change the target (redeem, clock moves) run after every read-only core test.
+        items.sort(key=lambda it: all(catalog[i].profile == "full" for i in requirement_ids(it)))
 
     # -- evidence --------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -218,7 +245,11 @@ class ConformancePlugin:
             return
         assert self.state is not None
         self.state.records.append(_test_record(item, report, call, ids))
-        report.user_properties.append(("requirements", ",".join(ids)))
+        if report.failed and self.state.client is not None:  # console and junit.xml never see a secret
+            text = str(report.longrepr)
+            clean = self.state.client.redactor.scrub(text)
+            if clean != text:
+                report.longrepr = clean
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         assert self.state is not None
@@ -354,16 +385,36 @@ def _state_from_options(config: pytest.Config) -> RunState:
         report_dir=Path(opt.conformance_report_dir),
         embedded=target is None,
     )
+    if target is not None and state.profile == "full" and not target.destructive:
+        raise pytest.UsageError("--conformance-profile full replaces the file of photo_id on the target; it needs "
+                                f"'destructive = true' in {target.source}")
     if target is not None:
-        state.config = apply_limit_overrides(target, opt.request_budget, opt.max_rps, opt.request_timeout)
+        try:
+            state.config = apply_limit_overrides(
+                target, opt.request_budget, opt.max_rps, opt.request_timeout,
+                deadline=opt.conformance_deadline, ca_bundle=opt.conformance_ca_bundle)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"config error: {exc}") from exc
     return state
 
 
 def apply_limit_overrides(cfg: TargetConfig, budget: int | None, rps: float | None,
-                          timeout: float | None) -> TargetConfig:
+                          timeout: float | None, *, deadline: float | None = None,
+                          ca_bundle: str | None = None) -> TargetConfig:
+    """The config with command-line limits (and a CA bundle) applied; ConfigError names the option."""
     from dataclasses import replace
 
+    for name, value in (("--request-budget", budget), ("--max-rps", rps), ("--timeout", timeout),
+                        ("--deadline", deadline)):
+        if value is not None and value < 0:
+            raise ConfigError(f"{name}: must be a non-negative number")
+    if ca_bundle is not None:
+        if not Path(ca_bundle).is_file():
+            raise ConfigError(f"--ca-bundle: file not found: {ca_bundle}")
+        cfg = replace(cfg, ca_bundle=str(ca_bundle))
     limits = cfg.limits
+    if deadline is not None:
+        limits = replace(limits, run_deadline_seconds=deadline)
     if budget is not None:
         limits = replace(limits, request_budget=budget)
     if rps is not None:

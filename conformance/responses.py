@@ -40,6 +40,19 @@ _HTML_START = re.compile(
 _SNIPPET = 60
 
 
+# Bytes no text response contains: NUL and the C0 controls other than tab, LF, FF, CR.
+_BINARY_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+
+def _looks_binary(head: bytes) -> bool:
+    """True for noise: a NUL, or more than 10% control bytes, in the first 512 bytes."""
+    sample = head[:512]
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _BINARY_BYTES))
+    return b"\0" in sample or controls * 10 > len(sample)
+
+
 class ResponseParseError(ValueError):
     """The body is not a parseable API response; the message says why."""
 
@@ -262,6 +275,11 @@ def parse_response(body: bytes, expected: Format | None = None) -> ParsedRespons
         body = bytes(body)
         if not body.strip():
             raise ResponseParseError("body is empty")
+        head = _strip_bom(body).lstrip()
+        if _HTML_START.match(head):  # an error page from a proxy or framework, whatever was asked for
+            raise ResponseParseError(f"body is an HTML page, not an API response: starts {_snippet(head)}")
+        if _looks_binary(head):
+            raise ResponseParseError(f"body is binary data, neither XML nor JSON: starts {_snippet(head)}")
         sniffed = sniff_format(body)
         if expected is not None and sniffed is not None and sniffed != expected:
             raise ResponseParseError(

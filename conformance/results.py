@@ -106,7 +106,10 @@ def build_results(state: RunState) -> dict[str, Any]:
                   "python": platform.python_version()},
         "target": {"base_url": state.config.base_url, "config": state.config.source, "embedded": state.embedded,
                    "bounds_policy": state.config.bounds_policy, "destructive": state.config.destructive,
-                   "credential_levels": sorted(state.config.credentials)},
+                   "credential_levels": sorted(state.config.credentials),
+                   # names only: reproduction commands tell the reader which variables to export
+                   "secret_env": sorted({src[4:] for c in state.config.credentials.values()
+                                         for src in c.secret_sources.values() if src.startswith("env:")})},
         "run": {
             "profile": state.profile, "seed": state.seed, "partial": state.partial, "settings_profile": state.settings_profile,
             "hypothesis": {"max_examples": current.max_examples, "deadline": None, "database": None},
@@ -119,6 +122,13 @@ def build_results(state: RunState) -> dict[str, Any]:
             "requests_sent": stats.sent if stats else 0, "retries": stats.retries if stats else 0,
             "transport_errors": stats.transport_errors if stats else 0, "timeouts": stats.timeouts if stats else 0,
             "oversize_responses": stats.oversize if stats else 0,
+            # robustness: requests refused before sending, why, and which requests failed in transit
+            "not_sent": stats.not_sent if stats else 0,
+            "budget_exhausted": stats.budget_exhausted if stats else False,
+            "deadline_exceeded": stats.deadline_exceeded if stats else False,
+            "circuit_opened": stats.circuit_opened if stats else False,
+            "transport_errors_by_kind": dict(stats.by_kind) if stats else {},
+            "transport_failures": list(stats.failures) if stats else [],
             "clock_skew_seconds": round(skew, 2) if state.skew_samples else None,
             "preflight_error": state.preflight_error,
         },

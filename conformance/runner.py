@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from conformance.catalog import load_catalog
 from conformance.cli import EXIT_USAGE, new_seed, suite_dir
@@ -36,7 +38,9 @@ def run(args: Any) -> int:
             server = ReferenceServer(ReferenceSettings(clock_control=True)).start()
             config = parse_config(server.target_config(), source="<embedded reference>")
             print(f"conformance: no --config given; certifying the embedded reference server at {server.base_url}")
-        config = apply_limit_overrides(config, args.request_budget, args.max_rps, args.timeout)
+        config = apply_limit_overrides(config, args.request_budget, args.max_rps, args.timeout,
+                                       deadline=getattr(args, "deadline", None),
+                                       ca_bundle=getattr(args, "ca_bundle", None))
         if args.profile == "full" and not config.destructive:
             _err("--profile full replaces the file of photo_id on the target; it needs 'destructive = true' "
                  f"in {config.source}")
@@ -73,7 +77,14 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     plugin = ConformancePlugin(state)
-    code = pytest.main(pytest_args, plugins=[plugin])
+    # Hypothesis keeps caches under .hypothesis/ in the cwd; a run leaves nothing behind (database=None).
+    with tempfile.TemporaryDirectory(prefix="conformance-hypothesis-") as hypothesis_home:
+        set_hypothesis_home_dir(hypothesis_home)
+        try:
+            code = pytest.main(pytest_args, plugins=[plugin])
+        finally:
+            set_hypothesis_home_dir(None)
+    _scrub_file(report_dir / "junit.xml", state.client)
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         _err(f"the suite could not run (pytest exit {int(code)})")
         return EXIT_USAGE
@@ -83,6 +94,17 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
         return EXIT_USAGE
     print_summary(results)
     return int(results["summary"]["exit_code"])
+
+
+def _scrub_file(path: Path, client: TargetClient) -> None:
+    """Last line of defence: no secret or signature survives in a report file pytest wrote."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return
+    clean = client.redactor.scrub(text, "[redacted]")
+    if clean != text:
+        path.write_text(clean, encoding="utf-8", errors="surrogateescape")
 
 
 def preflight(client: TargetClient) -> str | None:
@@ -118,6 +140,10 @@ def print_summary(results: dict[str, Any]) -> None:
         print(f"warnings (SHOULD): {', '.join(summary['should_warnings'])}")
     if summary["must_not_passed"]:
         print(f"MUST not passed: {', '.join(summary['must_not_passed'])}")
+        from conformance.report.evidence import console_lines
+
+        for line in console_lines(results):
+            print(line)
     print(f"verdict: {summary['verdict']} (profile {run['profile']})")
 
 

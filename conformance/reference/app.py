@@ -14,12 +14,15 @@ well-formed API error (or a plain-text error on the redeem endpoint), never a tr
 from __future__ import annotations
 
 import hashlib
+import hmac
+import itertools
 import json
+import re
 import secrets
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +32,7 @@ from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
 from . import callbacks as cb
-from .behaviour import Behaviour, level_at_least
+from .behaviour import Behaviour, SimulatedCrash, level_at_least
 from .oauth import AuthResult, CredentialSet, SignedRequest, authenticate, decode_pairs
 from .params import ParamError, TokenRequest, first_values, parse_token_request
 from .render import (
@@ -59,6 +62,8 @@ MESSAGES = {
     "bad_encoding": "Request parameters must be UTF-8 and form-encoded",
     "bad_method": "Only GET and POST are supported",
 }
+ERROR_HTTP_STATUS = {"invalid_signature": 401, "permission_denied": 403, "no_such_photo": 404}
+"""Only for the ``errors_http_4xx`` fault: the REST-style statuses the platform does NOT use."""
 REDEEM_MESSAGES = {
     "unknown": "Invalid replace token",
     "consumed": "This replace token has been used up",
@@ -81,6 +86,7 @@ class Context:
     test_hooks: bool
     photo_ids: tuple[str, ...] = ()
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
+    sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # for sequence faults
 
     def api_now(self) -> int:
         """The API clock: wall clock plus the (persisted) test offset."""
@@ -126,8 +132,15 @@ def finish(response: Response, now: int) -> Response:
     return response
 
 
-def rendered_response(rendered: Rendered, now: int) -> Response:
-    return finish(Response(rendered.body, status=200, content_type=rendered.content_type), now)
+def rendered_response(rendered: Rendered, now: int, status: int = 200) -> Response:
+    return finish(Response(rendered.body, status=status, content_type=rendered.content_type), now)
+
+
+def crash_response(exc: SimulatedCrash, now: int) -> Response:
+    """What an unguarded production stack sends for an unhandled exception (crash faults only)."""
+    trace = f'Traceback (most recent call last):\n  File "app.py", line 1, in handle\n{exc}\n'
+    body = f"<html><body><h1>500 Internal Server Error</h1><pre>{trace}</pre></body></html>\n"
+    return finish(Response(body, status=500, content_type="text/html; charset=utf-8"), now)
 
 
 def text_response(text: str, now: int, status: int = 200) -> Response:
@@ -191,6 +204,8 @@ def _wsgi_query_to_text(raw: str) -> str:
 def authorize(auth: AuthResult, behaviour: Behaviour) -> ParamError | None:
     if auth.error is not None:
         return ParamError("invalid_signature", MESSAGES["invalid_signature"])
+    if behaviour.fault("unsigned_gets_token") and not auth.consumer_key:
+        return None
     if not level_at_least(auth.level, behaviour.required_level):
         return ParamError(
             "permission_denied", MESSAGES["permission_denied"].format(required=behaviour.required_level)
@@ -199,21 +214,61 @@ def authorize(auth: AuthResult, behaviour: Behaviour) -> ParamError | None:
 
 
 def check_photo(req: TokenRequest, ctx: Context) -> None:
+    b = ctx.behaviour
+    if b.fault("unknown_photo_gets_token"):
+        return
     if not req.photo_id.isdigit() or not ctx.store.photo_exists(req.photo_id):
+        if b.fault("unknown_photo_permission_denied"):
+            message = MESSAGES["permission_denied"].format(required=b.required_level)
+            raise ParamError("permission_denied", message)
         raise ParamError("no_such_photo", MESSAGES["no_such_photo"])
+
+
+def new_token(req: TokenRequest, now: int, ctx: Context) -> str:
+    """A fresh random token; the faults are weak schemes real servers have shipped."""
+    b = ctx.behaviour
+    if b.fault("token_sequential"):
+        return f"{next(ctx.sequence) + 4096:040x}"
+    if b.fault("token_sha1_time_photo"):
+        return hashlib.sha1(f"{now}{req.photo_id}".encode()).hexdigest()
+    if b.fault("token_reused_per_photo"):
+        return hmac.new(b"reference-secret", req.photo_id.encode(), "sha1").hexdigest()
+    return secrets.token_hex(b.token_bytes)
+
+
+def expiry(req: TokenRequest, now: int, ctx: Context) -> int:
+    """valid_until = issue time + valid_minutes * 60, in Unix seconds (UTC)."""
+    b = ctx.behaviour
+    minutes = b.default_valid_minutes if b.fault("valid_until_from_default") else req.valid_minutes
+    issued = now - 30 if b.fault("valid_until_node_skew") and next(ctx.sequence) % 2 else now
+    issued += 3600 if b.fault("valid_until_local_time") else 0
+    until = issued + (minutes if b.fault("valid_until_minutes_as_seconds") else minutes * 60)
+    return until * 1000 if b.fault("valid_until_milliseconds") else until
+
+
+def stored_return_url(req: TokenRequest, b: Behaviour) -> str:
+    """The return_url as persisted (the faults model lossy columns)."""
+    url = "" if b.fault("return_url_dropped") else req.return_url
+    url = url[:255] if b.fault("return_url_truncated_255") else url
+    return re.sub("[\U00010000-\U0010ffff]", "?", url) if b.fault("astral_chars_replaced") else url
 
 
 def issue_token(req: TokenRequest, auth: AuthResult, now: int, ctx: Context) -> TokenRow:
     """Create and persist a token; ``valid_until`` = issue time + valid_minutes * 60."""
+    token = new_token(req, now, ctx)
+    if ctx.behaviour.fault("token_sha1_time_photo") or ctx.behaviour.fault("token_reused_per_photo"):
+        existing = ctx.store.get_token(token)  # a derived token meets its earlier self
+        if existing is not None:
+            return existing
     row = TokenRow(
-        replace_token=secrets.token_hex(ctx.behaviour.token_bytes),
+        replace_token=token,
         photo_id=req.photo_id,
-        return_url=req.return_url,
+        return_url=stored_return_url(req, ctx.behaviour),
         background_return_p=req.background_return_p,
         valid_minutes=req.valid_minutes,
         max_uploads=req.max_uploads,
         issued_at=now,
-        valid_until=now + req.valid_minutes * 60,
+        valid_until=expiry(req, now, ctx),
         uses=0,
         level=auth.level,
         consumer_key=auth.consumer_key,
@@ -240,8 +295,10 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
     level = "anonymous"
 
     def error(code: str, message: str) -> Response:
+        message = b.messages.get(code, message)
+        status = ERROR_HTTP_STATUS.get(code, 400) if b.fault("errors_http_4xx") else 200
         return rendered_response(
-            render_error(code=code, message=message, level=level, options=options, behaviour=b), now
+            render_error(code=code, message=message, level=level, options=options, behaviour=b), now, status
         )
 
     if request.method.upper() not in ("GET", "POST"):
@@ -252,12 +309,15 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         return error("invalid_input", MESSAGES["bad_encoding"])
     except ValueError:
         return error("invalid_input", MESSAGES["bad_encoding"])
+    if request.method.upper() == "POST" and (b.fault("post_reads_query") or b.fault("post_body_ignored")):
+        query = first_values([p for p in decode_pairs(api.signed.raw_query) if not p[0].startswith("oauth_")])
+        api.params = {**query, **api.params} if b.fault("post_reads_query") else query
 
     bad_name: str | None = None
     try:
         options = resolve_options(api.params, b)
     except BadRenderName as exc:
-        bad_name = str(exc)
+        bad_name = str(exc) if b.refuse_bad_render_names else None
         options = default_json_options(b)
 
     auth = authenticate(
@@ -274,6 +334,7 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         return error("invalid_input", MESSAGES["bad_name"].format(name=bad_name))
     denied = authorize(auth, b)
     if denied is not None:
+        level = b.required_level if b.fault("permission_level_reports_required") else level
         return error(denied.code, denied.message)
     try:
         req = parse_token_request(api.params, b)
@@ -284,7 +345,7 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
     rendered = render_success(
         token_fields=token_fields(row),
         level=level,
-        message=MESSAGES["issued"],
+        message=b.messages.get("issued", MESSAGES["issued"]),
         site=site_object(request, ctx),
         options=options,
         behaviour=b,
@@ -332,6 +393,11 @@ def lookup_token(upload: Upload, ctx: Context, now: int) -> TokenRow:
     if row is None:
         raise RedeemError(REDEEM_MESSAGES["unknown"])
     state = row.state(now)
+    b = ctx.behaviour
+    if (state == "consumed" and b.fault("redeem_limit_unenforced")) or (
+        state == "expired" and b.fault("redeem_expiry_unchecked")
+    ):
+        state = "valid"
     if state != "valid":
         message = REDEEM_MESSAGES[state]
         raise RedeemError(f"error {message}" if row.background_return_p else message)
@@ -347,15 +413,19 @@ def respond_callback(
     if row.background_return_p:
         status = "not delivered"
         if cb.scheme_allowed(row.return_url, absolute_only=True) and len(url) <= b.background_max_chars:
-            status = cb.deliver_background(url, b)
+            if not b.fault("background_callback_ignored"):
+                status = cb.deliver_background(url, b)
         if replacement_id:
             ctx.store.record_callback(replacement_id, url, status)
+        if b.fault("background_error_unprefixed"):
+            ok_line = ok_line.removeprefix("error ")
         return text_response(f"{ok_line} {url}" if ok_line.startswith("ok") else ok_line, now)
     if replacement_id:
         ctx.store.record_callback(replacement_id, url, "browser")
     if not cb.scheme_allowed(row.return_url):
         return text_response("OK" if ok_line.startswith("ok") else ok_line.removeprefix("error "), now)
-    if len(url) <= b.callback_threshold:
+    redirect = len(url) <= b.callback_threshold or b.fault("callback_long_as_get")
+    if redirect and not b.fault("callback_always_form"):
         response = Response(f"Redirecting to {url}\n", status=b.redirect_status, content_type="text/plain")
         response.headers["Location"] = url
         response.autocorrect_location_header = False
@@ -370,16 +440,21 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
         upload = read_upload(request)
         row = lookup_token(upload, ctx, now)
     except RedeemError as exc:
+        if b.fault("redeem_unknown_token_redirects") and str(exc) == REDEEM_MESSAGES["unknown"]:
+            return finish(Response("", status=b.redirect_status, headers={"Location": "/?upload=done"}), now)
         return text_response(str(exc), now)
     domain = site_domain(request, ctx)
     base = [("domain", domain), ("replace_token", row.replace_token)]
+    return_to = row.return_url.partition("?")[0] if b.fault("callback_loses_return_url_query") else row.return_url
+    if b.fault("extra_params_not_repeated"):
+        upload.extra_fields = []
 
-    if not upload.data:
+    if not upload.data and not b.fault("redeem_missing_file_succeeds"):
         message = REDEEM_MESSAGES["no_file"]
         if not row.return_url:
             return text_response(f"error {message}" if row.background_return_p else message, now)
         callback = cb.Callback(
-            row.return_url, cb.callback_params([*base, ("error_message", message)], upload.extra_fields)
+            return_to, cb.callback_params([*base, ("error_message", message)], upload.extra_fields)
         )
         return respond_callback(callback, row, ctx, now, ok_line=f"error {message}")
 
@@ -391,9 +466,13 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
 
     def success_callback(replacement: Any) -> cb.Callback:
         ids = [("photo_id", replacement.photo_id), ("tree_id", str(replacement.tree_id))]
+        if b.fault("callback_drops_tree_id"):
+            ids = ids[:1]
         params = [*base, *ids, ("token", replacement.token)]
-        return cb.Callback(row.return_url, cb.callback_params(params, upload.extra_fields))
+        return cb.Callback(return_to, cb.callback_params(params, upload.extra_fields))
 
+    if b.fault("redeem_limit_racy"):
+        time.sleep(0.03)  # the use check (lookup_token) and the update below are no longer one atomic step
     try:
         replacement = ctx.store.redeem(
             row.replace_token,
@@ -404,6 +483,8 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
             sha256=hashlib.sha256(upload.data).hexdigest(),
             extra_fields=upload.extra_fields,
             accept=fits,
+            enforce_limit=not (b.fault("redeem_limit_unenforced") or b.fault("redeem_limit_racy")),
+            enforce_expiry=not b.fault("redeem_expiry_unchecked"),
         )
     except ReplacementRefused:
         return text_response(f"error {REDEEM_MESSAGES['too_long']}", now)
@@ -412,7 +493,7 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
         state = fresh.state(now) if fresh else "unknown"
         message = REDEEM_MESSAGES.get(state, REDEEM_MESSAGES["consumed"])
         return text_response(f"error {message}" if row.background_return_p else message, now)
-    if not row.return_url:
+    if not row.return_url and not b.fault("empty_return_url_redirects"):
         if row.background_return_p:
             ok = f"ok {domain} {replacement.tree_id} {replacement.photo_id} {replacement.token} "
             return text_response(ok, now)
@@ -502,6 +583,8 @@ class ReferenceApp:
             if ctx.test_hooks and path.startswith("/_test/token/"):
                 return handle_token(path.removeprefix("/_test/token/"), ctx)
             return text_response("Not found", now, 404)
+        except SimulatedCrash as exc:
+            return crash_response(exc, now)
         except Exception as exc:
             return self.fallback(request, path, now, exc)
 

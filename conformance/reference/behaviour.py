@@ -19,10 +19,13 @@ LEVELS: tuple[str, ...] = ("none", "anonymous", "read", "write", "admin", "super
 JS_NAME_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
 """What a ``varname``/``callback`` must look like (docs/ARCHITECTURE.md)."""
 
-KNOWN_FAULTS: frozenset[str] = frozenset()
-"""Filled in by the fault table; unknown names are accepted (and ignored) until then."""
 
-KNOWN_VARIANTS: frozenset[str] = frozenset()
+class SimulatedCrash(Exception):
+    """Raised by crash faults: the app answers it like an unguarded production stack (HTTP 500 + trace)."""
+
+
+class UnknownBehaviourName(ValueError):
+    """``--fault``/``--variant`` named something the tables do not have."""
 
 
 @dataclass
@@ -54,6 +57,20 @@ class Behaviour:
     xml_content_type: str = "text/xml; charset=utf-8"
     json_content_type: str = "text/javascript; charset=utf-8"
     default_varname: str = "visual"
+    # Permitted freedoms a conformant variant may take (see variants.py); defaults = the reference.
+    messages: dict[str, str] = field(default_factory=dict)  # error code / "issued" -> other message text
+    anonymous_level: str = "anonymous"  # an unsigned caller's level ("none" on a closed site)
+    refuse_bad_render_names: bool = True  # False: ignore a non-identifier varname/callback instead
+    missing_photo_code: str = "invalid_input"
+    xml_declaration: bool = True
+    xml_reverse_attributes: bool = False
+    xml_reverse_children: bool = False
+    omit_empty_return_url: bool = False
+    json_ensure_ascii: bool = False
+    extra_xml_attributes: dict[str, str] = field(default_factory=dict)
+    extra_xml_elements: tuple[tuple[str, str], ...] = ()
+    extra_json_members: dict[str, object] = field(default_factory=dict)
+    extra_token_members: dict[str, object] = field(default_factory=dict)
     site: dict[str, str] = field(
         default_factory=lambda: {
             "product_key": "tube",
@@ -79,8 +96,31 @@ class Behaviour:
         variant: str | None,
         bounds_policy: Literal["clamp", "reject"],
     ) -> Behaviour:
-        """Build the behaviour for a server; the fault/variant tables hook in here."""
-        return cls(faults=frozenset(faults), variant=variant, bounds_policy=bounds_policy)
+        """Build the behaviour for a server: the variant's knobs, then each fault's knob tweak.
+
+        Names are checked against the tables so a typo fails loudly instead of serving the clean
+        reference under a fault's name. Raises :class:`UnknownBehaviourName`.
+        """
+        from .faults import FAULTS
+        from .variants import VARIANTS
+
+        unknown = sorted(set(faults) - set(FAULTS))
+        if unknown:
+            raise UnknownBehaviourName(
+                f"unknown fault(s) {', '.join(unknown)}; known faults: {', '.join(sorted(FAULTS))}"
+            )
+        if variant is not None and variant not in VARIANTS:
+            raise UnknownBehaviourName(
+                f"unknown variant {variant!r}; known variants: {', '.join(sorted(VARIANTS))}"
+            )
+        behaviour = cls(faults=frozenset(faults), variant=variant, bounds_policy=bounds_policy)
+        if variant is not None:
+            VARIANTS[variant].apply(behaviour)
+        for name in sorted(faults):
+            tweak = FAULTS[name].tweak
+            if tweak is not None:
+                tweak(behaviour)
+        return behaviour
 
 
 def level_at_least(actual: str, required: str) -> bool:

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from .behaviour import UnknownBehaviourName
 from .server import ReferenceServer, ReferenceSettings, write_target_config
 
 
@@ -22,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--photo-id", default="123456", help="the seeded photo id")
     parser.add_argument("--write-config", default=None, metavar="PATH", help="write the target TOML here")
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a defect")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a fault")
     parser.add_argument("--variant", default=None, metavar="NAME", help="serve a conformant variant")
+    parser.add_argument("--list", action="store_true", help="list the faults and variants, then exit")
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
 
 
@@ -44,6 +46,9 @@ def settings_from_args(args: argparse.Namespace) -> ReferenceSettings:
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "list", False):
+        print_catalogue()
+        return 0
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
@@ -53,6 +58,9 @@ def main(args: argparse.Namespace) -> int:
         server = ReferenceServer(settings_from_args(args)).start()
     except OSError as exc:
         print(f"error: cannot start the reference server: {exc}", file=sys.stderr)
+        return 2
+    except UnknownBehaviourName as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -67,6 +75,19 @@ def main(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         server.stop()
     return 0
+
+
+def print_catalogue() -> None:
+    """The fault and variant tables, one line each (``conformance serve --list``)."""
+    from .faults import FAULT_LIST
+    from .variants import VARIANT_LIST
+
+    print("faults (--fault NAME):")
+    for f in FAULT_LIST:
+        print(f"  {f.name:<34} {f.group:<14} {f.profile:<5} {f.description}")
+    print("variants (--variant NAME):")
+    for v in VARIANT_LIST:
+        print(f"  {v.name:<34} {v.profile:<5} {v.description}")
 
 
 if __name__ == "__main__":  # ``python -m conformance.reference.cli`` for tests and debugging

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .behaviour import Behaviour
+from .behaviour import Behaviour, SimulatedCrash
 from .render import XML_INVALID_RE
 
 INT_RE = re.compile(r"^-?[0-9]+$")
@@ -70,18 +70,29 @@ def bounded_int(
     raw = params.get(name, "")
     if raw.strip() == "":
         return default
-    return apply_bounds(name, parse_int(name, raw), bounds, behaviour)
+    if behaviour.fault("malformed_int_500") and not INT_RE.match(raw.strip()):
+        raise SimulatedCrash(f"ValueError: invalid literal for int() with base 10: {raw!r}")
+    value = parse_int(name, raw)
+    if behaviour.fault("huge_int_500") and not -(2**31) <= value < 2**31:
+        raise SimulatedCrash(f"DataError: value {value} is out of range for type integer")
+    if behaviour.fault("out_of_range_to_default") and not bounds[0] <= value <= bounds[1]:
+        return default
+    return apply_bounds(name, value, bounds, behaviour)
 
 
 def parse_token_request(params: dict[str, str], behaviour: Behaviour) -> TokenRequest:
     """Validate and normalise the method parameters (photo existence is checked by the caller)."""
+    if behaviour.fault("missing_photo_id_500") and "photo_id" not in params:
+        raise SimulatedCrash("KeyError: 'photo_id'")
     photo_id = params.get("photo_id", "").strip()
     if not photo_id:
-        raise ParamError("invalid_input", "'photo_id' is required")
+        raise ParamError(behaviour.missing_photo_code, "'photo_id' is required")
     return_url = params.get("return_url", "")
+    if behaviour.fault("utf8_read_as_latin1"):
+        return_url = return_url.encode("utf-8").decode("latin-1")
     if len(return_url) > behaviour.max_return_url_chars:
         raise ParamError("invalid_input", f"'return_url' is longer than {behaviour.max_return_url_chars}")
-    if XML_INVALID_RE.search(return_url):
+    if XML_INVALID_RE.search(return_url) and not behaviour.fault("control_chars_unfiltered"):
         raise ParamError("invalid_input", "'return_url' contains characters that cannot be represented")
     background = params.get("background_return_p", "").strip() == "1"
     valid_minutes = bounded_int(
@@ -90,4 +101,6 @@ def parse_token_request(params: dict[str, str], behaviour: Behaviour) -> TokenRe
     max_uploads = bounded_int(
         params, "max_uploads", behaviour.default_max_uploads, behaviour.max_uploads_bounds, behaviour
     )
+    if behaviour.fault("max_uploads_ignored"):
+        max_uploads = behaviour.default_max_uploads
     return TokenRequest(photo_id, return_url, background, valid_minutes, max_uploads)

@@ -83,10 +83,12 @@ class ReferenceServer:
         self.store: Store | None = None
         self.credentials: dict[str, Credentials] = {}
         self.base_url = ""
+        self.behaviour: Behaviour | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> ReferenceServer:
         s = self.settings
+        behaviour = Behaviour.from_settings(s.faults, s.variant, s.bounds_policy)  # validates the names first
         db_path = s.db_path
         if db_path is None:
             fd, db_path = tempfile.mkstemp(prefix="conformance-reference-", suffix=".sqlite3")
@@ -95,7 +97,7 @@ class ReferenceServer:
         self.store = Store(db_path)
         self.credentials = self._load_credentials(self.store)
         self.store.seed_photo(s.photo_id)
-        behaviour = Behaviour.from_settings(s.faults, s.variant, s.bounds_policy)
+        self.behaviour = behaviour
         ctx = Context(
             store=self.store,
             behaviour=behaviour,
@@ -182,7 +184,7 @@ class ReferenceServer:
     def target_config(self) -> dict[str, Any]:
         """The suite's target config for this server (same shape as the TOML file, real secrets)."""
         base = self.public_base_url
-        return {
+        config: dict[str, Any] = {
             "base_url": base,
             "photo_id": self.settings.photo_id,
             "unknown_photo_id": UNKNOWN_PHOTO_ID,
@@ -200,6 +202,13 @@ class ReferenceServer:
                 for level, c in sorted(self.credentials.items())
             },
         }
+        if self.behaviour is not None:  # what the server really does (a variant may reject, say)
+            config["bounds_policy"] = self.behaviour.bounds_policy
+        if self.settings.variant is not None:
+            from .variants import VARIANTS
+
+            config.update(VARIANTS[self.settings.variant].target_config())
+        return config
 
 
 def _toml_value(value: Any) -> str:

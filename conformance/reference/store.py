@@ -271,18 +271,22 @@ class Store:
         sha256: str,
         extra_fields: list[tuple[str, str]],
         accept: Any = None,
+        enforce_limit: bool = True,
+        enforce_expiry: bool = True,
     ) -> Replacement | None:
         """Consume one use and replace the photo, atomically; ``None`` when no use was left.
 
         The single conditional ``UPDATE`` is what enforces ``max_uploads`` and expiry under
         concurrency: only a row that still has a use left and is unexpired is updated. ``accept``
         may veto the replacement after the new ids are known (rolls everything back).
+        ``enforce_limit``/``enforce_expiry`` = False drop a condition (only for the redeem faults).
         """
         with self.write() as conn:
             cur = conn.execute(
-                "UPDATE replace_tokens SET uses = uses + 1 "
-                "WHERE replace_token = ? AND uses < max_uploads AND valid_until > ?",
-                (replace_token, now),
+                "UPDATE replace_tokens SET uses = uses + 1 WHERE replace_token = ?"
+                + (" AND uses < max_uploads" if enforce_limit else "")
+                + (" AND valid_until > ?" if enforce_expiry else ""),
+                (replace_token, now) if enforce_expiry else (replace_token,),
             )
             if cur.rowcount != 1:
                 return None

@@ -1,0 +1,135 @@
+"""``conformance report diff OLD NEW``: which requirements changed verdict between two runs.
+
+Built for staging gates: run the suite before and after a deploy and fail the pipeline when a MUST
+that passed before no longer does. Exit 1 when a MUST regressed, 2 when a file cannot be read, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.report.html import verdict_label
+
+REGRESSED = ("fail", "error", "blocked")
+EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    level: str
+    old: str | None  # None: the requirement is not in that run's catalog
+    new: str | None
+
+    @property
+    def regression(self) -> bool:
+        """A MUST that passed before and now fails, errors or is blocked."""
+        return self.level == "MUST" and self.old == "pass" and self.new in REGRESSED
+
+    @property
+    def kind(self) -> str:
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "removed"
+        if self.regression:
+            return "REGRESSION"
+        if self.new == "pass":
+            return "fixed"
+        if self.old == "pass":
+            return "worse"
+        return "changed"
+
+
+def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+    """Requirement verdict changes, in the new run's catalog order (removed ones last)."""
+    before = {r["id"]: r for r in old.get("requirements") or ()}
+    after = {r["id"]: r for r in new.get("requirements") or ()}
+    changes = []
+    for rid, req in after.items():
+        prev = before.get(rid)
+        old_verdict = prev["verdict"] if prev else None
+        if old_verdict != req["verdict"]:
+            changes.append(Change(rid, req.get("level", ""), old_verdict, req["verdict"]))
+    changes += [
+        Change(rid, r.get("level", ""), r["verdict"], None) for rid, r in before.items() if rid not in after
+    ]
+    return changes
+
+
+def _label(verdict: str | None, level: str) -> str:
+    return "(absent)" if verdict is None else verdict_label(verdict, level)
+
+
+def _describe(results: Mapping[str, Any]) -> str:
+    run = results.get("run") or {}
+    target = results.get("target") or {}
+    summary = results.get("summary") or {}
+    version = (results.get("suite") or {}).get("version", "?")
+    return (
+        f"{summary.get('verdict', '?')} | {target.get('base_url', '?')} | "
+        f"profile {run.get('profile', '?')} | started {run.get('started_at', '?')} | suite {version}"
+    )
+
+
+def render(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]) -> list[str]:
+    lines = [f"old: {_describe(old)}", f"new: {_describe(new)}"]
+    if (old.get("integrity") or {}).get("catalog_sha256") != (new.get("integrity") or {}).get(
+        "catalog_sha256"
+    ):
+        lines.append("note: the two runs used different requirement catalogs")
+    if (old.get("run") or {}).get("profile") != (new.get("run") or {}).get("profile"):
+        lines.append("note: the two runs used different profiles")
+    if not changes:
+        lines.append("no requirement changed verdict")
+        return lines
+    width = max(len(c.id) for c in changes)
+    lines.append("")
+    for c in changes:
+        lines.append(
+            f"{c.id:<{width}}  {c.level:<6}  {_label(c.old, c.level):>14} -> {_label(c.new, c.level):<14}  "
+            f"{c.kind}"
+        )
+    regressions = [c.id for c in changes if c.regression]
+    lines.append("")
+    lines.append(f"MUST regressions: {', '.join(regressions)}" if regressions else "no MUST regressed")
+    return lines
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``diff`` sub-command to ``conformance report``."""
+    sub = parser.add_subparsers(dest="report_command", required=True)
+    d = sub.add_parser(
+        "diff",
+        help="requirements whose verdict changed between two results.json files "
+        "(exit 1 when a MUST regressed)",
+    )
+    d.add_argument("old", help="results.json of the earlier run (e.g. before the deploy)")
+    d.add_argument("new", help="results.json of the later run")
+
+
+def _load(path: str) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
+        raise ValueError("not a conformance results.json (no 'requirements' list)")
+    return data
+
+
+def main(args: argparse.Namespace) -> int:
+    if getattr(args, "report_command", None) != "diff":
+        return EXIT_USAGE
+    try:
+        old, new = _load(args.old), _load(args.new)
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        print(f"conformance report diff: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    changes = diff_results(old, new)
+    for line in render(old, new, changes):
+        print(line)
+    return EXIT_REGRESSED if any(c.regression for c in changes) else EXIT_OK

@@ -1,0 +1,335 @@
+"""``results.json`` -> one self-contained ``report.html`` (Jinja2, autoescaped, no network fetches).
+
+The report shows what the target sent, and the target may be hostile: every value goes through
+Jinja2's autoescaping, the page carries a Content-Security-Policy that only admits its own inline
+style and script (by hash), and it is readable with JavaScript off (the script only filters rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from conformance.report.reproduce import build_reproduction, rerun_command
+
+HTML_BODY_LIMIT = 8192  # characters of a response/request body shown inline (results.json keeps 16 KiB)
+VERDICT_LABELS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "blocked": "BLOCKED",
+    "skip": "SKIP",
+    "untested": "UNTESTED",
+    "not-run": "NOT RUN",
+    "not-in-profile": "NOT IN PROFILE",
+}
+# Columns of the counts table: (label, verdicts counted in it).
+COUNT_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("passed", ("pass",)),
+    ("failed", ("fail",)),
+    ("errored", ("error",)),
+    ("blocked", ("blocked",)),
+    ("skipped", ("skip",)),
+    ("untested / not run", ("untested", "not-run")),
+    ("not in profile", ("not-in-profile",)),
+)
+FILTERS = (
+    ("all", "all requirements"),
+    ("problems", "everything not passed"),
+    ("fail", "failed"),
+    ("error", "errored"),
+    ("blocked", "blocked"),
+    ("skip", "skipped"),
+    ("untested", "untested"),
+    ("not-run", "not run"),
+    ("not-in-profile", "not in profile"),
+    ("pass", "passed"),
+)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("conformance.report", "templates"),
+        autoescape=True,  # every template, whatever its extension
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _asset(name: str) -> tuple[Markup, str]:
+    """A static asset's text (trusted: shipped with the package) and its CSP hash source."""
+    env = _environment()
+    assert env.loader is not None
+    text = env.loader.get_source(env, name)[0]
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return Markup(text), f"'sha256-{digest}'"
+
+
+def verdict_label(verdict: str, level: str = "MUST") -> str:
+    if verdict == "fail" and level == "SHOULD":
+        return "WARN"
+    return VERDICT_LABELS.get(verdict, verdict.upper())
+
+
+def _verdict_class(verdict: str) -> str:
+    if verdict.startswith("CONFORMANT"):
+        return "ok"
+    if verdict.startswith("UNREACHABLE"):
+        return "unreachable"
+    return "bad"
+
+
+def _pairs(raw: Any) -> list[tuple[str, str]]:
+    return [(str(p[0]), str(p[1])) for p in raw or () if isinstance(p, Sequence) and len(p) >= 2]
+
+
+def _cut(text: str, limit: int = HTML_BODY_LIMIT) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[:limit], True)
+
+
+def _exchange_view(ex: Mapping[str, Any]) -> dict[str, Any]:
+    request_body, request_cut = _cut(str(ex.get("request_body") or ""))
+    view: dict[str, Any] = {
+        "id": ex.get("id"),
+        "method": ex.get("method", ""),
+        "url": ex.get("url", ""),
+        "request_headers": _pairs(ex.get("request_headers")),
+        "request_body": request_body,
+        "request_body_cut": request_cut,
+        "error": ex.get("error"),
+        "error_kind": ex.get("error_kind"),
+        "retried": bool(ex.get("retried")),
+        "logical": None,
+        "response": None,
+    }
+    logical = ex.get("logical")
+    if logical:
+        view["logical"] = {
+            "http_method": logical.get("http_method", "GET"),
+            "auth": logical.get("auth") or "unsigned",
+            "placement": logical.get("placement", "header"),
+            "path": logical.get("path", ""),
+            "tamper": bool(logical.get("tamper")),
+            "params": _pairs(logical.get("params")),
+            "query_on_post": _pairs(logical.get("query_on_post")),
+        }
+    resp = ex.get("response")
+    if resp:
+        body, shown_cut = _cut(str(resp.get("body") or ""))
+        notes = []
+        size = resp.get("body_bytes")
+        if shown_cut:
+            notes.append(
+                f"showing the first {HTML_BODY_LIMIT} characters of {size} bytes; "
+                "results.json holds up to 16 KiB"
+            )
+        if resp.get("body_truncated_in_report"):
+            notes.append(f"the body was {size} bytes; results.json keeps only its first 16 KiB")
+        if resp.get("body_truncated_by_cap"):
+            notes.append("the target sent more than max_body_bytes; the suite stopped reading there")
+        view["response"] = {
+            "status": resp.get("status"),
+            "reason": resp.get("reason", ""),
+            "headers": _pairs(resp.get("headers")),
+            "body": body,
+            "body_bytes": size,
+            "elapsed_ms": resp.get("elapsed_ms"),
+            "notes": notes,
+        }
+    return view
+
+
+def _finding_view(f: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
+    ex = f.get("exchange")
+    return {
+        "requirement": f.get("requirement", ""),
+        "check": f.get("check", ""),
+        "message": f.get("message", ""),
+        "expected": f.get("expected", ""),
+        "observed": f.get("observed", ""),
+        "severity": f.get("severity", "error"),
+        "exchange": _exchange_view(ex) if ex else None,
+        "reproduction": build_reproduction(ex, target) if ex else None,
+    }
+
+
+def _anchors(tests: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """nodeid -> id of the element a link to that test should land on (its worst record)."""
+    rank = {"fail": 0, "error": 1, "skip": 2, "pass": 3}
+    best: dict[str, tuple[int, int]] = {}
+    for i, rec in enumerate(tests):
+        key = (rank.get(rec.get("verdict", ""), 4), i)
+        nodeid = rec.get("nodeid", "")
+        if nodeid not in best or key < best[nodeid]:
+            best[nodeid] = key
+    return {nodeid: f"test-{i}" for nodeid, (_, i) in best.items()}
+
+
+def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the template shows, flattened from results.json (tolerant of missing keys)."""
+    suite = results.get("suite") or {}
+    target = results.get("target") or {}
+    run = results.get("run") or {}
+    integrity = results.get("integrity") or {}
+    summary = results.get("summary") or {}
+    tests: list[Mapping[str, Any]] = list(results.get("tests") or ())
+    requirements: list[Mapping[str, Any]] = list(results.get("requirements") or ())
+    anchors = _anchors(tests)
+    failing = {i for i, t in enumerate(tests) if t.get("verdict") in ("fail", "error")}
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for req in requirements:
+        verdict = str(req.get("verdict", "untested"))
+        groups.setdefault(str(req.get("group", "")), []).append(
+            {
+                "id": req.get("id", ""),
+                "level": req.get("level", ""),
+                "summary": req.get("summary", ""),
+                "spec": req.get("spec", ""),
+                "position": req.get("position", ""),
+                "profile": req.get("profile", ""),
+                "verdict": verdict,
+                "label": verdict_label(verdict, str(req.get("level", ""))),
+                "tests": [(t, anchors.get(t)) for t in req.get("tests") or ()],
+                "warnings": len(req.get("warnings") or ()),
+            }
+        )
+
+    raw_counts = summary.get("counts") or {}
+    counts = []
+    for level in ("MUST", "SHOULD"):
+        bucket = raw_counts.get(level) or {}
+        cells = [sum(int(bucket.get(v, 0)) for v in verdicts) for _, verdicts in COUNT_COLUMNS]
+        counts.append({"level": level, "cells": cells, "total": sum(int(n) for n in bucket.values())})
+
+    failures = []
+    for i in sorted(failing):
+        rec = tests[i]
+        failures.append(
+            {
+                "anchor": f"test-{i}",
+                "nodeid": rec.get("nodeid", ""),
+                "verdict": rec.get("verdict", ""),
+                "when": rec.get("when", "call"),
+                "requirements": list(rec.get("requirements") or ()),
+                "doc": rec.get("doc", ""),
+                "message": rec.get("message", ""),
+                "hypothesis": [str(n) for n in rec.get("hypothesis") or ()],
+                "findings": [_finding_view(f, target) for f in rec.get("findings") or ()],
+                "rerun": rerun_command(results, str(rec.get("nodeid", ""))),
+            }
+        )
+
+    warnings = []
+    for req in requirements:
+        items = [_finding_view(w, target) for w in req.get("warnings") or ()]
+        if items:
+            warnings.append({"id": req.get("id", ""), "level": req.get("level", ""), "findings": items})
+
+    rows = []
+    for i, rec in enumerate(tests):
+        verdict = str(rec.get("verdict", ""))
+        rows.append(
+            {
+                "anchor": f"test-{i}" if i not in failing else f"row-{i}",
+                "evidence": f"test-{i}" if i in failing else None,
+                "nodeid": rec.get("nodeid", ""),
+                "verdict": verdict,
+                "label": VERDICT_LABELS.get(verdict, verdict.upper()),
+                "when": rec.get("when", "call"),
+                "requirements": list(rec.get("requirements") or ()),
+                "duration": rec.get("duration"),
+                "requests": rec.get("requests"),
+                "reason": rec.get("message", "") if verdict == "skip" else "",
+            }
+        )
+    skips = [r for r in rows if r["verdict"] == "skip"]
+
+    hyp = run.get("hypothesis") or {}
+    skew = run.get("clock_skew_seconds")
+    facts = [
+        ("Target", target.get("base_url", "")),
+        (
+            "Config",
+            f"{target.get('config', '')}"
+            + (" (embedded reference server)" if target.get("embedded") else ""),
+        ),
+        ("Declared bounds policy", target.get("bounds_policy", "")),
+        ("Suite", f"{suite.get('name', '')} {suite.get('version', '')} (Python {suite.get('python', '?')})"),
+        (
+            "Profile",
+            str(run.get("profile", "")) + (" (partial run: -k selection)" if run.get("partial") else ""),
+        ),
+        ("Seed", f"{run.get('seed', '')} (reproduce every draw with --seed {run.get('seed', '')})"),
+        (
+            "Hypothesis",
+            f"settings '{run.get('settings_profile', '')}', max_examples {hyp.get('max_examples')}, "
+            f"deadline {hyp.get('deadline') or 'none'}, database {hyp.get('database') or 'none'}",
+        ),
+        (
+            "Requests",
+            f"{run.get('requests_sent', 0)} sent of a budget of {run.get('request_budget', '?')} "
+            f"(retries {run.get('retries', 0)}, timeouts {run.get('timeouts', 0)}, "
+            f"transport errors {run.get('transport_errors', 0)}, "
+            f"oversize responses {run.get('oversize_responses', 0)})",
+        ),
+        (
+            "Limits",
+            f"max {run.get('max_rps') or 'uncapped'} requests/s, timeout {run.get('timeout_seconds')} s, "
+            f"body cap {run.get('max_body_bytes')} bytes, run deadline {run.get('run_deadline_seconds')} s",
+        ),
+        ("Started", f"{run.get('started_at', '')}"),
+        ("Duration", f"{run.get('duration_seconds', 0)} s"),
+        (
+            "Clock skew",
+            "not measured" if skew is None else f"{skew:+.2f} s (target Date header minus local clock)",
+        ),
+    ]
+    if run.get("preflight_error"):
+        facts.append(("Unreachable", str(run["preflight_error"])))
+    hashes = [("catalog.toml", integrity.get("catalog_sha256", ""))]
+    hashes += sorted((str(k), str(v)) for k, v in (integrity.get("schemas_sha256") or {}).items())
+
+    css, css_hash = _asset("report.css")
+    script, script_hash = _asset("report.js")
+    csp = (
+        f"default-src 'none'; style-src {css_hash}; script-src {script_hash}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    verdict = str(summary.get("verdict", "UNKNOWN"))
+    return {
+        "verdict": verdict,
+        "verdict_class": _verdict_class(verdict),
+        "exit_code": summary.get("exit_code"),
+        "results_format": results.get("format", "?"),
+        "must_not_passed": list(summary.get("must_not_passed") or ()),
+        "should_warnings": list(summary.get("should_warnings") or ()),
+        "target": target,
+        "run": run,
+        "facts": facts,
+        "hashes": hashes,
+        "count_columns": [label for label, _ in COUNT_COLUMNS],
+        "counts": counts,
+        "groups": list(groups.items()),
+        "failures": failures,
+        "warnings": warnings,
+        "skips": skips,
+        "tests": rows,
+        "filters": FILTERS,
+        "css": css,
+        "script": script,
+        "csp": csp,
+    }
+
+
+def render_html(results: dict[str, Any]) -> str:
+    """The complete report page for one results dict (as loaded from results.json)."""
+    return _environment().get_template("report.html.j2").render(**build_context(results))

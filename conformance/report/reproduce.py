@@ -1,0 +1,270 @@
+"""Copy-paste reproduction commands for a recorded exchange (shared by the HTML report and the console).
+
+A reproduction must re-send the request *signed afresh* (the recorded signature is redacted and its
+nonce spent), so requests with a logical form become ``conformance replay`` commands; exchanges the
+suite built by hand (redeem's multipart posts) become ``curl`` commands. Secrets never appear: the
+command names the config, and the config reads its secrets from environment variables.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+GET_REPLACE_TOKEN = "/api/photo/get-replace-token"
+EMBEDDED_CONFIG = "target.toml"
+REDACTED = "<redacted>"
+# Headers curl sets itself (or that only describe the recorded connection).
+_CURL_SKIP_HEADERS = {"content-length", "host", "connection", "accept-encoding", "accept", "user-agent"}
+_RECORDED_BODY_LIMIT = 4096  # client.send_built keeps at most this much of a byte body
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """One shell command plus the notes a reader needs before running it."""
+
+    kind: Literal["replay", "curl"]
+    command: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The notes as shell comments followed by the command: safe to paste as a whole."""
+        return "\n".join([*(f"# {n}" for n in self.notes), self.command])
+
+
+def shell_quote(arg: str) -> str:
+    """``shlex.quote``, except for control characters, which get bash ANSI-C quoting (``$'..'``).
+
+    Raw control characters inside single quotes are legal shell but do not survive copy and paste.
+    """
+    if all(ch.isprintable() for ch in arg):
+        return shlex.quote(arg)
+    out = []
+    for ch in arg:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # UTF-8 bytes: bash's \u escapes depend on the locale, its \x escapes do not
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", errors="surrogatepass"))
+    return "$'" + "".join(out) + "'"
+
+
+def join_command(argv: Sequence[str]) -> str:
+    return " ".join(shell_quote(a) for a in argv)
+
+
+def config_argument(target: Mapping[str, Any]) -> str:
+    """The --config value: the run's config path, or the file ``conformance serve`` writes."""
+    if target.get("embedded"):
+        return EMBEDDED_CONFIG
+    return str(target.get("config") or "target.toml")
+
+
+def _common_notes(target: Mapping[str, Any], *, signs: bool = True) -> list[str]:
+    notes = []
+    if target.get("embedded"):
+        notes.append(
+            "the run certified the embedded reference: start one first with "
+            f"`conformance serve --write-config {EMBEDDED_CONFIG}` and keep it running"
+        )
+    env = [str(n) for n in target.get("secret_env") or ()]
+    if env and signs:
+        notes.append(f"the config reads its secrets from the environment: export {' '.join(env)}")
+    return notes
+
+
+def _pairs(raw: Any) -> list[tuple[str, str]]:
+    return [(str(p[0]), str(p[1])) for p in raw or ()]
+
+
+def replay_argv(logical: Mapping[str, Any], config: str) -> list[str]:
+    """``conformance replay`` arguments that rebuild the logical request and sign it afresh."""
+    argv = [
+        "conformance",
+        "replay",
+        "--config",
+        config,
+        "--method",
+        str(logical.get("http_method") or "GET"),
+        "--auth",
+        str(logical.get("auth") or "none"),
+        "--placement",
+        str(logical.get("placement") or "header"),
+    ]
+    path = logical.get("path") or GET_REPLACE_TOKEN
+    if path != GET_REPLACE_TOKEN:
+        argv += ["--path", str(path)]
+    if logical.get("tamper"):
+        argv.append("--tamper")
+    for key, value in _pairs(logical.get("query_on_post")):
+        item = f"{key}={value}"
+        argv += [f"--post-query={item}"] if item.startswith("-") else ["--post-query", item]
+    params = [f"{k}={v}" for k, v in _pairs(logical.get("params"))]
+    if any(p.startswith("-") for p in params):
+        argv.append("--")  # so argparse never reads a parameter as an option
+    return argv + params
+
+
+def _fidelity_notes(logical: Mapping[str, Any]) -> list[str]:
+    notes = []
+    if (
+        logical.get("http_method") == "POST"
+        and logical.get("query_on_post")
+        and logical.get("sign_query_on_post") is False
+    ):
+        notes.append("the original left the POST query out of the signature; replay signs it")
+    values = [
+        v for pair in [*_pairs(logical.get("params")), *_pairs(logical.get("query_on_post"))] for v in pair
+    ]
+    if any("\x00" in v for v in values):
+        notes.append("a parameter contains a NUL character, which no shell can pass: the replay differs")
+    if any("=" in k for k, _ in _pairs(logical.get("params"))):
+        notes.append("a parameter name contains '=', which KEY=VALUE cannot express: the replay differs")
+    return notes
+
+
+def _header(exchange: Mapping[str, Any], name: str) -> str:
+    return next((v for k, v in _pairs(exchange.get("request_headers")) if k.lower() == name), "")
+
+
+@dataclass(frozen=True)
+class FormPart:
+    name: str
+    value: str
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def multipart_parts(content_type: str, body: str) -> list[FormPart] | None:
+    """The parts of a recorded multipart/form-data body (None when it is not one)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.lower().startswith("multipart/form-data") or not match:
+        return None
+    parts = []
+    for chunk in body.split("--" + match.group(1))[1:]:
+        if chunk.startswith("--"):
+            break
+        head, sep, value = chunk.removeprefix("\r\n").partition("\r\n\r\n")
+        name = re.search(r'\bname="([^"]*)"', head)
+        if not sep or not name:
+            continue  # the recorded body was cut inside this part
+        filename = re.search(r'\bfilename="([^"]*)"', head)
+        ctype = re.search(r"(?im)^content-type:\s*(.+?)\s*$", head)
+        parts.append(
+            FormPart(
+                name.group(1),
+                value.removesuffix("\r\n"),
+                filename and filename.group(1),
+                ctype and ctype.group(1),
+            )
+        )
+    return parts
+
+
+def curl_argv(exchange: Mapping[str, Any]) -> list[str]:
+    """curl arguments for a recorded request; multipart bodies become -F fields (curl picks the boundary)."""
+    method = str(exchange.get("method") or "GET")
+    body = str(exchange.get("request_body") or "")
+    parts = multipart_parts(_header(exchange, "content-type"), body) if body else None
+    argv = [
+        "curl",
+        "-sS",
+        "-i",
+        *([] if parts is not None else ["-X", method]),
+        str(exchange.get("url") or ""),
+    ]
+    for key, value in _pairs(exchange.get("request_headers")):
+        if key.lower() not in _CURL_SKIP_HEADERS and not (
+            parts is not None and key.lower() == "content-type"
+        ):
+            argv += ["-H", f"{key}: {value}"]
+    if parts is not None:
+        for part in parts:
+            if part.filename is None:
+                argv += ["--form-string", f"{part.name}={part.value}"]
+            else:
+                spec = f"{part.name}=@{part.filename}" + (
+                    f";type={part.content_type}" if part.content_type else ""
+                )
+                argv += ["-F", spec]
+    elif body:
+        argv += ["--data-binary", body]
+    return argv
+
+
+def _curl(exchange: Mapping[str, Any], target: Mapping[str, Any]) -> Reproduction:
+    notes = _common_notes(target, signs=False)
+    argv = curl_argv(exchange)
+    url = str(exchange.get("url") or "")
+    at = argv.index(url) if url in argv else -1
+    base = str(target.get("base_url") or "").rstrip("/")
+    words = [shell_quote(a) for a in argv]
+    if target.get("embedded") and base and url.startswith(base) and at >= 0:
+        # the embedded server's port is gone; point at the one `conformance serve` prints
+        words[at] = '"$BASE_URL"' + (shell_quote(url[len(base) :]) if url[len(base) :] else "")
+        notes.append("set BASE_URL to the URL `conformance serve` prints")
+    body = str(exchange.get("request_body") or "")
+    parts = multipart_parts(_header(exchange, "content-type"), body) if body else None
+    for part in parts or ():
+        if part.filename is not None:
+            notes.append(
+                f"put a file at ./{part.filename} ({part.content_type or 'any type'}); the recorded upload "
+                f"was {len(part.value)} characters and is not reproduced byte for byte"
+            )
+    recorded = " ".join([url, body, *(v for _, v in _pairs(exchange.get("request_headers")))])
+    if REDACTED in recorded:
+        notes.append(
+            "the recorded request carried a secret or signature that is redacted here; "
+            "the target will refuse this copy"
+        )
+    if len(body) >= _RECORDED_BODY_LIMIT:
+        notes.append(
+            f"the recorded body was cut at {_RECORDED_BODY_LIMIT} characters; the original was longer"
+        )
+    return Reproduction("curl", " ".join(words), notes)
+
+
+def build_reproduction(exchange: Mapping[str, Any] | None, target: Mapping[str, Any]) -> Reproduction | None:
+    """A reproduction for a recorded exchange (``Exchange.to_dict()`` shape) of a run on ``target``.
+
+    ``target`` is ``results["target"]``. Returns None when there is no exchange to reproduce.
+    """
+    if not exchange:
+        return None
+    logical = exchange.get("logical")
+    if not logical:
+        return _curl(exchange, target)
+    argv = replay_argv(logical, config_argument(target))
+    return Reproduction("replay", join_command(argv), _common_notes(target) + _fidelity_notes(logical))
+
+
+def rerun_command(results: Mapping[str, Any], nodeid: str) -> str:
+    """``conformance run`` that repeats one test's Hypothesis draws (same seed, settings, examples)."""
+    target = results.get("target") or {}
+    run = results.get("run") or {}
+    argv = ["conformance", "run", "--config", config_argument(target)]
+    if run.get("profile") and run.get("profile") != "core":
+        argv += ["--profile", str(run["profile"])]
+    if run.get("seed") is not None:
+        argv += ["--seed", str(run["seed"])]
+    if run.get("settings_profile") and run.get("settings_profile") != "default":
+        argv += ["--settings", str(run["settings_profile"])]
+    max_examples = (run.get("hypothesis") or {}).get("max_examples")
+    if max_examples is not None:
+        argv += ["--max-examples", str(max_examples)]
+    if run.get("include_slow"):
+        argv.append("--include-slow")
+    name = nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+    argv += ["-k", name, "--report-dir", "reports-rerun"]
+    return join_command(argv)

@@ -1,0 +1,104 @@
+"""REDEEM and CALLBACK: a valid token plus a file replaces the photo, and how the user is sent back.
+
+The suite judges "replaced" by the documented answers (the success callback's photo_id, tree_id
+and token); a reference-style /_test/photo hook, when the target has one, adds the stored history
+as extra evidence. Redirects are never followed: Location is read instead.
+"""
+
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import redeem_checks as rc
+from conformance.lifecycle import Lifecycle
+from conformance.plugin import Api, requirement
+from conformance.strategies import unicode_text
+from conformance.uploads import make_upload
+
+RETURN_URL = "https://app.example.com/upload/callback?theme=green"
+RESERVED = {"domain", "replace_token", "photo_id", "tree_id", "token", "error_message", "file", "theme"}
+# Parameter names and short values: callbacks built from them stay far below the 1500-character threshold.
+names = st.from_regex(r"\A[a-z][a-z0-9_]{0,8}\Z").filter(lambda n: n not in RESERVED)
+short_values = unicode_text.map(lambda v: v[:12])
+
+
+@requirement("REDEEM-SUCCESS")
+@pytest.mark.parametrize("kind", ["png", "gif"])
+def test_valid_token_and_file_replace_the_photo(api: Api, kind: str) -> None:
+    """Anonymous multipart POST of replace_token and file: a success callback for the token's photo."""
+    r = "REDEEM-SUCCESS"
+    life = Lifecycle(api)
+    issued = life.issue(r, return_url=RETURN_URL)
+    before, upload = life.history(), make_upload(kind)  # type: ignore[arg-type]
+    answer = life.redeem(issued.token, upload)
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+               rc.check_history_replaced(before, life.history(), [upload.sha256], r, answer))
+
+
+@requirement("REDEEM-RETURN-URL-QUERY")
+@given(query=st.lists(st.tuples(names, short_values), min_size=1, max_size=4))
+def test_return_url_query_is_kept(api: Api, query: list[tuple[str, str]]) -> None:
+    """Whatever query return_url has, the callback goes to that address with those parameters kept."""
+    r = "REDEEM-RETURN-URL-QUERY"
+    life = Lifecycle(api)
+    return_url = "https://app.example.com/cb/path?" + urlencode(query)
+    issued = life.issue(r, return_url=return_url)
+    answer = life.redeem(issued.token, make_upload())
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+               rc.check_callback_keeps_return_url(answer, return_url, r))
+
+
+@requirement("REDEEM-EXTRA-PARAMS")
+@given(extra=st.lists(st.tuples(names, short_values), min_size=1, max_size=4))
+def test_extra_fields_are_repeated_in_the_callback(api: Api, extra: list[tuple[str, str]]) -> None:
+    """Any extra form fields sent with the upload come back in the callback with their values."""
+    r = "REDEEM-EXTRA-PARAMS"
+    life = Lifecycle(api)
+    issued = life.issue(r, return_url=RETURN_URL)
+    answer = life.redeem(issued.token, make_upload(), extra)
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+               rc.check_extra_fields_repeated(answer, extra, r))
+
+
+@requirement("CALLBACK-REDIRECT-SHORT")
+@pytest.mark.parametrize("outcome", ["success", "error"])
+def test_short_callback_is_a_redirect(api: Api, outcome: str) -> None:
+    """A callback of a few hundred characters (success, or a failed upload) is a redirect to return_url."""
+    r = "CALLBACK-REDIRECT-SHORT"
+    life = Lifecycle(api)
+    issued = life.issue(r, return_url=RETURN_URL)
+    answer = life.redeem(issued.token, make_upload() if outcome == "success" else None)
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_redirect(answer, r),
+               rc.check_callback_keeps_return_url(answer, RETURN_URL, r))
+
+
+@requirement("CALLBACK-POST-LONG")
+@pytest.mark.parametrize("long_part", ["return_url", "extra_field"])
+def test_long_callback_is_a_form_post(api: Api, long_part: str) -> None:
+    """A callback of 1600+ characters is an HTML form POSTing every parameter to return_url."""
+    r = "CALLBACK-POST-LONG"
+    life = Lifecycle(api)
+    pad = "p" * (rc.CALLBACK_THRESHOLD + rc.THRESHOLD_MARGIN)
+    return_url = RETURN_URL + (f"&pad={pad}" if long_part == "return_url" else "")
+    extra = [("note", '"quoted" <b>&amp; ünïcode'), *([("long", pad)] if long_part == "extra_field" else [])]
+    issued = life.issue(r, return_url=return_url)
+    answer = life.redeem(issued.token, make_upload(), extra)
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_form_post(answer, return_url, r),
+               rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+               rc.check_callback_keeps_return_url(answer, return_url, r),
+               rc.check_extra_fields_repeated(answer, extra, r))
+
+
+@requirement("CALLBACK-NO-RETURN-URL")
+@pytest.mark.parametrize("return_url", [None, ""], ids=["omitted", "empty"])
+def test_no_return_url_answers_plain_ok(api: Api, return_url: str | None) -> None:
+    """Without a return_url nobody is redirected: a plain HTTP 200 answer."""
+    r = "CALLBACK-NO-RETURN-URL"
+    life = Lifecycle(api)
+    issued = life.issue(r, return_url=return_url)
+    before, upload = life.history(), make_upload()
+    answer = life.redeem(issued.token, upload)
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_plain_ok(answer, r),
+               rc.check_history_replaced(before, life.history(), [upload.sha256], r))

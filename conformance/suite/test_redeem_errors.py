@@ -1,0 +1,69 @@
+"""REDEEM-ERRORS: unknown and consumed tokens get a plain error; a missing file is an error too.
+
+None of them may replace anything: judged by the answer (no success callback) and, where the
+target has a reference-style /_test/photo hook, by its unchanged history.
+"""
+
+import secrets
+
+import pytest
+
+from conformance import redeem_checks as rc
+from conformance.lifecycle import Lifecycle
+from conformance.plugin import Api, requirement
+from conformance.uploads import make_upload
+
+RETURN_URL = "https://app.example.com/upload/callback?theme=green"
+
+
+def _altered(token: str) -> str:
+    last = token[-1:] or "0"
+    return token[:-1] + ("1" if last == "0" else "0")
+
+
+@requirement("REDEEM-ERROR-UNKNOWN")
+@pytest.mark.parametrize("kind", ["random-hex", "altered-issued", "issued-plus-suffix", "injection"])
+def test_unknown_token_is_a_plain_error(api: Api, kind: str) -> None:
+    """A token the target never issued (or one character off one it did): plain error, nothing replaced."""
+    r = "REDEEM-ERROR-UNKNOWN"
+    life = Lifecycle(api)
+    if kind == "random-hex":
+        token = secrets.token_hex(20)
+    elif kind == "injection":
+        token = "' OR '1'='1"
+    else:
+        issued = life.issue(r, return_url=RETURN_URL).token
+        token = _altered(issued) if kind == "altered-issued" else issued + "0"
+    before = life.history()
+    answer = life.redeem(token, make_upload())
+    api.expect(rc.check_redeem_answered(answer, r), rc.check_plain_error(answer, r),
+               rc.check_history_unchanged(before, life.history(), r))
+
+
+@requirement("REDEEM-ERROR-CONSUMED")
+def test_consumed_token_is_a_plain_error(api: Api) -> None:
+    """max_uploads=1: the first upload succeeds, a second one with the same token is a plain error."""
+    r = "REDEEM-ERROR-CONSUMED"
+    life = Lifecycle(api)
+    issued = life.issue(r, return_url=RETURN_URL, max_uploads=1)
+    first = life.redeem(issued.token, make_upload())
+    api.expect(rc.check_redeem_answered(first, r), rc.check_success_callback(first, issued.token, issued.photo_id, r))
+    before = life.history()
+    second = life.redeem(issued.token, make_upload())
+    api.expect(rc.check_redeem_answered(second, r), rc.check_plain_error(second, r),
+               rc.check_history_unchanged(before, life.history(), r))
+
+
+@requirement("REDEEM-ERROR-MISSING-FILE")
+@pytest.mark.parametrize("file_part", ["empty", "absent"])
+@pytest.mark.parametrize("with_return_url", [True, False], ids=["return_url", "no-return_url"])
+def test_missing_file_is_an_error(api: Api, file_part: str, with_return_url: bool) -> None:
+    """No file: an error callback with error_message (or a plain error without return_url); nothing replaced."""
+    r = "REDEEM-ERROR-MISSING-FILE"
+    life = Lifecycle(api)
+    issued = life.issue(r, return_url=RETURN_URL if with_return_url else None)
+    before = life.history()
+    answer = life.redeem(issued.token, None, empty_file_part=file_part == "empty")
+    judged = (rc.check_error_callback(answer, issued.token, r) if with_return_url
+              else rc.check_plain_error(answer, r))
+    api.expect(rc.check_redeem_answered(answer, r), judged, rc.check_history_unchanged(before, life.history(), r))

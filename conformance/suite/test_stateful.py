@@ -1,0 +1,140 @@
+"""STATEFUL: a Hypothesis state machine models the target's token store and checks every step.
+
+Steps: issue tokens with random limits and lifetimes, redeem known (valid or used-up) and unknown
+tokens, and move the target's clock when it offers clock_control_url. After each redemption the
+answer must match the model; with a reference-style history hook, the stored history must too.
+Near valid_until (within 30 s either way) either answer is accepted and the model follows the target.
+"""
+
+import time
+from dataclasses import dataclass
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from conformance import redeem_checks as rc
+from conformance.checks import Finding
+from conformance.lifecycle import IssuedToken, Lifecycle
+from conformance.plugin import Api, requirement
+from conformance.uploads import make_upload
+
+RETURN_URL = "https://app.example.com/upload/callback?theme=stateful"
+UNSURE_SECONDS = 30
+# (examples, steps per example) per settings profile: bounded, since every step is a request or two.
+SCALE = {"polite": (2, 8), "default": (4, 12), "thorough": (20, 30)}
+limits = st.integers(1, 3)
+lifetimes = st.sampled_from([15, 30])
+
+
+@dataclass
+class ModelToken:
+    issued: IssuedToken
+    uses: int = 0
+    advanced: int = 0  # seconds the target's clock was moved since issue
+
+    def expected(self) -> str:
+        """'success', 'error' or 'either' (too close to valid_until to call)."""
+        if self.uses >= self.issued.max_uploads:
+            return "error"
+        left = self.issued.valid_minutes * 60 - self.advanced - (time.monotonic() - self.issued.issued_monotonic)
+        if left > UNSURE_SECONDS:
+            return "success"
+        return "error" if left < -UNSURE_SECONDS else "either"
+
+
+def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStateMachine]:
+    """The machine class, closed over this test's api handle."""
+
+    class TokenStore(RuleBasedStateMachine):
+        tokens = Bundle("tokens")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model: dict[str, ModelToken] = {}
+            self.first = ""
+            self.failed = False
+            self.history_base = life.history()
+            self.stored: list[str] = []
+
+        def expect(self, *findings: list[Finding]) -> None:
+            self.failed = self.failed or any(f.severity == "error" for fl in findings for f in fl)
+            api.expect(*findings)
+
+        @initialize(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
+        def first_token(self, max_uploads: int, valid_minutes: int) -> str:
+            self.first = self.issue(max_uploads, valid_minutes)
+            return self.first
+
+        @rule(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
+        def issue(self, max_uploads: int, valid_minutes: int) -> str:
+            issued = life.issue(r, return_url=RETURN_URL, max_uploads=max_uploads, valid_minutes=valid_minutes)
+            self.model[issued.token] = ModelToken(issued)
+            return issued.token
+
+        @rule(token=tokens)
+        def redeem(self, token: str) -> None:
+            m = self.model[token]
+            expected = m.expected()
+            upload = make_upload()
+            answer = life.redeem(token, upload)
+            self.expect(rc.check_redeem_answered(answer, r))
+            if expected == "success":
+                self.expect(rc.check_success_callback(answer, token, m.issued.photo_id, r))
+            elif expected == "error":
+                self.expect(rc.check_plain_error(answer, r))
+            if answer.outcome == "success":
+                m.uses += 1
+                self.stored.append(upload.sha256)
+
+        @rule(token=tokens)
+        def use_up(self, token: str) -> None:
+            """Redeem until the model says the token is used up (or expired), and once more."""
+            m = self.model[token]
+            left = m.issued.max_uploads - m.uses if m.expected() == "success" else 0
+            for _ in range(left + 1):
+                self.redeem(token)
+
+        @rule(token=st.binary(min_size=20, max_size=20).map(bytes.hex))
+        def redeem_unknown(self, token: str) -> None:
+            answer = life.redeem(token, make_upload())
+            self.expect(rc.check_redeem_answered(answer, r), rc.check_plain_error(answer, r))
+
+        @precondition(lambda self: life.clock_control)
+        @rule(seconds=st.sampled_from([120, 450, 900]))
+        def advance_clock(self, seconds: int) -> None:
+            life.advance_clock(seconds)
+            for m in self.model.values():
+                m.advanced += seconds
+
+        @invariant()
+        def history_agrees(self) -> None:
+            if self.history_base is not None:
+                self.expect(rc.check_history_replaced(self.history_base, life.history(), self.stored, r))
+
+        def teardown(self) -> None:
+            """Every sequence ends by using up its first token: the limit (or expiry) is checked each time."""
+            if self.first and not self.failed and self.model[self.first].expected() != "either":
+                self.use_up(self.first)
+
+    return TokenStore
+
+
+@requirement("STATEFUL-TOKEN-STORE")
+def test_target_agrees_with_a_token_store_model(api: Api) -> None:
+    """Random sequences of issue / redeem / unknown token / clock steps; the target never disagrees."""
+    r = "STATEFUL-TOKEN-STORE"
+    life = Lifecycle(api)
+    examples, steps = SCALE.get(api.state.settings_profile, SCALE["default"])
+    if api.state.max_examples is not None:
+        examples = max(1, min(api.state.max_examples, 50))
+    machine = token_store_machine(api, life, r)
+    run_state_machine_as_test(machine, settings=settings(settings(), max_examples=examples, stateful_step_count=steps))

@@ -1,0 +1,54 @@
+"""Every lifecycle requirement FAILS against a reference broken in exactly that one way.
+
+Each case starts the reference with one redeem fault (clock control on), runs the full profile
+limited with -k to the tests that should catch it, and requires the fault's requirements to be
+'fail' and the exit code 1. Together with the conformant full run (test_lifecycle.py) this shows
+the verdicts follow the target, not the suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.reference.faults import FAULTS
+from conformance.reference.server import ReferenceServer, ReferenceSettings
+from tests.suite_runs import run_suite, verdicts, write_config
+
+QUICK = ("--max-examples", "3", "--settings", "polite", "--seed", "11", "--quiet")
+
+# fault -> the suite tests (-k) that must catch it
+SELECTION = {
+    "callback_drops_tree_id": "replace_the_photo",
+    "callback_loses_return_url_query": "query_is_kept",
+    "extra_params_not_repeated": "extra_fields_are_repeated",
+    "callback_long_as_get": "long_callback",
+    "callback_always_form": "short_callback",
+    "empty_return_url_redirects": "no_return_url",
+    "redeem_unknown_token_redirects": "unknown_token",
+    "redeem_missing_file_succeeds": "missing_file",
+    "redeem_limit_unenforced": "consumed_token or exactly_max_uploads or token_store_model",
+    "redeem_limit_racy": "concurrent_redemptions",
+    "redeem_expiry_unchecked": "refused_after_valid_until",
+    "background_callback_ignored": "background_callback",
+    "background_error_unprefixed": "background_error",
+}
+FULL_FAULTS = sorted(name for name, fault in FAULTS.items() if fault.profile == "full")
+
+
+def test_every_full_profile_fault_has_a_case() -> None:
+    assert sorted(SELECTION) == FULL_FAULTS
+
+
+@pytest.mark.parametrize("fault", FULL_FAULTS)
+def test_fault_fails_its_requirements(tmp_path: Path, fault: str) -> None:
+    with ReferenceServer(ReferenceSettings(clock_control=True, faults=frozenset({fault}))) as server:
+        # A short timeout bounds the wait for a background callback that never comes.
+        cfg = write_config(tmp_path / "t.toml", server, limits={"timeout_seconds": 3})
+        proc = run_suite("--config", str(cfg), "--profile", "full", "--report-dir", str(tmp_path),
+                         "-k", SELECTION[fault], *QUICK)
+    got = verdicts(tmp_path)
+    expected = FAULTS[fault].detected_by
+    assert {rid: got[rid] for rid in expected} == dict.fromkeys(expected, "fail"), proc.stdout[-3000:]
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -1,0 +1,104 @@
+"""``conformance report diff``: verdict changes between two runs; exit 1 only for a MUST regression."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cli import main
+from conformance.report.diff import diff_results
+
+
+def results(verdicts: dict[str, str], levels: dict[str, str] | None = None) -> dict[str, Any]:
+    levels = levels or {}
+    return {
+        "format": 1,
+        "summary": {"verdict": "?"},
+        "run": {"profile": "core"},
+        "integrity": {"catalog_sha256": "c" * 64},
+        "requirements": [
+            {"id": rid, "level": levels.get(rid, "MUST"), "verdict": v} for rid, v in verdicts.items()
+        ],
+    }
+
+
+def write(tmp_path: Path, name: str, data: dict[str, Any]) -> str:
+    path = tmp_path / name / "results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("new", ["fail", "error", "blocked"])
+def test_must_pass_to_failure_is_a_regression_exit_1(
+    tmp_path: Path, new: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write(tmp_path, "old", results({"A-ONE": "pass", "A-TWO": "pass"}))
+    cur = write(tmp_path, "new", results({"A-ONE": new, "A-TWO": "pass"}))
+    assert main(["report", "diff", old, cur]) == 1
+    out = capsys.readouterr().out
+    assert "A-ONE" in out and "REGRESSION" in out and "MUST regressions: A-ONE" in out
+    assert "A-TWO" not in out.split("\n\n", 1)[1]  # unchanged requirements are not listed
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kind"),
+    [
+        ("fail", "pass", "fixed"),
+        ("pass", "skip", "worse"),
+        ("pass", "untested", "worse"),
+        ("pass", "not-run", "worse"),
+        ("fail", "error", "changed"),
+    ],
+)
+def test_other_changes_are_listed_but_pass_the_gate(
+    tmp_path: Path, old: str, new: str, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write(tmp_path, "old", results({"A-ONE": old}))
+    b = write(tmp_path, "new", results({"A-ONE": new}))
+    assert main(["report", "diff", a, b]) == 0
+    out = capsys.readouterr().out
+    assert kind in out and "no MUST regressed" in out
+
+
+def test_should_regression_is_reported_as_a_warning_not_a_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write(tmp_path, "old", results({"S-ONE": "pass"}, {"S-ONE": "SHOULD"}))
+    b = write(tmp_path, "new", results({"S-ONE": "fail"}, {"S-ONE": "SHOULD"}))
+    assert main(["report", "diff", a, b]) == 0
+    assert "WARN" in capsys.readouterr().out
+
+
+def test_no_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path, "old", results({"A-ONE": "pass"}))
+    assert main(["report", "diff", a, a]) == 0
+    assert "no requirement changed verdict" in capsys.readouterr().out
+
+
+def test_added_and_removed_requirements() -> None:
+    changes = diff_results(
+        results({"A-OLD": "pass", "A-KEEP": "pass"}), results({"A-KEEP": "pass", "A-NEW": "fail"})
+    )
+    assert [(c.id, c.kind) for c in changes] == [("A-NEW", "added"), ("A-OLD", "removed")]
+    assert not any(c.regression for c in changes)
+
+
+def test_unreadable_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(tmp_path, "old", results({"A-ONE": "pass"}))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert main(["report", "diff", good, str(bad)]) == 2
+    assert main(["report", "diff", good, str(tmp_path / "missing.json")]) == 2
+    (tmp_path / "other.json").write_text("[]", encoding="utf-8")
+    assert main(["report", "diff", good, str(tmp_path / "other.json")]) == 2
+    assert "conformance report diff:" in capsys.readouterr().err
+
+
+def test_report_needs_a_subcommand() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["report"])
+    assert exc.value.code == 2

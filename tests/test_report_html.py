@@ -1,0 +1,493 @@
+"""report.html: well-formed, self-contained, complete, and inert whatever the target sent."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from conformance.report.html import HTML_BODY_LIMIT, render_html
+
+# What a hostile target could put into its answers (and so into the evidence).
+SCRIPT = (
+    "<script>document.title='PWNED';document.documentElement.setAttribute('data-pwned','script')</script>"
+)
+IMG = "\"><img src=x onerror=\"document.documentElement.setAttribute('data-pwned','img')\">"
+SVG = "'><svg onload=\"document.documentElement.setAttribute('data-pwned','svg')\"></svg>"
+BREAKOUT = (
+    "</pre></td></table></section><script>"
+    + "document.documentElement.setAttribute('data-pwned','x')</script>"
+)
+COMMENT = "<!-- --><style>body{display:none}</style>"
+TEMPLATE = "{{ 7*7 }}{% raw %}"
+PAYLOADS = (SCRIPT, IMG, SVG, BREAKOUT, COMMENT, TEMPLATE)
+HOSTILE = " ".join(PAYLOADS)
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+TEMPLATE_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "div",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "dl",
+    "dt",
+    "dd",
+    "details",
+    "summary",
+    "nav",
+    "a",
+    "main",
+    "form",
+    "label",
+    "select",
+    "option",
+    "input",
+    "span",
+    "p",
+    "section",
+    "pre",
+    "footer",
+    "script",
+}
+
+
+class StrictHTML(HTMLParser):
+    """A real tag-balance check: every non-void element closed, in order, nothing stray."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: Counter[str] = Counter()
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+        self.attrs: list[tuple[str, str, str | None]] = []
+        self.text: list[str] = []
+        self.doctype: str | None = None
+        self._open_pre: list[str] = []
+        self.pre_text: dict[str, list[str]] = {}
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] += 1
+        for name, value in attrs:
+            self.attrs.append((tag, name, value))
+            if name == "id" and value is not None:
+                self.ids.append(value)
+            if name == "href" and value is not None:
+                self.hrefs.append(value)
+        if tag == "pre":
+            self._open_pre.append(dict(attrs).get("class") or "")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in VOID:
+            self.errors.append(f"self-closed non-void <{tag}/>")
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            self.errors.append(f"end tag for void element </{tag}>")
+        elif not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else 'nothing'}>")
+        else:
+            self.stack.pop()
+            if tag == "pre":
+                self._open_pre.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1] in ("script", "style"):
+            return
+        self.text.append(data)
+        if self._open_pre:
+            self.pre_text.setdefault(self._open_pre[-1], []).append(data)
+
+    def close(self) -> None:
+        super().close()
+        if self.stack:
+            self.errors.append(f"unclosed: {self.stack}")
+
+
+def parse(html: str) -> StrictHTML:
+    parser = StrictHTML()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def exchange(body: str = "", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": 11,
+        "logical": {
+            "params": [["photo_id", "123456"], ["valid_minutes", HOSTILE]],
+            "http_method": "GET",
+            "auth": "write",
+            "placement": "header",
+            "path": "/api/photo/get-replace-token",
+            "query_on_post": [],
+            "sign_query_on_post": True,
+            "tamper": False,
+        },
+        "method": "GET",
+        "url": "https://evil.example/api/photo/get-replace-token?photo_id=123456&valid_minutes=%3Cscript%3E",
+        "request_headers": [["Authorization", 'OAuth oauth_consumer_key="k", oauth_signature="<redacted>"']],
+        "request_body": "",
+        "started_at": 1.0,
+        "finished_at": 2.0,
+        "response": {
+            "status": 200,
+            "reason": f"OK {SCRIPT}",
+            "headers": [[f"X-Evil{IMG}", HOSTILE], ["Content-Type", f"text/html{SVG}"]],
+            "body": body or HOSTILE,
+            "body_bytes": len((body or HOSTILE).encode()),
+            "body_truncated_in_report": False,
+            "body_truncated_by_cap": False,
+            "elapsed_ms": 3.2,
+        },
+        "error": None,
+        "error_kind": None,
+        "retried": False,
+        **extra,
+    }
+
+
+def finding(req: str = "PARAMS-OUT-OF-RANGE", severity: str = "error", **extra: Any) -> dict[str, Any]:
+    return {
+        "requirement": req,
+        "check": "check_bounds_policy",
+        "message": f"rejected {SCRIPT}",
+        "expected": f"a token {IMG}",
+        "observed": f"error {BREAKOUT}",
+        "severity": severity,
+        "exchange": exchange(),
+        **extra,
+    }
+
+
+def requirement(
+    rid: str, group: str, verdict: str, tests: list[str], level: str = "MUST", position: str = ""
+) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "group": group,
+        "level": level,
+        "profile": "core",
+        "spec": "index.md, Responses",
+        "summary": f"Summary of {rid}.",
+        "position": position,
+        "verdict": verdict,
+        "tests": tests,
+        "warnings": [],
+    }
+
+
+def record(nodeid: str, verdict: str, reqs: list[str], **extra: Any) -> dict[str, Any]:
+    outcome = {"pass": "passed", "skip": "skipped"}.get(verdict, "failed")
+    return {
+        "nodeid": nodeid,
+        "name": nodeid.split("::")[-1],
+        "when": "call",
+        "requirements": reqs,
+        "doc": "",
+        "outcome": outcome,
+        "verdict": verdict,
+        "message": "",
+        "duration": 0.1,
+        "requests": 3,
+        "findings": [],
+        "warnings": [],
+        "hypothesis": [],
+        **extra,
+    }
+
+
+def hostile_results() -> dict[str, Any]:
+    """A NOT CONFORMANT results dict whose every target-derived string is an injection attempt."""
+    fail_id = "test_params.py::test_out_of_range_follows_declared_policy"
+    skip_id = "test_auth.py::test_read_level_is_denied_with_read_level[xml]"
+    error_id = "test_http.py::test_success_and_errors_are_http_200"
+    reqs = [
+        requirement(
+            "AUTH-READ-DENIED", "AUTH", "skip", [skip_id], position="Skipped without read credentials."
+        ),
+        requirement(
+            "AUTH-NONCE-REPLAY",
+            "AUTH",
+            "fail",
+            ["test_auth.py::test_replayed_nonce_is_refused"],
+            level="SHOULD",
+        ),
+        requirement("HTTP-STATUS-200", "HTTP", "error", [error_id]),
+        requirement(
+            "PARAMS-OUT-OF-RANGE",
+            "PARAMS",
+            "fail",
+            [fail_id],
+            position="The vendor declares 'clamp', 'reject' or 'either'.",
+        ),
+        requirement("REDEEM-OK", "REDEEM", "not-in-profile", []),
+    ]
+    reqs[1]["warnings"] = [finding("AUTH-NONCE-REPLAY", severity="warning")]
+    tests = [
+        record("test_auth.py::test_replayed_nonce_is_refused", "pass", ["AUTH-NONCE-REPLAY"]),
+        record(skip_id, "skip", ["AUTH-READ-DENIED"], message=f"no read-level credentials {SCRIPT}"),
+        record(
+            error_id,
+            "error",
+            ["HTTP-STATUS-200"],
+            message=f"transport: connection reset {IMG}",
+            findings=[
+                finding(
+                    "HTTP-STATUS-200",
+                    check="transport",
+                    exchange=exchange(
+                        response=None, error=f"connection error {SCRIPT}", error_kind="connection"
+                    ),
+                )
+            ],
+        ),
+        record(
+            fail_id,
+            "fail",
+            ["PARAMS-OUT-OF-RANGE"],
+            message=f"ConformanceFailure: {SCRIPT}",
+            findings=[finding()],
+            hypothesis=[f"Falsifying example: test(value={SCRIPT!r})", f"Draw 1: {IMG}"],
+        ),
+    ]
+    return {
+        "format": 1,
+        "suite": {"name": "twentythree-replace-token-conformance", "version": "0.1.0", "python": "3.11.7"},
+        "target": {
+            "base_url": f"https://evil.example/{IMG}",
+            "config": f"cfg{SVG}.toml",
+            "embedded": False,
+            "bounds_policy": "clamp",
+            "destructive": False,
+            "credential_levels": ["write"],
+            "secret_env": ["EVIL_SECRET"],
+        },
+        "run": {
+            "profile": "core",
+            "seed": 4242,
+            "settings_profile": "default",
+            "hypothesis": {"max_examples": 25, "deadline": None, "database": None},
+            "include_slow": False,
+            "started_at": "2026-01-02T03:04:05Z",
+            "duration_seconds": 12.5,
+            "request_budget": 20000,
+            "max_rps": 0.0,
+            "timeout_seconds": 10.0,
+            "max_body_bytes": 4194304,
+            "run_deadline_seconds": 900.0,
+            "requests_sent": 1234,
+            "retries": 1,
+            "transport_errors": 1,
+            "timeouts": 0,
+            "oversize_responses": 0,
+            "clock_skew_seconds": -1.25,
+            "preflight_error": None,
+        },
+        "integrity": {"catalog_sha256": "a" * 64, "schemas_sha256": {"get-replace-token.xsd": "b" * 64}},
+        "summary": {
+            "verdict": "NOT CONFORMANT",
+            "exit_code": 1,
+            "counts": {
+                "MUST": {"fail": 1, "error": 1, "skip": 1, "not-in-profile": 1},
+                "SHOULD": {"fail": 1},
+            },
+            "must_not_passed": ["HTTP-STATUS-200", "PARAMS-OUT-OF-RANGE"],
+            "should_warnings": ["AUTH-NONCE-REPLAY"],
+        },
+        "requirements": reqs,
+        "tests": tests,
+    }
+
+
+@pytest.fixture(scope="module")
+def hostile_html() -> str:
+    return render_html(hostile_results())
+
+
+def test_hostile_report_is_well_formed(hostile_html: str) -> None:
+    p = parse(hostile_html)
+    assert p.errors == []
+    assert p.doctype == "DOCTYPE html"
+    assert len(p.ids) == len(set(p.ids)), [i for i, n in Counter(p.ids).items() if n > 1]
+
+
+def test_nothing_from_the_target_becomes_markup(hostile_html: str) -> None:
+    p = parse(hostile_html)
+    assert set(p.tags) <= TEMPLATE_TAGS, set(p.tags) - TEMPLATE_TAGS
+    assert p.tags["script"] == 1 and p.tags["style"] == 1 and p.tags["img"] == 0 and p.tags["svg"] == 0
+    assert not [a for a in p.attrs if a[1].startswith("on")]
+    assert "data-pwned" not in "".join(f"{t} {n}" for t, n, _ in p.attrs)
+    text = "".join(p.text)
+    for payload in PAYLOADS:
+        assert payload in text, payload  # shown, verbatim, as text
+    assert "49" not in text.replace("4942", "")  # no template evaluation of target data
+
+
+def test_page_is_self_contained_and_locked_down(hostile_html: str) -> None:
+    p = parse(hostile_html)
+    assert p.tags["link"] == 0
+    assert all(h.startswith("#") for h in p.hrefs), [h for h in p.hrefs if not h.startswith("#")]
+    assert not [a for a in p.attrs if a[1] in ("src", "srcset", "action", "style")]
+    csp = next(v for t, n, v in p.attrs if t == "meta" and n == "content" and v and "default-src" in v)
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+    script = re.search(r"<script>(.*?)</script>", hostile_html, re.S)
+    style = re.search(r"<style>(.*?)</style>", hostile_html, re.S)
+    assert script and style
+    for block in (script.group(1), style.group(1)):
+        digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+        assert (
+            "http:" not in block and "https:" not in block and "url(" not in block and "@import" not in block
+        )
+
+
+def test_every_internal_link_lands_on_an_element(hostile_html: str) -> None:
+    p = parse(hostile_html)
+    missing = {h[1:] for h in p.hrefs} - set(p.ids)
+    assert missing == set()
+
+
+def test_header_shows_verdict_counts_and_run_facts(hostile_html: str) -> None:
+    text = " ".join("".join(parse(hostile_html).text).split())
+    for expected in (
+        "NOT CONFORMANT",
+        "https://evil.example/",
+        "0.1.0",
+        "profile core",
+        "4242",
+        "max_examples 25",
+        "1234 sent of a budget of 20000",
+        "2026-01-02T03:04:05Z",
+        "12.5 s",
+        "-1.25 s",
+        "a" * 64,
+        "b" * 64,
+        "catalog.toml",
+        "get-replace-token.xsd",
+    ):
+        assert expected in text, expected
+    p = parse(hostile_html)
+    assert p.tags["table"] >= 3
+
+
+def test_matrix_groups_in_catalog_order_with_positions_and_test_links(hostile_html: str) -> None:
+    matrix = hostile_html[hostile_html.index('id="matrix"') : hostile_html.index('id="failures"')]
+    groups = re.findall(r'<tr class="group"><th colspan="7">([A-Z-]+)</th>', matrix)
+    assert groups == ["AUTH", "HTTP", "PARAMS", "REDEEM"]
+    assert "The vendor declares" in matrix and "Skipped without read credentials." in matrix
+    for rid, label in (
+        ("PARAMS-OUT-OF-RANGE", "FAIL"),
+        ("AUTH-NONCE-REPLAY", "WARN"),
+        ("HTTP-STATUS-200", "ERROR"),
+        ("AUTH-READ-DENIED", "SKIP"),
+        ("REDEEM-OK", "NOT IN PROFILE"),
+    ):
+        row = re.search(rf'<tr class="req" id="req-{rid}".*?</tr>', matrix, re.S)
+        assert row and f">{label}<" in row.group(0), rid
+    row = re.search(r'<tr class="req" id="req-PARAMS-OUT-OF-RANGE".*?</tr>', matrix, re.S)
+    assert row is not None
+    anchor = re.search(r'href="#(test-\d+)"', row.group(0))
+    assert anchor and f'<section class="failure" id="{anchor.group(1)}">' in hostile_html
+
+
+def test_failure_shows_expected_observed_request_response_reproduction_and_seed(hostile_html: str) -> None:
+    p = parse(hostile_html)
+    section = hostile_html[hostile_html.index('id="failures"') : hostile_html.index('id="warnings"')]
+    sp = parse("<div>" + section.split(">", 1)[1].rsplit("<h2", 1)[0] + "</div>")
+    text = "".join(sp.text)
+    for expected in (
+        "Expected",
+        "a token",
+        "Observed",
+        "error",
+        "Falsifying example",
+        "Draw 1",
+        "GET https://evil.example/api/photo/get-replace-token",
+        "Authorization",
+        'oauth_signature="<redacted>"',
+        "HTTP 200",
+        "X-Evil",
+        "Logical request",
+        "valid_minutes=",
+    ):
+        assert expected in text, expected
+    repro = "".join(p.pre_text["repro"])
+    assert "conformance replay --config" in repro and "export EVIL_SECRET" in repro
+    assert "--seed 4242" in "".join(p.pre_text["repro rerun"])
+    assert "connection error" in text  # the errored test's transport failure
+
+
+def test_skips_list_their_reasons(hostile_html: str) -> None:
+    section = hostile_html[hostile_html.index('id="skips"') : hostile_html.index('id="tests"')]
+    assert "no read-level credentials" in section and "test_read_level_is_denied_with_read_level" in section
+
+
+def test_large_bodies_are_cut_with_a_note() -> None:
+    results = hostile_results()
+    body = "x" * (HTML_BODY_LIMIT * 2)
+    ex = results["tests"][3]["findings"][0]["exchange"]
+    ex["response"].update(
+        body=body, body_bytes=50000, body_truncated_in_report=True, body_truncated_by_cap=True
+    )
+    html = render_html(results)
+    assert "x" * HTML_BODY_LIMIT in html and "x" * (HTML_BODY_LIMIT + 1) not in html
+    assert f"showing the first {HTML_BODY_LIMIT} characters of 50000 bytes" in html
+    assert "keeps only its first 16 KiB" in html and "more than max_body_bytes" in html
+
+
+def test_conformant_and_unreachable_verdicts() -> None:
+    results = hostile_results()
+    results["summary"].update(verdict="CONFORMANT", exit_code=0, must_not_passed=[])
+    assert 'class="verdict ok"' in render_html(results)
+    results["summary"].update(verdict="UNREACHABLE", exit_code=3)
+    results["run"]["preflight_error"] = "connection refused"
+    html = render_html(results)
+    assert 'class="verdict unreachable"' in html and "connection refused" in html
+
+
+def test_sparse_results_still_render() -> None:
+    """An old or truncated results.json gives a thinner page, never a crash."""
+    sparse = copy.deepcopy(hostile_results())
+    for key in ("suite", "integrity", "run", "target"):
+        del sparse[key]
+    sparse["tests"][3]["findings"][0]["exchange"]["response"] = None
+    html = render_html(sparse)
+    assert parse(html).errors == [] and "NOT CONFORMANT" in html
+    assert parse(render_html({})).errors == []
+
+
+def test_templates_ship_as_package_data() -> None:
+    templates = resources.files("conformance.report") / "templates"
+    names = {p.name for p in templates.iterdir()}
+    assert {"report.html.j2", "_macros.html.j2", "report.css", "report.js"} <= names
