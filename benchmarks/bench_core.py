@@ -45,12 +45,22 @@ class LatencyProxy:
                 body = self.rfile.read(length) if length else None
                 session = getattr(session_local, "s", None) or requests.Session()
                 session_local.s = session
-                resp = session.request(self.command, upstream + self.path, data=body,
-                                       headers=dict(self.headers.items()), allow_redirects=False)
+                resp = session.request(
+                    self.command,
+                    upstream + self.path,
+                    data=body,
+                    headers=dict(self.headers.items()),
+                    allow_redirects=False,
+                )
                 payload = resp.content
                 self.send_response(resp.status_code)
                 for k, v in resp.headers.items():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    if k.lower() not in (
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "content-encoding",
+                    ):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -73,8 +83,24 @@ def run_once(latency_ms: float, extra: list[str]) -> tuple[float, int, int]:
         overrides = {"base_url": proxy.url} if proxy else {}
         cfg = write_config(Path(tmp) / "t.toml", server, **overrides)
         start = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "--config", str(cfg), "--report-dir",
-                               tmp, "--quiet", "--seed", "1", *extra], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "run",
+                "--config",
+                str(cfg),
+                "--report-dir",
+                tmp,
+                "--quiet",
+                "--seed",
+                "1",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+        )
         elapsed = time.monotonic() - start
         if proxy:
             proxy.close()

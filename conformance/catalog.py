@@ -14,8 +14,23 @@ from importlib import resources
 from typing import Literal
 
 GROUP_ORDER = (
-    "AUTH", "HTTP", "FORMAT", "RESPONSE", "PARAMS", "TIME", "TOKEN", "PHOTO", "INPUT", "ERROR",
-    "REDEEM", "CALLBACK", "REDEEM-ERRORS", "LIMITS", "EXPIRY", "BACKGROUND", "STATEFUL",
+    "AUTH",
+    "HTTP",
+    "FORMAT",
+    "RESPONSE",
+    "PARAMS",
+    "TIME",
+    "TOKEN",
+    "PHOTO",
+    "INPUT",
+    "ERROR",
+    "REDEEM",
+    "CALLBACK",
+    "REDEEM-ERRORS",
+    "LIMITS",
+    "EXPIRY",
+    "BACKGROUND",
+    "STATEFUL",
 )
 
 
@@ -58,10 +73,14 @@ def catalog_sha256() -> str:
 
 def render_markdown(test_index: dict[str, list[str]] | None = None) -> str:
     """The catalog as a Markdown document (``conformance catalog``), optionally with the tests behind each."""
-    lines = ["# Requirement catalog", "",
-             "Generated from `conformance/catalog.toml`. MUST failures make a target NOT CONFORMANT;",
-             "SHOULD failures are warnings. Positions are the suite's reading where the documents are",
-             "ambiguous or silent.", ""]
+    lines = [
+        "# Requirement catalog",
+        "",
+        "Generated from `conformance/catalog.toml`. MUST failures make a target NOT CONFORMANT;",
+        "SHOULD failures are warnings. Positions are the suite's reading where the documents are",
+        "ambiguous or silent.",
+        "",
+    ]
     catalog = load_catalog()
     groups = sorted({r.group for r in catalog.values()}, key=lambda g: (GROUP_ORDER + (g,)).index(g))
     for group in groups:

@@ -23,8 +23,15 @@ TOKEN_FIELDS = ("replace_token", "photo_id", "max_uploads", "valid_minutes", "va
 VALID_MINUTES = (15, 1440, 180)  # min, max, default
 MAX_UPLOADS = (1, 100, 1)
 _STACK_TRACE_MARKERS = (
-    "Traceback (most recent call last)", "Exception in thread", "at java.", "Fatal error:",
-    "Stack trace:", "System.NullReferenceException", "panic: ", "Warning: ", "<b>Notice</b>",
+    "Traceback (most recent call last)",
+    "Exception in thread",
+    "at java.",
+    "Fatal error:",
+    "Stack trace:",
+    "System.NullReferenceException",
+    "panic: ",
+    "Warning: ",
+    "<b>Notice</b>",
 )
 
 
@@ -69,8 +76,15 @@ class Observation:
         return self.parsed.attributes.get(name) if self.parsed else None
 
 
-def _finding(req: str, check: str, message: str, ex: Exchange | None, expected: str = "",
-             observed: str = "", severity: Literal["error", "warning"] = "error") -> Finding:
+def _finding(
+    req: str,
+    check: str,
+    message: str,
+    ex: Exchange | None,
+    expected: str = "",
+    observed: str = "",
+    severity: Literal["error", "warning"] = "error",
+) -> Finding:
     return Finding(req, check, message, expected, observed, ex, severity)
 
 
@@ -80,7 +94,9 @@ def observe(exchange: Exchange, expected: Literal["xml", "json"] | None = None) 
     if resp is None:
         return Observation(exchange, None, exchange.error or "no response")
     if resp.truncated:
-        return Observation(exchange, None, f"response body exceeds the size cap ({len(resp.body)} bytes read)")
+        return Observation(
+            exchange, None, f"response body exceeds the size cap ({len(resp.body)} bytes read)"
+        )
     try:
         return Observation(exchange, parse_response(resp.body, expected), None)
     except ResponseParseError as exc:
@@ -91,25 +107,53 @@ def observe(exchange: Exchange, expected: Literal["xml", "json"] | None = None) 
 def check_http_status_200(obs: Observation, req: str = "HTTP-STATUS-200") -> list[Finding]:
     resp = obs.exchange.response
     if resp is not None and resp.status != 200:
-        return [_finding(req, "check_http_status_200", f"HTTP status {resp.status}, expected 200",
-                         obs.exchange, "HTTP 200 for success and error alike", f"HTTP {resp.status} {resp.reason}")]
+        return [
+            _finding(
+                req,
+                "check_http_status_200",
+                f"HTTP status {resp.status}, expected 200",
+                obs.exchange,
+                "HTTP 200 for success and error alike",
+                f"HTTP {resp.status} {resp.reason}",
+            )
+        ]
     return []
 
 
 def check_no_server_error(obs: Observation, req: str = "INPUT-ROBUST") -> list[Finding]:
-    """No 5xx, no stack trace or interpreter warning leaking into the body."""
+    """No 5xx, no stack trace or interpreter warning leaking into the body.
+
+    A marker that the request itself carried (an echoed return_url, say) is not evidence.
+    """
     resp = obs.exchange.response
     findings: list[Finding] = []
     if resp is None:
         return findings
     if resp.status >= 500:
-        findings.append(_finding(req, "check_no_server_error", f"server error HTTP {resp.status}",
-                                 obs.exchange, "a documented API response", f"HTTP {resp.status}"))
+        findings.append(
+            _finding(
+                req,
+                "check_no_server_error",
+                f"server error HTTP {resp.status}",
+                obs.exchange,
+                "a documented API response",
+                f"HTTP {resp.status}",
+            )
+        )
     text = resp.text
+    sent = " ".join(f"{k} {v}" for k, v in obs.exchange.request.params) if obs.exchange.request else ""
     for marker in _STACK_TRACE_MARKERS:
-        if marker in text:
-            findings.append(_finding(req, "check_no_server_error", f"body contains a stack trace marker {marker!r}",
-                                     obs.exchange, "no internal error details", _excerpt(text, marker)))
+        if marker in text and marker not in sent:
+            findings.append(
+                _finding(
+                    req,
+                    "check_no_server_error",
+                    f"body contains a stack trace marker {marker!r}",
+                    obs.exchange,
+                    "no internal error details",
+                    _excerpt(text, marker),
+                )
+            )
             break
     return findings
 
@@ -117,19 +161,42 @@ def check_no_server_error(obs: Observation, req: str = "INPUT-ROBUST") -> list[F
 def check_well_formed(obs: Observation, fmt: Literal["xml", "json"], req: str) -> list[Finding]:
     """The body parses as the expected format and validates against the shipped schema."""
     if obs.parsed is None:
-        return [_finding(req, "check_well_formed", f"response is not a well-formed {fmt.upper()} API response: "
-                         f"{obs.parse_error}", obs.exchange, f"a {fmt.upper()} <response>", obs.parse_error or "")]
+        return [
+            _finding(
+                req,
+                "check_well_formed",
+                f"response is not a well-formed {fmt.upper()} API response: {obs.parse_error}",
+                obs.exchange,
+                f"a {fmt.upper()} <response>",
+                obs.parse_error or "",
+            )
+        ]
     if obs.parsed.format != fmt:
-        return [_finding(req, "check_well_formed", f"expected {fmt.upper()}, got {obs.parsed.format.upper()}",
-                         obs.exchange, fmt.upper(), obs.parsed.format.upper())]
+        return [
+            _finding(
+                req,
+                "check_well_formed",
+                f"expected {fmt.upper()}, got {obs.parsed.format.upper()}",
+                obs.exchange,
+                fmt.upper(),
+                obs.parsed.format.upper(),
+            )
+        ]
     resp = obs.exchange.response
     assert resp is not None
-    violations = (validate_xml_response(resp.body) if fmt == "xml"
-                  else validate_json_response(obs.parsed.document))
+    violations = (
+        validate_xml_response(resp.body) if fmt == "xml" else validate_json_response(obs.parsed.document)
+    )
     return [
-        _finding(req if v.severity == "error" else "ERROR-CODES-DOCUMENTED", "check_well_formed",
-                 f"schema: {v.path}: {v.message}", obs.exchange, "valid against the shipped schema", v.path,
-                 severity=v.severity)
+        _finding(
+            req if v.severity == "error" else "ERROR-CODES-DOCUMENTED",
+            "check_well_formed",
+            f"schema: {v.path}: {v.message}",
+            obs.exchange,
+            "valid against the shipped schema",
+            v.path,
+            severity=v.severity,
+        )
         for v in violations
     ]
 
@@ -141,9 +208,19 @@ def check_json_wrapper(obs: Observation, wrapper: str, name: str | None, req: st
     got = (obs.parsed.wrapper, obs.parsed.wrapper_name)
     if got[0] != wrapper or (name is not None and got[1] != name):
         want = {"var": f"var {name} = {{...}};", "callback": f"{name}({{...}});", "raw": "{...}"}[wrapper]
-        seen = {"var": f"var {got[1]} = ...", "callback": f"{got[1]}(...)", "raw": "bare JSON"}.get(got[0], got[0])
-        return [_finding(req, "check_json_wrapper", f"JSON wrapper is {seen}, expected {want}", obs.exchange,
-                         want, seen)]
+        seen = {"var": f"var {got[1]} = ...", "callback": f"{got[1]}(...)", "raw": "bare JSON"}.get(
+            got[0], got[0]
+        )
+        return [
+            _finding(
+                req,
+                "check_json_wrapper",
+                f"JSON wrapper is {seen}, expected {want}",
+                obs.exchange,
+                want,
+                seen,
+            )
+        ]
     return []
 
 
@@ -153,12 +230,28 @@ def check_content_type(obs: Observation, fmt: Literal["xml", "json"], req: str) 
     if resp is None:
         return []
     ctype = (resp.header("Content-Type") or "").split(";")[0].strip().lower()
-    allowed = {"xml": ("text/xml", "application/xml"),
-               "json": ("text/javascript", "application/javascript", "application/json",
-                        "application/x-javascript", "text/plain")}[fmt]
+    allowed = {
+        "xml": ("text/xml", "application/xml"),
+        "json": (
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "application/x-javascript",
+            "text/plain",
+        ),
+    }[fmt]
     if ctype and ctype not in allowed and not ctype.endswith("+xml" if fmt == "xml" else "+json"):
-        return [_finding(req, "check_content_type", f"Content-Type {ctype!r} is not a {fmt.upper()} type",
-                         obs.exchange, " or ".join(allowed), ctype, severity="warning")]
+        return [
+            _finding(
+                req,
+                "check_content_type",
+                f"Content-Type {ctype!r} is not a {fmt.upper()} type",
+                obs.exchange,
+                " or ".join(allowed),
+                ctype,
+                severity="warning",
+            )
+        ]
     return []
 
 
@@ -168,14 +261,25 @@ def check_status_ok(obs: Observation, req: str) -> list[Finding]:
         return []
     if obs.parsed.status != "ok":
         code = obs.parsed.attributes.get("code", "")
-        return [_finding(req, "check_status_ok", f"expected a token, got status={obs.parsed.status!r} code={code!r}",
-                         obs.exchange, 'status="ok" with a replace_token',
-                         f"status={obs.parsed.status!r} code={code!r} message={obs.parsed.attributes.get('message', '')!r}")]
+        return [
+            _finding(
+                req,
+                "check_status_ok",
+                f"expected a token, got status={obs.parsed.status!r} code={code!r}",
+                obs.exchange,
+                'status="ok" with a replace_token',
+                f"status={obs.parsed.status!r} code={code!r} message={obs.parsed.attributes.get('message', '')!r}",
+            )
+        ]
     return []
 
 
-def check_error(obs: Observation, req: str, codes: Iterable[str] | None = None,
-                permission_levels: Iterable[str] | None = None) -> list[Finding]:
+def check_error(
+    obs: Observation,
+    req: str,
+    codes: Iterable[str] | None = None,
+    permission_levels: Iterable[str] | None = None,
+) -> list[Finding]:
     """An error envelope (status/code/message), optionally with a given code and permission level."""
     if obs.parsed is None:
         return []
@@ -183,20 +287,43 @@ def check_error(obs: Observation, req: str, codes: Iterable[str] | None = None,
     p = obs.parsed
     if p.status != "error":
         token = p.fields.get("replace_token")
-        return [_finding(req, "check_error", "expected an error, got status="
-                         f"{p.status!r}" + (f" and a token {token!r}" if token else ""), obs.exchange,
-                         'status="error"' + (f" code in {sorted(codes)}" if codes else ""), f"status={p.status!r}")]
+        return [
+            _finding(
+                req,
+                "check_error",
+                f"expected an error, got status={p.status!r}" + (f" and a token {token!r}" if token else ""),
+                obs.exchange,
+                'status="error"' + (f" code in {sorted(codes)}" if codes else ""),
+                f"status={p.status!r}",
+            )
+        ]
     code = p.attributes.get("code")
     if codes is not None and code not in set(codes):
-        findings.append(_finding(req, "check_error", f"error code {code!r}, expected {' or '.join(sorted(codes))}",
-                                 obs.exchange, " or ".join(sorted(codes)), str(code)))
+        findings.append(
+            _finding(
+                req,
+                "check_error",
+                f"error code {code!r}, expected {' or '.join(sorted(codes))}",
+                obs.exchange,
+                " or ".join(sorted(codes)),
+                str(code),
+            )
+        )
     if permission_levels is not None:
         level = p.attributes.get("permission_level")
         levels = sorted(permission_levels)
         if level not in levels:
-            findings.append(_finding(req, "check_error", f"permission_level {level!r} does not report the caller's "
-                                     f"actual level ({' or '.join(levels)})", obs.exchange, " or ".join(levels),
-                                     str(level)))
+            findings.append(
+                _finding(
+                    req,
+                    "check_error",
+                    f"permission_level {level!r} does not report the caller's "
+                    f"actual level ({' or '.join(levels)})",
+                    obs.exchange,
+                    " or ".join(levels),
+                    str(level),
+                )
+            )
     return findings
 
 
@@ -206,16 +333,32 @@ def check_error_envelope(obs: Observation, req: str = "ERROR-ENVELOPE") -> list[
         return []
     missing = [k for k in ("code", "message") if not obs.parsed.attributes.get(k)]
     if missing:
-        return [_finding(req, "check_error_envelope", f"error response lacks {', '.join(missing)}", obs.exchange,
-                         "status, code and message", repr(obs.parsed.attributes))]
+        return [
+            _finding(
+                req,
+                "check_error_envelope",
+                f"error response lacks {', '.join(missing)}",
+                obs.exchange,
+                "status, code and message",
+                repr(obs.parsed.attributes),
+            )
+        ]
     return []
 
 
 def check_error_code_documented(obs: Observation, req: str = "ERROR-CODES-DOCUMENTED") -> list[Finding]:
     code = obs.attr("code") if obs.parsed and obs.parsed.status == "error" else None
     if code and code not in DOCUMENTED_ERROR_CODES:
-        return [_finding(req, "check_error_code_documented", f"undocumented error code {code!r}", obs.exchange,
-                         "a code from error-codes.md", code)]
+        return [
+            _finding(
+                req,
+                "check_error_code_documented",
+                f"undocumented error code {code!r}",
+                obs.exchange,
+                "a code from error-codes.md",
+                code,
+            )
+        ]
     return []
 
 
@@ -232,24 +375,48 @@ def check_api_response(obs: Observation, fmt: Literal["xml", "json"] | None, req
 def check_no_token(obs: Observation, req: str) -> list[Finding]:
     token = obs.field("replace_token")
     if token:
-        return [_finding(req, "check_no_token", "a replace_token was issued where none may be", obs.exchange,
-                         "no token", token)]
+        return [
+            _finding(
+                req,
+                "check_no_token",
+                "a replace_token was issued where none may be",
+                obs.exchange,
+                "no token",
+                token,
+            )
+        ]
     return []
 
 
 def check_permission_level(obs: Observation, level: str, req: str) -> list[Finding]:
     got = obs.attr("permission_level")
     if obs.parsed is not None and got != level:
-        return [_finding(req, "check_permission_level", f"permission_level {got!r}, expected {level!r}",
-                         obs.exchange, level, str(got))]
+        return [
+            _finding(
+                req,
+                "check_permission_level",
+                f"permission_level {got!r}, expected {level!r}",
+                obs.exchange,
+                level,
+                str(got),
+            )
+        ]
     return []
 
 
 def check_cached_zero(obs: Observation, req: str = "RESPONSE-CACHED-ZERO") -> list[Finding]:
     cached = obs.attr("cached")
     if obs.ok and cached != "0":
-        return [_finding(req, "check_cached_zero", f"signed request answered with cached={cached!r}", obs.exchange,
-                         'cached="0"', str(cached))]
+        return [
+            _finding(
+                req,
+                "check_cached_zero",
+                f"signed request answered with cached={cached!r}",
+                obs.exchange,
+                'cached="0"',
+                str(cached),
+            )
+        ]
     return []
 
 
@@ -264,8 +431,16 @@ def check_token_fields(obs: Observation, request: ApiRequest, req: str = "RESPON
     missing = [f for f in wanted if f not in obs.parsed.fields]
     missing += [a for a in ("status", "permission_level") if a not in obs.parsed.attributes]
     if missing:
-        return [_finding(req, "check_token_fields", f"missing documented field(s): {', '.join(missing)}",
-                         obs.exchange, ", ".join(wanted), ", ".join(sorted(obs.parsed.fields)))]
+        return [
+            _finding(
+                req,
+                "check_token_fields",
+                f"missing documented field(s): {', '.join(missing)}",
+                obs.exchange,
+                ", ".join(wanted),
+                ", ".join(sorted(obs.parsed.fields)),
+            )
+        ]
     return []
 
 
@@ -280,8 +455,17 @@ def check_json_envelope(obs: Observation, req: str = "RESPONSE-JSON-ENVELOPE") -
         problems.append(f"endpoint is {doc.get('endpoint')!r}, expected {GET_REPLACE_TOKEN!r}")
     if isinstance(doc, dict) and not isinstance(doc.get("site"), dict):
         problems.append("no 'site' object")
-    return [_finding(req, "check_json_envelope", p, obs.exchange, "replacetoken{...}, endpoint, site{...}",
-                     _short_json(doc)) for p in problems]
+    return [
+        _finding(
+            req,
+            "check_json_envelope",
+            p,
+            obs.exchange,
+            "replacetoken{...}, endpoint, site{...}",
+            _short_json(doc),
+        )
+        for p in problems
+    ]
 
 
 def check_echo(obs: Observation, request: ApiRequest, req: str = "RESPONSE-ECHO") -> list[Finding]:
@@ -294,12 +478,21 @@ def check_echo(obs: Observation, request: ApiRequest, req: str = "RESPONSE-ECHO"
         got = obs.field(name)
         if name == "return_url" and not sent:
             if got not in (None, ""):
-                findings.append(_finding(req, "check_echo", "return_url echoed although none was sent",
-                                         obs.exchange, "empty or absent", repr(got)))
+                findings.append(
+                    _finding(
+                        req,
+                        "check_echo",
+                        "return_url echoed although none was sent",
+                        obs.exchange,
+                        "empty or absent",
+                        repr(got),
+                    )
+                )
             continue
         if got != sent:
-            findings.append(_finding(req, "check_echo", f"{name} not echoed exactly", obs.exchange,
-                                     repr(sent), repr(got)))
+            findings.append(
+                _finding(req, "check_echo", f"{name} not echoed exactly", obs.exchange, repr(sent), repr(got))
+            )
     return findings
 
 
@@ -313,8 +506,16 @@ def check_numeric_field(obs: Observation, name: str, expected: int, req: str) ->
         return []
     got = obs.field(name)
     if _int_field(obs, name) != expected:
-        return [_finding(req, "check_numeric_field", f"{name} is {got!r}, expected {expected}", obs.exchange,
-                         str(expected), repr(got))]
+        return [
+            _finding(
+                req,
+                "check_numeric_field",
+                f"{name} is {got!r}, expected {expected}",
+                obs.exchange,
+                str(expected),
+                repr(got),
+            )
+        ]
     return []
 
 
@@ -326,13 +527,22 @@ def check_within_bounds(obs: Observation, req: str = "PARAMS-OUT-OF-RANGE") -> l
     for name, (lo, hi, _) in (("valid_minutes", VALID_MINUTES), ("max_uploads", MAX_UPLOADS)):
         value = _int_field(obs, name)
         if value is None or not lo <= value <= hi:
-            findings.append(_finding(req, "check_within_bounds", f"token issued with {name}={obs.field(name)!r}, "
-                                     f"outside {lo}..{hi}", obs.exchange, f"{lo}..{hi}", repr(obs.field(name))))
+            findings.append(
+                _finding(
+                    req,
+                    "check_within_bounds",
+                    f"token issued with {name}={obs.field(name)!r}, outside {lo}..{hi}",
+                    obs.exchange,
+                    f"{lo}..{hi}",
+                    repr(obs.field(name)),
+                )
+            )
     return findings
 
 
-def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str,
-                        req: str = "PARAMS-OUT-OF-RANGE") -> list[Finding]:
+def check_bounds_policy(
+    obs: Observation, name: str, sent: int, policy: str, req: str = "PARAMS-OUT-OF-RANGE"
+) -> list[Finding]:
     """An out-of-range value is clamped to the nearest bound or rejected, as the vendor declared."""
     lo, hi, _ = VALID_MINUTES if name == "valid_minutes" else MAX_UPLOADS
     nearest = lo if sent < lo else hi
@@ -340,17 +550,34 @@ def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str,
         return []
     if obs.parsed.status == "error":
         if policy == "clamp":
-            return [_finding(req, "check_bounds_policy", f"{name}={sent} was rejected, but bounds_policy is 'clamp'",
-                             obs.exchange, f"a token with {name}={nearest}",
-                             f"error {obs.attr('code')!r}")]
+            return [
+                _finding(
+                    req,
+                    "check_bounds_policy",
+                    f"{name}={sent} was rejected, but bounds_policy is 'clamp'",
+                    obs.exchange,
+                    f"a token with {name}={nearest}",
+                    f"error {obs.attr('code')!r}",
+                )
+            ]
         return []
     if policy == "reject":
-        return [_finding(req, "check_bounds_policy", f"{name}={sent} was accepted, but bounds_policy is 'reject'",
-                         obs.exchange, "an error", f"a token with {name}={obs.field(name)!r}")]
+        return [
+            _finding(
+                req,
+                "check_bounds_policy",
+                f"{name}={sent} was accepted, but bounds_policy is 'reject'",
+                obs.exchange,
+                "an error",
+                f"a token with {name}={obs.field(name)!r}",
+            )
+        ]
     return check_numeric_field(obs, name, nearest, req)
 
 
-def check_formats_agree(xml: Observation, json_: Observation, req: str = "FORMAT-XML-JSON-AGREE") -> list[Finding]:
+def check_formats_agree(
+    xml: Observation, json_: Observation, req: str = "FORMAT-XML-JSON-AGREE"
+) -> list[Finding]:
     """XML and JSON answers to the same request carry the same values (token and issue time aside)."""
     if not (xml.ok and json_.ok):
         return []
@@ -358,19 +585,43 @@ def check_formats_agree(xml: Observation, json_: Observation, req: str = "FORMAT
     for name in ("photo_id", "max_uploads", "valid_minutes", "return_url"):
         a, b = xml.field(name) or "", json_.field(name) or ""
         if a != b:
-            findings.append(_finding(req, "check_formats_agree", f"{name} differs: XML {a!r}, JSON {b!r}",
-                                     json_.exchange, f"XML and JSON equal ({a!r})", repr(b)))
+            findings.append(
+                _finding(
+                    req,
+                    "check_formats_agree",
+                    f"{name} differs: XML {a!r}, JSON {b!r}",
+                    json_.exchange,
+                    f"XML and JSON equal ({a!r})",
+                    repr(b),
+                )
+            )
     for name in ("status", "permission_level", "cached"):
         a, b = xml.attr(name), json_.attr(name)
         if a != b:
-            findings.append(_finding(req, "check_formats_agree", f"{name} differs: XML {a!r}, JSON {b!r}",
-                                     json_.exchange, repr(a), repr(b)))
+            findings.append(
+                _finding(
+                    req,
+                    "check_formats_agree",
+                    f"{name} differs: XML {a!r}, JSON {b!r}",
+                    json_.exchange,
+                    repr(a),
+                    repr(b),
+                )
+            )
     ua, ub = _int_field(xml, "valid_until"), _int_field(json_, "valid_until")
     if ua is not None and ub is not None:
         gap = abs(json_.exchange.finished_at - xml.exchange.started_at) + 5
         if abs(ua - ub) > gap:
-            findings.append(_finding(req, "check_formats_agree", f"valid_until differs by {abs(ua - ub)}s between "
-                                     "formats", json_.exchange, f"within {gap:.0f}s of {ua}", str(ub)))
+            findings.append(
+                _finding(
+                    req,
+                    "check_formats_agree",
+                    f"valid_until differs by {abs(ua - ub)}s between formats",
+                    json_.exchange,
+                    f"within {gap:.0f}s of {ua}",
+                    str(ub),
+                )
+            )
     return findings
 
 
@@ -386,8 +637,9 @@ def server_time(ex: Exchange) -> int | None:
         return None
 
 
-def check_valid_until(obs: Observation, valid_minutes: int, skew: float,
-                      req: str = "TIME-VALID-UNTIL") -> list[Finding]:
+def check_valid_until(
+    obs: Observation, valid_minutes: int, skew: float, req: str = "TIME-VALID-UNTIL"
+) -> list[Finding]:
     """valid_until = issue time + valid_minutes*60, issue time read from Date (or local clock + skew)."""
     if not obs.ok:
         return []
@@ -395,8 +647,16 @@ def check_valid_until(obs: Observation, valid_minutes: int, skew: float,
     raw = obs.field("valid_until")
     until = _int_field(obs, "valid_until")
     if until is None:
-        return [_finding(req, "check_valid_until", f"valid_until {raw!r} is not integer Unix seconds", ex,
-                         "decimal digits", repr(raw))]
+        return [
+            _finding(
+                req,
+                "check_valid_until",
+                f"valid_until {raw!r} is not integer Unix seconds",
+                ex,
+                "decimal digits",
+                repr(raw),
+            )
+        ]
     rtt = max(0.0, ex.finished_at - ex.started_at)
     date = server_time(ex)
     if date is not None:
@@ -408,10 +668,17 @@ def check_valid_until(obs: Observation, valid_minutes: int, skew: float,
     tol = 5 + rtt
     issue = until - valid_minutes * 60
     if not (lo - tol <= issue <= hi + tol):
-        return [_finding(req, "check_valid_until",
-                         f"valid_until {until} implies issue time {issue}, {issue - (lo + hi) / 2:+.0f}s from the "
-                         f"server time ({basis}) for valid_minutes={valid_minutes}", ex,
-                         f"{int((lo + hi) / 2) + valid_minutes * 60} ± {tol:.0f}s", str(until))]
+        return [
+            _finding(
+                req,
+                "check_valid_until",
+                f"valid_until {until} implies issue time {issue}, {issue - (lo + hi) / 2:+.0f}s from the "
+                f"server time ({basis}) for valid_minutes={valid_minutes}",
+                ex,
+                f"{int((lo + hi) / 2) + valid_minutes * 60} ± {tol:.0f}s",
+                str(until),
+            )
+        ]
     return []
 
 
@@ -423,8 +690,16 @@ def check_non_decreasing(observations: Sequence[Observation], req: str = "TIME-M
         if value is None:
             continue
         if previous is not None and value < previous[0]:
-            return [_finding(req, "check_non_decreasing", f"valid_until went backwards: {previous[0]} then {value}",
-                             obs.exchange, f">= {previous[0]}", str(value))]
+            return [
+                _finding(
+                    req,
+                    "check_non_decreasing",
+                    f"valid_until went backwards: {previous[0]} then {value}",
+                    obs.exchange,
+                    f">= {previous[0]}",
+                    str(value),
+                )
+            ]
         previous = (value, obs)
     return []
 
@@ -450,8 +725,16 @@ def check_tokens_unique(observations: Sequence[Observation], req: str = "TOKEN-U
         if not token:
             continue
         if token in seen:
-            return [_finding(req, "check_tokens_unique", f"replace_token {token!r} was issued twice",
-                             obs.exchange, "a fresh token per call", token)]
+            return [
+                _finding(
+                    req,
+                    "check_tokens_unique",
+                    f"replace_token {token!r} was issued twice",
+                    obs.exchange,
+                    "a fresh token per call",
+                    token,
+                )
+            ]
         seen[token] = obs
     return []
 
@@ -475,20 +758,30 @@ def estimate_entropy_bits(tokens: Sequence[str]) -> float:
     bits = 0.0
     for pos in range(length):
         distinct = len({t[pos] for t in tokens})
-        bits += math.log2(size) if distinct >= expected_distinct / 2 else math.log2(distinct) if distinct > 1 else 0
+        bits += (
+            math.log2(size)
+            if distinct >= expected_distinct / 2
+            else math.log2(distinct)
+            if distinct > 1
+            else 0
+        )
     return bits
 
 
 _DERIVATIONS = {
-    "md5": lambda s: hashlib.md5(s.encode()).hexdigest(),  # noqa: S324 - we look for weak tokens
-    "sha1": lambda s: hashlib.sha1(s.encode()).hexdigest(),  # noqa: S324
+    "md5": lambda s: hashlib.md5(s.encode()).hexdigest(),
+    "sha1": lambda s: hashlib.sha1(s.encode()).hexdigest(),
     "sha256": lambda s: hashlib.sha256(s.encode()).hexdigest(),
     "plain": lambda s: s,
 }
 
 
-def check_tokens_unpredictable(observations: Sequence[Observation], photo_id: str,
-                               req: str = "TOKEN-UNPREDICTABLE", min_bits: float = 128.0) -> list[Finding]:
+def check_tokens_unpredictable(
+    observations: Sequence[Observation],
+    photo_id: str,
+    req: str = "TOKEN-UNPREDICTABLE",
+    min_bits: float = 128.0,
+) -> list[Finding]:
     """No sequence, no embedded photo_id or time, no known hash of them, and enough estimated entropy."""
     pairs = [(o, o.field("replace_token") or "") for o in observations if o.ok and o.field("replace_token")]
     if len(pairs) < 8:
@@ -506,58 +799,103 @@ def check_tokens_unpredictable(observations: Sequence[Observation], photo_id: st
         steps = [b - a for a, b in zip(values, values[1:], strict=False)]
         small = sum(1 for d in steps if d < 2**32)
         if small >= len(steps) // 2:
-            findings.append(_finding(req, "check_tokens_unpredictable",
-                                     f"tokens form a sequence (base {base}: {small} of {len(steps)} gaps between "
-                                     "sorted tokens are below 2^32)", first, "independent random tokens",
-                                     ", ".join(tokens[:4])))
+            findings.append(
+                _finding(
+                    req,
+                    "check_tokens_unpredictable",
+                    f"tokens form a sequence (base {base}: {small} of {len(steps)} gaps between "
+                    "sorted tokens are below 2^32)",
+                    first,
+                    "independent random tokens",
+                    ", ".join(tokens[:4]),
+                )
+            )
             break
-    # Structure shared with photo_id or the issue time.
+    # Structure shared with photo_id or the issue time: flagged only when most tokens show it, so a
+    # random token that happens to contain a short photo_id is never taken for a derived one.
+    hits: dict[str, list[tuple[Exchange, str]]] = {}
     for obs, token in pairs:
-        ex = obs.exchange
-        moments = {str(int(t)) for t in (ex.started_at, ex.finished_at)}
-        date = server_time(ex)
-        if date is not None:
-            moments |= {str(date + d) for d in range(-2, 3)}
-        candidates = {photo_id} | moments | {f"{photo_id}{m}" for m in moments} | {f"{m}{photo_id}" for m in moments}
-        lowered = token.lower()
-        if len(photo_id) >= 4 and photo_id in token:
-            findings.append(_finding(req, "check_tokens_unpredictable", "token contains the photo_id", ex,
-                                     "no photo_id inside the token", token))
-            break
-        hit = next(((name, c) for c in candidates for name, fn in _DERIVATIONS.items()
-                    if name != "plain" and fn(c) in lowered), None)
-        if hit or any(m[:8] in token for m in moments) or any(format(int(m), "x") in lowered for m in moments):
-            how = f"{hit[0]}({hit[1]!r})" if hit else "the issue time"
-            findings.append(_finding(req, "check_tokens_unpredictable", f"token is derived from {how}", ex,
-                                     "a token independent of photo_id and time", token))
-            break
+        kind = _derivation(obs.exchange, token, photo_id)
+        if kind:
+            hits.setdefault(kind, []).append((obs.exchange, token))
+    for kind, found in hits.items():
+        if len(found) >= max(2, len(pairs) // 2):
+            findings.append(
+                _finding(
+                    req,
+                    "check_tokens_unpredictable",
+                    f"{len(found)} of {len(pairs)} tokens are derived from {kind}",
+                    found[0][0],
+                    "tokens independent of photo_id and time",
+                    found[0][1],
+                )
+            )
     bits = estimate_entropy_bits(tokens)
     if bits < min_bits:
-        findings.append(_finding(req, "check_tokens_unpredictable",
-                                 f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below {min_bits:.0f}",
-                                 first, f">= {min_bits:.0f} bits", f"{bits:.0f} bits; e.g. {tokens[0]!r}"))
+        findings.append(
+            _finding(
+                req,
+                "check_tokens_unpredictable",
+                f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below {min_bits:.0f}",
+                first,
+                f">= {min_bits:.0f} bits",
+                f"{bits:.0f} bits; e.g. {tokens[0]!r}",
+            )
+        )
     return findings
 
 
+def _derivation(ex: Exchange, token: str, photo_id: str) -> str | None:
+    """Name the known weak construction a token matches, if any (photo_id, time, or a hash of them)."""
+    moments = {str(int(t)) for t in (ex.started_at, ex.finished_at)}
+    date = server_time(ex)
+    if date is not None:
+        moments |= {str(date + d) for d in range(-2, 3)}
+    lowered = token.lower()
+    if photo_id in token:
+        return "the photo_id"
+    if any(m in token or format(int(m), "x") in lowered for m in moments):
+        return "the issue time"
+    candidates = (
+        moments | {photo_id} | {f"{photo_id}{m}" for m in moments} | {f"{m}{photo_id}" for m in moments}
+    )
+    for c in candidates:
+        for name, fn in _DERIVATIONS.items():
+            if name != "plain" and fn(c) in lowered:
+                return f"{name}({c!r})"
+    return None
+
+
 # ------------------------------------------------------------------ injection
+def is_js_name(name: str) -> bool:
+    """A JavaScript identifier path (Unicode letters allowed, as in JS); such a name is safe to reflect."""
+    return bool(name) and all(part.replace("$", "_").isidentifier() for part in name.split("."))
+
+
 def check_name_not_reflected(obs: Observation, name: str, req: str = "FORMAT-CALLBACK-SAFE") -> list[Finding]:
-    """A callback/varname that is not an identifier must not appear as code at the start of the body."""
+    """A callback/varname that is not an identifier must not be emitted in the wrapper position."""
     resp = obs.exchange.response
-    if resp is None:
+    if resp is None or is_js_name(name):
         return []
     text = resp.body.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    stripped = name.strip()
-    if stripped and (text.startswith(stripped) or text.startswith(f"var {stripped}") or
-                     (obs.parsed is not None and obs.parsed.wrapper_name == name)):
-        return [_finding(req, "check_name_not_reflected", "a non-identifier callback/varname was reflected as script",
-                         obs.exchange, "refused or ignored", text[:200])]
+    if any(text.startswith(prefix) for prefix in (f"{name}(", f"{name} (", f"var {name} =", f"var {name}=")):
+        return [
+            _finding(
+                req,
+                "check_name_not_reflected",
+                "a non-identifier callback/varname was reflected as script",
+                obs.exchange,
+                "refused or ignored",
+                text[:200],
+            )
+        ]
     return []
 
 
 # ------------------------------------------------------------------ helpers
 def _excerpt(text: str, marker: str, width: int = 160) -> str:
     i = text.find(marker)
-    return text[max(0, i - 20): i + width]
+    return text[max(0, i - 20) : i + width]
 
 
 def _short_json(doc: object, limit: int = 300) -> str:

@@ -21,17 +21,31 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-dir", default="reports")
     p.add_argument("--seed", type=int, default=None, help="fix every Hypothesis draw (printed when omitted)")
     p.add_argument("--max-examples", type=int, default=None, help="Hypothesis examples per property test")
-    p.add_argument("--settings", choices=("default", "thorough", "polite"), default="default",
-                   help="Hypothesis settings profile: fast default, thorough (nightly), polite (shared staging)")
+    p.add_argument(
+        "--settings",
+        choices=("default", "thorough", "polite"),
+        default="default",
+        help="Hypothesis settings profile: fast default, thorough (nightly), polite (shared staging)",
+    )
     p.add_argument("--include-slow", action="store_true", help="run tests that wait in real time (expiry)")
     p.add_argument("--request-budget", type=int, default=None, help="maximum requests sent to the target")
     p.add_argument("--max-rps", type=float, default=None, help="cap on requests per second (0 = uncapped)")
     p.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
-    p.add_argument("--deadline", type=float, default=None,
-                   help="total run deadline in seconds: no request is sent after it ([limits] run_deadline_seconds)")
-    p.add_argument("--ca-bundle", default=None, metavar="FILE",
-                   help="PEM file of CAs to trust for an https target (overrides ca_bundle in the config)")
-    p.add_argument("-k", dest="keyword", default=None, help="only run suite tests matching this pytest expression")
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="total run deadline in seconds: no request is sent after it ([limits] run_deadline_seconds)",
+    )
+    p.add_argument(
+        "--ca-bundle",
+        default=None,
+        metavar="FILE",
+        help="PEM file of CAs to trust for an https target (overrides ca_bundle in the config)",
+    )
+    p.add_argument(
+        "-k", dest="keyword", default=None, help="only run suite tests matching this pytest expression"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-test progress lines")
 
 
@@ -54,8 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--placement", choices=("header", "query", "body"), default="header")
     rp.add_argument("--path", default="/api/photo/get-replace-token")
     rp.add_argument("--tamper", action="store_true", help="sign with a wrong secret")
-    rp.add_argument("--post-query", action="append", default=[], metavar="KEY=VALUE",
-                    help="query parameter added to a POST URL")
+    rp.add_argument(
+        "--post-query",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="query parameter added to a POST URL",
+    )
     rp.add_argument("params", nargs="*", metavar="KEY=VALUE")
 
     c = sub.add_parser("catalog", help="print the requirement catalog as Markdown")
@@ -66,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     else:
-        add_selftest_arguments(sub.add_parser("selftest", help="prove the suite catches faults and passes variants"))
+        add_selftest_arguments(
+            sub.add_parser("selftest", help="prove the suite catches faults and passes variants")
+        )
 
     try:
         from conformance.report.diff import add_arguments as add_report_arguments
@@ -131,9 +152,15 @@ def _replay(args: Any) -> int:
     except ConfigError as exc:
         print(f"conformance: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    req = ApiRequest(params=_pairs(args.params), http_method=args.method,
-                     auth=None if args.auth == "none" else args.auth, placement=args.placement, path=args.path,
-                     query_on_post=_pairs(args.post_query), tamper=args.tamper)
+    req = ApiRequest(
+        params=_pairs(args.params),
+        http_method=args.method,
+        auth=None if args.auth == "none" else args.auth,
+        placement=args.placement,
+        path=args.path,
+        query_on_post=_pairs(args.post_query),
+        tamper=args.tamper,
+    )
     client = TargetClient(config)
     try:
         ex = client.send(req)

@@ -537,7 +537,11 @@ class TargetClient:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._rate = _RateLimiter(self.limits.requests_per_second)
+        # Circuit breaker: open after consecutive transport failures; one probe per cool-down while open.
         self._consecutive_failures = 0
+        self._open_until = 0.0
+        self._probing = False
+        self._cooldown = max(5.0, 3 * self.limits.timeout_seconds)
         self._deadline = time.monotonic() + self.limits.run_deadline_seconds
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.limits.concurrency))
 
@@ -574,24 +578,34 @@ class TargetClient:
                     f"run deadline of {self.limits.run_deadline_seconds:g}s passed; request not sent", "deadline"
                 )
             elif self._consecutive_failures >= _MAX_CONSECUTIVE_TRANSPORT_ERRORS:
-                self.stats.circuit_opened = True
-                refusal = TransportError(
-                    f"not sent: the target failed {self._consecutive_failures} requests in a row "
-                    "(transport errors); the suite stops hammering it",
-                    "circuit_open",
-                )
+                if self._probing or time.monotonic() < self._open_until:
+                    refusal = TransportError(
+                        f"not sent: the target failed {self._consecutive_failures} requests in a row "
+                        f"(transport errors); the suite stops hammering it (one probe per {self._cooldown:g}s)",
+                        "circuit_open",
+                    )
+                else:
+                    self._probing = True  # half-open: this one request finds out whether the target is back
             if refusal is not None:
                 self.stats.not_sent += 1
                 raise refusal
             self.stats.sent += 1
         self._rate.wait()
 
-    def _note(self, ok: bool, kind: str | None = None, exchange: Exchange | None = None) -> None:
+    def _note(self, ok: bool, kind: str | None = None, exchange: Exchange | None = None,
+              *, counts: bool = True) -> None:
+        """Account for an outcome; ``counts=False`` for a failure about to be retried (one logical failure)."""
         with self._lock:
             if ok:
                 self._consecutive_failures = 0
+                self._probing = False
                 return
-            self._consecutive_failures += 1
+            if counts or self._probing:
+                self._consecutive_failures += 1
+                if self._consecutive_failures >= _MAX_CONSECUTIVE_TRANSPORT_ERRORS:
+                    self.stats.circuit_opened = True
+                    self._open_until = time.monotonic() + self._cooldown
+                    self._probing = False
             self.stats.transport_errors += 1
             if kind:
                 self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
@@ -604,9 +618,18 @@ class TargetClient:
                     "retry": exchange.retried,
                 })
 
+    def deadline_passed(self) -> bool:
+        """True once the run deadline has passed: nothing more is sent."""
+        if time.monotonic() > self._deadline:
+            with self._lock:
+                self.stats.deadline_exceeded = True
+            return True
+        return False
+
     def reset_circuit(self) -> None:
         with self._lock:
             self._consecutive_failures = 0
+            self._probing = False
 
     # -- building ---------------------------------------------------------------------------------
     def build(self, req: ApiRequest) -> tuple[str, str, dict[str, str], str | None]:
@@ -644,13 +667,17 @@ class TargetClient:
         """
         built = self.build(req)
         try:
-            return self.send_built(req, *built)
+            return self.send_built(req, *built, retryable=True)
         except TransportError as exc:
             if exc.kind not in ("connection",):
                 raise
-        with self._lock:
-            self.stats.retries += 1
-        return self.send_built(req, *self.build(req), retry=True)  # fresh nonce for the retry
+            first = exc
+        try:
+            return self.send_built(req, *self.build(req), retry=True)  # fresh nonce for the retry
+        except TransportError as exc:
+            if exc.exchange is None:  # the retry was not sent (breaker, budget, deadline): the cause is the first
+                raise first from None
+            raise
 
     def send_many(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
         """Send independent requests concurrently; order of results matches ``reqs``."""
@@ -668,6 +695,7 @@ class TargetClient:
         *,
         allow_redirects: bool = False,
         retry: bool = False,
+        retryable: bool = False,
     ) -> Exchange:
         """Send exactly this request (used for replays of a signed request, and for redeem).
 
@@ -675,6 +703,9 @@ class TargetClient:
         wall-clock time and before the run deadline; at most ``max_body_bytes`` are read.
         """
         self._admit()
+        if retry:
+            with self._lock:
+                self.stats.retries += 1
         body_text = body if isinstance(body, str) else (body or b"")[:4096].decode("utf-8", "replace")
         exchange = Exchange(
             id=next(self._ids),
@@ -732,7 +763,7 @@ class TargetClient:
                 kind, message = exc.kind, str(exc)
             else:
                 kind, message = _classify(exc, url, self.config.ca_bundle)
-            self._fail(exchange, message, kind)
+            self._fail(exchange, message, kind, counts=not (retryable and kind == "connection"))
             raise TransportError(exchange.error or kind, kind, exchange) from None
         if exchange.response.truncated:
             with self._lock:
@@ -741,11 +772,11 @@ class TargetClient:
         self._note(True)
         return exchange
 
-    def _fail(self, exchange: Exchange, message: str, kind: str) -> None:
+    def _fail(self, exchange: Exchange, message: str, kind: str, *, counts: bool = True) -> None:
         exchange.error = self.redactor.scrub(message)
         exchange.error_kind = kind
         exchange.finished_at = time.time()
-        self._note(False, kind, exchange)
+        self._note(False, kind, exchange, counts=counts)
 
     def _read_capped(self, resp: requests.Response, deadline: float) -> tuple[bytes, bool]:
         """Read at most max_body_bytes (+1 to detect oversize) before the per-request deadline.

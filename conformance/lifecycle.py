@@ -65,8 +65,15 @@ class Lifecycle:
         self.config = api.config
 
     # -- tokens ---------------------------------------------------------------------------------
-    def issue(self, req: str, *, return_url: str | None = None, max_uploads: int = 1,
-              valid_minutes: int | None = None, background: bool = False) -> IssuedToken:
+    def issue(
+        self,
+        req: str,
+        *,
+        return_url: str | None = None,
+        max_uploads: int = 1,
+        valid_minutes: int | None = None,
+        background: bool = False,
+    ) -> IssuedToken:
         """Get a token for the configured photo; a refusal fails ``req`` (nothing can be redeemed).
 
         ``return_url=None`` leaves the parameter out; ``""`` sends it empty.
@@ -85,23 +92,41 @@ class Lifecycle:
             self.api.expect(checks.check_token_fields(obs, self.api.request(**params), req))
         until = obs.field("valid_until") or ""
         return IssuedToken(
-            token=token, photo_id=self.config.photo_id, max_uploads=max_uploads,
+            token=token,
+            photo_id=self.config.photo_id,
+            max_uploads=max_uploads,
             valid_minutes=valid_minutes or checks.VALID_MINUTES[2],
-            valid_until=int(until) if until.isdigit() else None, return_url=return_url or "", background=background,
-            issued_monotonic=time.monotonic(), observation=obs,
+            valid_until=int(until) if until.isdigit() else None,
+            return_url=return_url or "",
+            background=background,
+            issued_monotonic=time.monotonic(),
+            observation=obs,
         )
 
     # -- redeeming ------------------------------------------------------------------------------
-    def _build(self, token: str, upload: Upload | None, extra: Sequence[tuple[str, str]],
-               empty_file_part: bool = True) -> tuple[str, dict[str, str], bytes]:
-        body, ctype = multipart_form([("replace_token", token), *extra], upload, empty_file_part=empty_file_part)
+    def _build(
+        self,
+        token: str,
+        upload: Upload | None,
+        extra: Sequence[tuple[str, str]],
+        empty_file_part: bool = True,
+    ) -> tuple[str, dict[str, str], bytes]:
+        body, ctype = multipart_form(
+            [("replace_token", token), *extra], upload, empty_file_part=empty_file_part
+        )
         return self.config.api_url(REDEEM_REPLACE_TOKEN), {"Content-Type": ctype}, body
 
     def _record(self, ex: Exchange) -> None:
         self.api.exchanges.append(ex)
 
-    def redeem(self, token: str, upload: Upload | None, extra: Sequence[tuple[str, str]] = (), *,
-               empty_file_part: bool = True) -> RedeemAnswer:
+    def redeem(
+        self,
+        token: str,
+        upload: Upload | None,
+        extra: Sequence[tuple[str, str]] = (),
+        *,
+        empty_file_part: bool = True,
+    ) -> RedeemAnswer:
         """One anonymous multipart redemption.
 
         ``upload=None`` sends no file: an empty file part (a browser form whose file input was left
@@ -138,7 +163,9 @@ class Lifecycle:
         if not url:
             raise ClockControlError("no clock_control_url configured")
         body = urlencode({"advance_seconds": str(max(0, int(seconds)))})
-        ex = self.client.send_built(None, "POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, body)
+        ex = self.client.send_built(
+            None, "POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, body
+        )
         self._record(ex)
         status = ex.response.status if ex.response else None
         if status is None or not 200 <= status < 300:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from conformance import __version__
-from conformance.catalog import catalog_sha256, load_catalog
+from conformance.catalog import load_catalog
 from conformance.checks import Finding, Observation, measure_skew, observe
 from conformance.client import ApiRequest, BudgetExhausted, Exchange, TargetClient, TransportError
 from conformance.config import ConfigError, TargetConfig, load_config
@@ -110,7 +110,10 @@ class Api:
         return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
 
     def replay(self, req: ApiRequest, times: int = 2) -> list[Observation]:
-        return [self._observed(ex, _expected_format(req)) for ex in self._transport(self.client.replay, req, times)]
+        return [
+            self._observed(ex, _expected_format(req))
+            for ex in self._transport(self.client.replay, req, times)
+        ]
 
     def _transport(self, send: Any, *args: Any) -> Any:
         """Send; after one transport failure in this test, fail at once without sending again.
@@ -163,15 +166,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-max-examples", type=int, default=None)
     group.addoption("--conformance-settings", default="default", choices=("default", "thorough", "polite"))
     group.addoption("--conformance-report-dir", default="reports")
-    group.addoption("--include-slow", action="store_true", default=False,
-                    help="run tests that wait in real time (the 15-minute expiry test)")
+    group.addoption(
+        "--include-slow",
+        action="store_true",
+        default=False,
+        help="run tests that wait in real time (the 15-minute expiry test)",
+    )
     group.addoption("--request-budget", type=int, default=None)
     group.addoption("--max-rps", type=float, default=None)
     group.addoption("--request-timeout", type=float, default=None)
-    group.addoption("--conformance-deadline", type=float, default=None,
-                    help="total run deadline in seconds ([limits] run_deadline_seconds)")
-    group.addoption("--conformance-ca-bundle", default=None,
-                    help="PEM file of CAs to trust for an https target (ca_bundle in the config)")
+    group.addoption(
+        "--conformance-deadline",
+        type=float,
+        default=None,
+        help="total run deadline in seconds ([limits] run_deadline_seconds)",
+    )
+    group.addoption(
+        "--conformance-ca-bundle",
+        default=None,
+        help="PEM file of CAs to trust for an https target (ca_bundle in the config)",
+    )
 
 
 class ConformancePlugin:
@@ -197,8 +211,9 @@ class ConformancePlugin:
             opt.hypothesis_seed = self.state.seed
         profile = f"conformance-{self.state.settings_profile}"
         if self.state.max_examples is not None:
-            settings.register_profile("conformance-run", settings.get_profile(profile),
-                                      max_examples=self.state.max_examples)
+            settings.register_profile(
+                "conformance-run", settings.get_profile(profile), max_examples=self.state.max_examples
+            )
             profile = "conformance-run"
         settings.load_profile(profile)
         self.state.partial = bool(getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""))
@@ -206,8 +221,10 @@ class ConformancePlugin:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         assert self.state is not None
         s = self.state
-        return [f"conformance {__version__}: target {s.config.base_url} ({s.config.source}), profile {s.profile}, "
-                f"seed {s.seed}, settings {s.settings_profile}"]
+        return [
+            f"conformance {__version__}: target {s.config.base_url} ({s.config.source}), profile {s.profile}, "
+            f"seed {s.seed}, settings {s.settings_profile}"
+        ]
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.state and self.state.client:
@@ -227,7 +244,9 @@ class ConformancePlugin:
             if unknown:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id(s) {', '.join(unknown)}")
             if not any(catalog[i].in_profile(self.state.profile) for i in ids):
-                item.add_marker(pytest.mark.skip(reason=f"not in profile '{self.state.profile}' (needs --profile full)"))
+                item.add_marker(
+                    pytest.mark.skip(reason=f"not in profile '{self.state.profile}' (needs --profile full)")
+                )
             # JUnit XML writes the teardown report's properties, which pytest copies from the item.
             item.user_properties.append(("requirements", ",".join(ids)))
         # Tests that change the target (redeem, clock moves) run after every read-only core test.
@@ -268,8 +287,9 @@ def requirement_ids(item: pytest.Item) -> list[str]:
     return ids
 
 
-def _test_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None],
-                 ids: list[str]) -> dict[str, Any]:
+def _test_record(
+    item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None], ids: list[str]
+) -> dict[str, Any]:
     api: Api | None = getattr(item, "conformance_api", None)
     findings: list[Finding] = []
     outcome = report.outcome
@@ -286,8 +306,16 @@ def _test_record(item: pytest.Item, report: pytest.TestReport, call: pytest.Call
             kind = "error"
             message = f"{'request budget' if isinstance(exc, BudgetExhausted) else 'transport'}: {exc}"
             if exc.exchange is not None:
-                findings = [Finding(ids[0] if ids else "", "transport", str(exc), "an HTTP response",
-                                    exc.kind, exc.exchange)]
+                findings = [
+                    Finding(
+                        ids[0] if ids else "",
+                        "transport",
+                        str(exc),
+                        "an HTTP response",
+                        exc.kind,
+                        exc.exchange,
+                    )
+                ]
         elif isinstance(exc, AssertionError):
             kind = "fail"
         else:
@@ -333,6 +361,9 @@ def api(run_state: RunState, target_client: TargetClient, request: pytest.Fixtur
     request.node.conformance_api = handle
     if run_state.preflight_error:
         raise TransportError(f"target unreachable: {run_state.preflight_error}", "unreachable")
+    if target_client.deadline_passed():  # not even a Hypothesis run: the run must end now
+        raise TransportError(f"run deadline of {target_client.limits.run_deadline_seconds:g}s passed; "
+                             "test not run", "deadline")
     yield handle
 
 
@@ -374,7 +405,9 @@ def _state_from_options(config: pytest.Config) -> RunState:
         target = load_config(path) if path else None
     except ConfigError as exc:
         raise pytest.UsageError(f"config error: {exc}") from exc
-    seed = opt.conformance_seed if opt.conformance_seed is not None else random.SystemRandom().randrange(2**31)
+    seed = (
+        opt.conformance_seed if opt.conformance_seed is not None else random.SystemRandom().randrange(2**31)
+    )
     state = RunState(
         config=target,  # type: ignore[arg-type]  # filled by _start_embedded when None
         profile=opt.conformance_profile,
@@ -386,26 +419,43 @@ def _state_from_options(config: pytest.Config) -> RunState:
         embedded=target is None,
     )
     if target is not None and state.profile == "full" and not target.destructive:
-        raise pytest.UsageError("--conformance-profile full replaces the file of photo_id on the target; it needs "
-                                f"'destructive = true' in {target.source}")
+        raise pytest.UsageError(
+            "--conformance-profile full replaces the file of photo_id on the target; it needs "
+            f"'destructive = true' in {target.source}"
+        )
     if target is not None:
         try:
             state.config = apply_limit_overrides(
-                target, opt.request_budget, opt.max_rps, opt.request_timeout,
-                deadline=opt.conformance_deadline, ca_bundle=opt.conformance_ca_bundle)
+                target,
+                opt.request_budget,
+                opt.max_rps,
+                opt.request_timeout,
+                deadline=opt.conformance_deadline,
+                ca_bundle=opt.conformance_ca_bundle,
+            )
         except ConfigError as exc:
             raise pytest.UsageError(f"config error: {exc}") from exc
     return state
 
 
-def apply_limit_overrides(cfg: TargetConfig, budget: int | None, rps: float | None,
-                          timeout: float | None, *, deadline: float | None = None,
-                          ca_bundle: str | None = None) -> TargetConfig:
+def apply_limit_overrides(
+    cfg: TargetConfig,
+    budget: int | None,
+    rps: float | None,
+    timeout: float | None,
+    *,
+    deadline: float | None = None,
+    ca_bundle: str | None = None,
+) -> TargetConfig:
     """The config with command-line limits (and a CA bundle) applied; ConfigError names the option."""
     from dataclasses import replace
 
-    for name, value in (("--request-budget", budget), ("--max-rps", rps), ("--timeout", timeout),
-                        ("--deadline", deadline)):
+    for name, value in (
+        ("--request-budget", budget),
+        ("--max-rps", rps),
+        ("--timeout", timeout),
+        ("--deadline", deadline),
+    ):
         if value is not None and value < 0:
             raise ConfigError(f"{name}: must be a non-negative number")
     if ca_bundle is not None:

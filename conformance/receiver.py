@@ -87,7 +87,9 @@ def plan_receiver(config: TargetConfig, environ: Mapping[str, str] | None = None
             host, _, port = listen.rpartition(":")
             if not port.isdigit():
                 return f"{LISTEN_ENV} must be host:port, got {listen!r}"
-            return ReceiverPlan(host.strip("[]") or "0.0.0.0", int(port), config.callback_base_url.rstrip("/"))
+            return ReceiverPlan(
+                host.strip("[]") or "0.0.0.0", int(port), config.callback_base_url.rstrip("/")
+            )
         port_number = parts.port or (443 if parts.scheme == "https" else 80)
         return ReceiverPlan("0.0.0.0", port_number, config.callback_base_url.rstrip("/"))
     host = urlsplit(config.base_url).hostname or ""
@@ -141,7 +143,7 @@ class CallbackReceiver:
                 if self.command != "HEAD":
                     self.wfile.write(reply)
 
-            do_GET = do_POST = do_HEAD = do_PUT = _record  # noqa: N815 - http.server naming
+            do_GET = do_POST = do_HEAD = do_PUT = _record
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -160,7 +162,9 @@ class CallbackReceiver:
         else:
             host = f"[{self.plan.bind_host}]" if family_v6 else self.plan.bind_host
             self.public_base = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="callback-receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="callback-receiver", daemon=True
+        )
         self._thread.start()
         return self
 

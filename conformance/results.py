@@ -20,8 +20,9 @@ RESULTS_FORMAT = 1
 VERDICT_ORDER = ("fail", "error", "blocked", "untested", "pass", "skip", "not-run", "not-in-profile")
 
 
-def requirement_verdicts(records: Iterable[dict[str, Any]], profile: str,
-                         partial: bool = False) -> list[dict[str, Any]]:
+def requirement_verdicts(
+    records: Iterable[dict[str, Any]], profile: str, partial: bool = False
+) -> list[dict[str, Any]]:
     """Fold test records into one verdict per catalog requirement.
 
     A failing test fails the requirements its findings name (all it declares when the failure
@@ -57,11 +58,20 @@ def requirement_verdicts(records: Iterable[dict[str, Any]], profile: str,
             verdict = min(verdicts, key=VERDICT_ORDER.index)
             if verdict == "pass" and warnings and req.level == "SHOULD":
                 verdict = "fail"
-        out.append({
-            "id": req.id, "group": req.group, "level": req.level, "profile": req.profile, "spec": req.spec,
-            "summary": req.summary, "position": req.position, "verdict": verdict, "tests": sorted(set(tests)),
-            "warnings": warnings[:5],
-        })
+        out.append(
+            {
+                "id": req.id,
+                "group": req.group,
+                "level": req.level,
+                "profile": req.profile,
+                "spec": req.spec,
+                "summary": req.summary,
+                "position": req.position,
+                "verdict": verdict,
+                "tests": sorted(set(tests)),
+                "warnings": warnings[:5],
+            }
+        )
     return out
 
 
@@ -70,16 +80,26 @@ def overall(requirements: list[dict[str, Any]], preflight_error: str | None) -> 
     for r in requirements:
         bucket = counts[r["level"]]
         bucket[r["verdict"]] = bucket.get(r["verdict"], 0) + 1
-    must_bad = [r["id"] for r in requirements
-                if r["level"] == "MUST" and r["verdict"] in ("fail", "error", "blocked", "untested")]
+    must_bad = [
+        r["id"]
+        for r in requirements
+        if r["level"] == "MUST" and r["verdict"] in ("fail", "error", "blocked", "untested")
+    ]
     if preflight_error:
         verdict, exit_code = "UNREACHABLE", 3
     elif must_bad:
         verdict, exit_code = "NOT CONFORMANT", 1
     else:
         verdict, exit_code = "CONFORMANT", 0
-    return {"verdict": verdict, "exit_code": exit_code, "counts": counts, "must_not_passed": must_bad,
-            "should_warnings": [r["id"] for r in requirements if r["level"] == "SHOULD" and r["verdict"] == "fail"]}
+    return {
+        "verdict": verdict,
+        "exit_code": exit_code,
+        "counts": counts,
+        "must_not_passed": must_bad,
+        "should_warnings": [
+            r["id"] for r in requirements if r["level"] == "SHOULD" and r["verdict"] == "fail"
+        ],
+    }
 
 
 def build_results(state: RunState) -> dict[str, Any]:
@@ -102,25 +122,46 @@ def build_results(state: RunState) -> dict[str, Any]:
     skew = state.skew
     return {
         "format": RESULTS_FORMAT,
-        "suite": {"name": "twentythree-replace-token-conformance", "version": __version__,
-                  "python": platform.python_version()},
-        "target": {"base_url": state.config.base_url, "config": state.config.source, "embedded": state.embedded,
-                   "bounds_policy": state.config.bounds_policy, "destructive": state.config.destructive,
-                   "credential_levels": sorted(state.config.credentials),
-                   # names only: reproduction commands tell the reader which variables to export
-                   "secret_env": sorted({src[4:] for c in state.config.credentials.values()
-                                         for src in c.secret_sources.values() if src.startswith("env:")})},
+        "suite": {
+            "name": "twentythree-replace-token-conformance",
+            "version": __version__,
+            "python": platform.python_version(),
+        },
+        "target": {
+            "base_url": state.config.base_url,
+            "config": state.config.source,
+            "embedded": state.embedded,
+            "bounds_policy": state.config.bounds_policy,
+            "destructive": state.config.destructive,
+            "credential_levels": sorted(state.config.credentials),
+            # names only: reproduction commands tell the reader which variables to export
+            "secret_env": sorted(
+                {
+                    src[4:]
+                    for c in state.config.credentials.values()
+                    for src in c.secret_sources.values()
+                    if src.startswith("env:")
+                }
+            ),
+        },
         "run": {
-            "profile": state.profile, "seed": state.seed, "partial": state.partial, "settings_profile": state.settings_profile,
+            "profile": state.profile,
+            "seed": state.seed,
+            "partial": state.partial,
+            "settings_profile": state.settings_profile,
             "hypothesis": {"max_examples": current.max_examples, "deadline": None, "database": None},
             "include_slow": state.include_slow,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started)),
             "duration_seconds": round(time.time() - state.started, 2),
-            "request_budget": limits.request_budget, "max_rps": limits.requests_per_second,
-            "timeout_seconds": limits.timeout_seconds, "max_body_bytes": limits.max_body_bytes,
+            "request_budget": limits.request_budget,
+            "max_rps": limits.requests_per_second,
+            "timeout_seconds": limits.timeout_seconds,
+            "max_body_bytes": limits.max_body_bytes,
             "run_deadline_seconds": limits.run_deadline_seconds,
-            "requests_sent": stats.sent if stats else 0, "retries": stats.retries if stats else 0,
-            "transport_errors": stats.transport_errors if stats else 0, "timeouts": stats.timeouts if stats else 0,
+            "requests_sent": stats.sent if stats else 0,
+            "retries": stats.retries if stats else 0,
+            "transport_errors": stats.transport_errors if stats else 0,
+            "timeouts": stats.timeouts if stats else 0,
             "oversize_responses": stats.oversize if stats else 0,
             # robustness: requests refused before sending, why, and which requests failed in transit
             "not_sent": stats.not_sent if stats else 0,

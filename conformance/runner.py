@@ -18,9 +18,16 @@ from conformance.client import GET_REPLACE_TOKEN, ApiRequest, TargetClient, Tran
 from conformance.config import ConfigError, TargetConfig, load_config, parse_config
 from conformance.plugin import ConformancePlugin, RunState, apply_limit_overrides
 
-VERDICT_MARKS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "blocked": "BLOCKED", "skip": "SKIP",
-                 "untested": "UNTESTED", "not-in-profile": "-",
-                 "not-run": "NOT RUN"}
+VERDICT_MARKS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "blocked": "BLOCKED",
+    "skip": "SKIP",
+    "untested": "UNTESTED",
+    "not-in-profile": "-",
+    "not-run": "NOT RUN",
+}
 
 
 def _err(message: str) -> None:
@@ -37,13 +44,22 @@ def run(args: Any) -> int:
 
             server = ReferenceServer(ReferenceSettings(clock_control=True)).start()
             config = parse_config(server.target_config(), source="<embedded reference>")
-            print(f"conformance: no --config given; certifying the embedded reference server at {server.base_url}")
-        config = apply_limit_overrides(config, args.request_budget, args.max_rps, args.timeout,
-                                       deadline=getattr(args, "deadline", None),
-                                       ca_bundle=getattr(args, "ca_bundle", None))
+            print(
+                f"conformance: no --config given; certifying the embedded reference server at {server.base_url}"
+            )
+        config = apply_limit_overrides(
+            config,
+            args.request_budget,
+            args.max_rps,
+            args.timeout,
+            deadline=getattr(args, "deadline", None),
+            ca_bundle=getattr(args, "ca_bundle", None),
+        )
         if args.profile == "full" and not config.destructive:
-            _err("--profile full replaces the file of photo_id on the target; it needs 'destructive = true' "
-                 f"in {config.source}")
+            _err(
+                "--profile full replaces the file of photo_id on the target; it needs 'destructive = true' "
+                f"in {config.source}"
+            )
             return EXIT_USAGE
         return run_suite(config, args, embedded=server is not None)
     except ConfigError as exc:
@@ -57,21 +73,46 @@ def run(args: Any) -> int:
 def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
     seed = args.seed if args.seed is not None else new_seed()
     report_dir = Path(args.report_dir)
-    state = RunState(config=config, profile=args.profile, include_slow=args.include_slow, seed=seed,
-                     settings_profile=args.settings, max_examples=args.max_examples, report_dir=report_dir,
-                     embedded=embedded)
+    state = RunState(
+        config=config,
+        profile=args.profile,
+        include_slow=args.include_slow,
+        seed=seed,
+        settings_profile=args.settings,
+        max_examples=args.max_examples,
+        report_dir=report_dir,
+        embedded=embedded,
+    )
     state.client = TargetClient(config)
-    print(f"conformance: target {config.base_url} | profile {args.profile} | seed {seed} "
-          f"(reproduce with --seed {seed}) | settings {args.settings}")
+    print(
+        f"conformance: target {config.base_url} | profile {args.profile} | seed {seed} "
+        f"(reproduce with --seed {seed}) | settings {args.settings}"
+    )
     state.preflight_error = preflight(state.client)
     if state.preflight_error:
         _err(f"target unreachable: {state.preflight_error}")
     report_dir.mkdir(parents=True, exist_ok=True)
     pytest_args = [
-        str(suite_dir()), "-c", str(suite_dir() / "suite.ini"), "--rootdir", str(suite_dir()),
-        "-p", "conformance.plugin", "-p", "no:cacheprovider",
-        f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2", "-o", "junit_suite_name=conformance",
-        f"--hypothesis-seed={seed}", "--tb=no", "-rN", "--no-header", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        str(suite_dir()),
+        "-c",
+        str(suite_dir() / "suite.ini"),
+        "--rootdir",
+        str(suite_dir()),
+        "-p",
+        "conformance.plugin",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={report_dir / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit2",
+        "-o",
+        "junit_suite_name=conformance",
+        f"--hypothesis-seed={seed}",
+        "--tb=no",
+        "-rN",
+        "--no-header",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         "-q" if args.quiet else "-v",
     ]
     if args.keyword:
@@ -133,9 +174,11 @@ def print_summary(results: dict[str, Any]) -> None:
     summary = results["summary"]
     print()
     skew = run["clock_skew_seconds"]
-    print(f"requests sent: {run['requests_sent']} (budget {run['request_budget']}), retries {run['retries']}, "
-          f"timeouts {run['timeouts']}, clock skew {'n/a' if skew is None else f'{skew:+.1f}s'}, "
-          f"duration {run['duration_seconds']:.1f}s, seed {run['seed']}")
+    print(
+        f"requests sent: {run['requests_sent']} (budget {run['request_budget']}), retries {run['retries']}, "
+        f"timeouts {run['timeouts']}, clock skew {'n/a' if skew is None else f'{skew:+.1f}s'}, "
+        f"duration {run['duration_seconds']:.1f}s, seed {run['seed']}"
+    )
     if summary["should_warnings"]:
         print(f"warnings (SHOULD): {', '.join(summary['should_warnings'])}")
     if summary["must_not_passed"]:

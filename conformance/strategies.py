@@ -16,10 +16,33 @@ printable_text = st.text(_XML_SAFE, min_size=1, max_size=60)
 any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 
 INJECTION_STRINGS = (
-    "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "]]><x>", "&amp;&lt;&#0;", "&",
-    "' OR '1'='1", "1; DROP TABLE tokens; --", "../../../../etc/passwd", "${jndi:ldap://x/a}", "{{7*7}}",
-    "%00", "\x00", "\r\nSet-Cookie: x=1", "\u2028\u2029", "\ufeff", "😀" * 20, "a" * 5000, "",
-    "0x10", "1e3", "15.0", " 15", "+15", "015", "NaN", "-0", "١٥",  # Arabic-Indic digits
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "]]><x>",
+    "&amp;&lt;&#0;",
+    "&",
+    "' OR '1'='1",
+    "1; DROP TABLE tokens; --",
+    "../../../../etc/passwd",
+    "${jndi:ldap://x/a}",
+    "{{7*7}}",
+    "%00",
+    "\x00",
+    "\r\nSet-Cookie: x=1",
+    "\u2028\u2029",
+    "\ufeff",
+    "😀" * 20,
+    "a" * 5000,
+    "",
+    "0x10",
+    "1e3",
+    "15.0",
+    " 15",
+    "+15",
+    "015",
+    "NaN",
+    "-0",
+    "١٥",  # Arabic-Indic digits
 )
 
 valid_minutes_in_range = st.integers(*VALID_MINUTES[:2])
@@ -32,7 +55,9 @@ def out_of_range(bounds: tuple[int, int, int]) -> st.SearchStrategy[int]:
     """Integers outside [lo, hi], biased to the edges, 0, negatives and 64-bit extremes."""
     lo, hi, _ = bounds
     return st.one_of(
-        st.sampled_from(sorted({lo - 1, hi + 1, 0, -1, -lo, 10 * hi, INT64_MAX, -INT64_MAX} - set(range(lo, hi + 1)))),
+        st.sampled_from(
+            sorted({lo - 1, hi + 1, 0, -1, -lo, 10 * hi, INT64_MAX, -INT64_MAX} - set(range(lo, hi + 1)))
+        ),
         st.integers(max_value=lo - 1, min_value=-INT64_MAX),
         st.integers(min_value=hi + 1, max_value=INT64_MAX),
     )
@@ -41,8 +66,12 @@ def out_of_range(bounds: tuple[int, int, int]) -> st.SearchStrategy[int]:
 @st.composite
 def return_urls(draw: st.DrawFn) -> str:
     """Callback URLs as clients send them: with queries, fragments, Unicode and reserved characters."""
-    host = draw(st.sampled_from(["www.example.com", "example.org:8443", "xn--bcher-kva.example", "127.0.0.1"]))
-    path = draw(st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs"), exclude_characters="?#"), max_size=30))
+    host = draw(
+        st.sampled_from(["www.example.com", "example.org:8443", "xn--bcher-kva.example", "127.0.0.1"])
+    )
+    path = draw(
+        st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs"), exclude_characters="?#"), max_size=30)
+    )
     query = draw(st.lists(st.tuples(printable_text, unicode_text), max_size=3))
     qs = "&".join(f"{k}={v}" for k, v in query)
     url = f"{draw(st.sampled_from(['http', 'https']))}://{host}/{path}" + (f"?{qs}" if qs else "")
@@ -73,8 +102,17 @@ def valid_requests(draw: st.DrawFn, photo_id: str, fmt: str | None = None) -> Ap
     return ApiRequest(params=tuple(order), http_method=method, placement=placement)
 
 
-_PARAM_NAMES = ("photo_id", "valid_minutes", "max_uploads", "return_url", "background_return_p",
-                "format", "raw", "varname", "callback")
+_PARAM_NAMES = (
+    "photo_id",
+    "valid_minutes",
+    "max_uploads",
+    "return_url",
+    "background_return_p",
+    "format",
+    "raw",
+    "varname",
+    "callback",
+)
 
 
 @st.composite

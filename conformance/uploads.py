@@ -78,7 +78,11 @@ def _header_value(text: str) -> str:
 
 
 def multipart_form(
-    fields: Sequence[tuple[str, str]], file: Upload | None, *, file_field: str = "file", empty_file_part: bool = True
+    fields: Sequence[tuple[str, str]],
+    file: Upload | None,
+    *,
+    file_field: str = "file",
+    empty_file_part: bool = True,
 ) -> tuple[bytes, str]:
     """Encode a browser-style ``multipart/form-data`` body; returns (body, Content-Type).
 

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -260,6 +259,28 @@ def when(predicate: Callable[[Received], bool], bad: Behaviour, good: Behaviour 
     return behaviour
 
 
+def cycle(*behaviours: Behaviour) -> Behaviour:
+    """The n-th request gets behaviour n modulo len: several attacks in one run."""
+
+    def behaviour(ctx: Ctx) -> None:
+        with ctx.server.lock:
+            n = len(ctx.server.received) - 1
+        behaviours[n % len(behaviours)](ctx)
+
+    return behaviour
+
+
+def after(count: int, bad: Behaviour) -> Behaviour:
+    """Behave (forward) for the first ``count`` requests, then misbehave for good."""
+
+    def behaviour(ctx: Ctx) -> None:
+        with ctx.server.lock:
+            n = len(ctx.server.received)
+        (ctx.forward if n <= count else lambda: bad(ctx))()
+
+    return behaviour
+
+
 def api_only(req: Received) -> bool:
     """Every API call (preflight included): a target that always misbehaves."""
     return req.target.startswith("/api/")
@@ -290,13 +311,9 @@ def endless(chunk: bytes = b"<a>" + b"x" * 65530 + b"</a>", total: int = 600 * 1
 
 
 def gzip_bomb(total: int = 512 * 1024 * 1024) -> Behaviour:
-    """A small gzip body that inflates to ``total`` bytes (Content-Encoding: gzip)."""
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = b"\0" * (1024 * 1024)
-    data = comp.compress(b'<response status="ok">')
-    for _ in range(total // len(block)):
-        data += comp.compress(block)
-    data += comp.flush()
+    """A ~0.5 MB gzip body inflating to ``total`` bytes (Content-Encoding: gzip, multi-member)."""
+    member = gzip.compress(b"\0" * (8 * 1024 * 1024), compresslevel=9)
+    data = gzip.compress(b'<response status="ok">') + member * (total // (8 * 1024 * 1024))
     return lambda ctx: ctx.respond(data, headers=[("Content-Type", "text/xml"), ("Content-Encoding", "gzip")])
 
 

@@ -39,11 +39,16 @@ def write_config(path: Path, server: ReferenceServer, **overrides: Any) -> Path:
     return path
 
 
-def run_suite(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run_suite(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     """``python -m conformance run ARGS`` in a subprocess, as a user would run it."""
     return subprocess.run(
         [sys.executable, "-m", "conformance", "run", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -12,8 +12,14 @@ from tests.suite_runs import run_suite
 GOOD = {
     "base_url": "https://staging.example.com",
     "photo_id": "123456",
-    "credentials": {"write": {"consumer_key": "ck", "consumer_secret": "env:CS_TEST",
-                              "access_token": "at", "access_token_secret": "ats"}},
+    "credentials": {
+        "write": {
+            "consumer_key": "ck",
+            "consumer_secret": "env:CS_TEST",
+            "access_token": "at",
+            "access_token_secret": "ats",
+        }
+    },
 }
 
 
@@ -43,7 +49,10 @@ def test_a_good_config_resolves_env_secrets(monkeypatch: pytest.MonkeyPatch) -> 
         ({"clock_control_url": "not a url"}, "clock_control_url"),
         ({"credentials": {}}, "credentials.write"),
         ({"credentials": {"write": {"consumer_key": "ck"}}}, "credentials.write.consumer_secret"),
-        ({"credentials": {**GOOD["credentials"], "super": GOOD["credentials"]["write"]}}, "credentials.super"),
+        (
+            {"credentials": {**GOOD["credentials"], "super": GOOD["credentials"]["write"]}},
+            "credentials.super",
+        ),
         ({"limits": {"timeout_seconds": -1}}, "limits.timeout_seconds"),
         ({"limits": {"speed": 1}}, "limits.speed"),
     ],
@@ -57,7 +66,9 @@ def test_broken_config_names_the_key(monkeypatch: pytest.MonkeyPatch, changes: d
 
 def test_unset_env_var_names_key_and_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CS_TEST", raising=False)
-    with pytest.raises(ConfigError, match=r"^credentials\.write\.consumer_secret: environment variable CS_TEST"):
+    with pytest.raises(
+        ConfigError, match=r"^credentials\.write\.consumer_secret: environment variable CS_TEST"
+    ):
         parse_config(_with())
 
 
@@ -105,22 +116,29 @@ def test_cli_broken_config_exits_2_before_any_request(tmp_path: Path) -> None:
         cfg.write_text(
             f'base_url = "http://127.0.0.1:{counter.sock.getsockname()[1]}"\nphoto_id = "1"\n'
             '[credentials.write]\nconsumer_key = "k"\nconsumer_secret = "env:SURELY_UNSET_VAR_X"\n'
-            'access_token = "t"\naccess_token_secret = "s"\n', encoding="utf-8")
+            'access_token = "t"\naccess_token_secret = "s"\n',
+            encoding="utf-8",
+        )
         proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path / "r"))
     finally:
         counter.close()
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines == ["conformance: config error: credentials.write.consumer_secret: environment variable "
-                     "SURELY_UNSET_VAR_X is not set"]
+    assert lines == [
+        "conformance: config error: credentials.write.consumer_secret: environment variable "
+        "SURELY_UNSET_VAR_X is not set"
+    ]
     assert counter.count == 0
 
 
 def test_full_profile_without_destructive_exits_2(tmp_path: Path) -> None:
     cfg = tmp_path / "t.toml"
-    cfg.write_text('base_url = "http://127.0.0.1:9"\nphoto_id = "1"\ndestructive = false\n'
-                   '[credentials.write]\nconsumer_key = "k"\nconsumer_secret = "c"\n'
-                   'access_token = "t"\naccess_token_secret = "s"\n', encoding="utf-8")
+    cfg.write_text(
+        'base_url = "http://127.0.0.1:9"\nphoto_id = "1"\ndestructive = false\n'
+        '[credentials.write]\nconsumer_key = "k"\nconsumer_secret = "c"\n'
+        'access_token = "t"\naccess_token_secret = "s"\n',
+        encoding="utf-8",
+    )
     proc = run_suite("--config", str(cfg), "--profile", "full", "--report-dir", str(tmp_path / "r"))
     assert proc.returncode == 2
     assert "destructive = true" in proc.stderr

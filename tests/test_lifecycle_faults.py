@@ -46,8 +46,17 @@ def test_fault_fails_its_requirements(tmp_path: Path, fault: str) -> None:
     with ReferenceServer(ReferenceSettings(clock_control=True, faults=frozenset({fault}))) as server:
         # A short timeout bounds the wait for a background callback that never comes.
         cfg = write_config(tmp_path / "t.toml", server, limits={"timeout_seconds": 3})
-        proc = run_suite("--config", str(cfg), "--profile", "full", "--report-dir", str(tmp_path),
-                         "-k", SELECTION[fault], *QUICK)
+        proc = run_suite(
+            "--config",
+            str(cfg),
+            "--profile",
+            "full",
+            "--report-dir",
+            str(tmp_path),
+            "-k",
+            SELECTION[fault],
+            *QUICK,
+        )
     got = verdicts(tmp_path)
     expected = FAULTS[fault].detected_by
     assert {rid: got[rid] for rid in expected} == dict.fromkeys(expected, "fail"), proc.stdout[-3000:]

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import requests
-from reference_helpers import GET_TOKEN, PHOTO_ID, xml
+from tests.reference_helpers import GET_TOKEN, PHOTO_ID, xml
 from requests_oauthlib import OAuth1
 
 from conformance.config import Credentials

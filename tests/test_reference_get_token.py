@@ -10,7 +10,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_helpers import GET_TOKEN, PHOTO_ID, get_token, issue, js, server_fixture, xml
+from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, issue, js, server_fixture, xml
 
 from conformance.reference import ReferenceServer
 

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import pytest
 import requests
 from oauthlib.oauth1 import Client
-from reference_helpers import GET_TOKEN, PHOTO_ID, get_token, js, server_fixture, xml
+from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, js, server_fixture, xml
 
 from conformance.reference import ReferenceServer
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from reference_helpers import (
+from tests.reference_helpers import (
     PHOTO_ID,
     CallbackReceiver,
     issue,

@@ -34,6 +34,7 @@ SCHEMA_FILES = {
     "get-replace-token.xsd",
     "get-replace-token.response.schema.json",
     "redeem-callback.schema.json",
+    "results.schema.json",  # the run-results format (conformance/report); pinned like the others
 }
 
 OK_XML = (FIXTURES / "get-replace-token.ok.xml").read_bytes()

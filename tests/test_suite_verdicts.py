@@ -28,11 +28,18 @@ def test_embedded_reference_is_conformant(tmp_path: Path) -> None:
     assert (tmp_path / "junit.xml").is_file()
 
 
-@pytest.mark.parametrize(("server_policy", "declared", "expected"), [
-    ("reject", "clamp", "fail"), ("clamp", "reject", "fail"), ("reject", "reject", "pass"), ("clamp", "either", "pass"),
-])
-def test_bounds_policy_mismatch_changes_the_verdict(tmp_path: Path, server_policy: str, declared: str,
-                                                    expected: str) -> None:
+@pytest.mark.parametrize(
+    ("server_policy", "declared", "expected"),
+    [
+        ("reject", "clamp", "fail"),
+        ("clamp", "reject", "fail"),
+        ("reject", "reject", "pass"),
+        ("clamp", "either", "pass"),
+    ],
+)
+def test_bounds_policy_mismatch_changes_the_verdict(
+    tmp_path: Path, server_policy: str, declared: str, expected: str
+) -> None:
     with ReferenceServer(ReferenceSettings(bounds_policy=server_policy)) as server:
         cfg = write_config(tmp_path / "t.toml", server, bounds_policy=declared)
         proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "out_of_range", *FAST)
@@ -40,11 +47,15 @@ def test_bounds_policy_mismatch_changes_the_verdict(tmp_path: Path, server_polic
     assert proc.returncode == (1 if expected == "fail" else 0)
 
 
-def test_read_credentials_declared_as_write_fail_write_requirement(tmp_path: Path, reference: ReferenceServer) -> None:
+def test_read_credentials_declared_as_write_fail_write_requirement(
+    tmp_path: Path, reference: ReferenceServer
+) -> None:
     """Credentials of the wrong level: the target (correctly) refuses them, so the verdict flips."""
     creds = reference.target_config()["credentials"]
     cfg = write_config(tmp_path / "t.toml", reference, credentials={"write": creds["read"]})
-    proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "write_level or header", *FAST)
+    proc = run_suite(
+        "--config", str(cfg), "--report-dir", str(tmp_path), "-k", "write_level or header", *FAST
+    )
     v = verdicts(tmp_path)
     assert v["AUTH-WRITE-GRANTED"] == "fail"
     assert v["AUTH-PLACEMENT-HEADER"] == "fail"
@@ -52,10 +63,14 @@ def test_read_credentials_declared_as_write_fail_write_requirement(tmp_path: Pat
     assert "permission_denied" in proc.stdout + (tmp_path / "results.json").read_text()
 
 
-def test_optional_credentials_missing_are_skipped_with_reason(tmp_path: Path, reference: ReferenceServer) -> None:
+def test_optional_credentials_missing_are_skipped_with_reason(
+    tmp_path: Path, reference: ReferenceServer
+) -> None:
     creds = reference.target_config()["credentials"]
     cfg = write_config(tmp_path / "t.toml", reference, credentials={"write": creds["write"]})
-    proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "read_level or admin_level", *FAST)
+    proc = run_suite(
+        "--config", str(cfg), "--report-dir", str(tmp_path), "-k", "read_level or admin_level", *FAST
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     skipped = [t for t in results["tests"] if t["verdict"] == "skip"]
@@ -69,7 +84,9 @@ def test_same_seed_reproduces_the_same_draws(tmp_path: Path, reference: Referenc
     counts = []
     for i in range(2):
         out = tmp_path / str(i)
-        run_suite("--config", str(cfg), "--report-dir", str(out), "--seed", "1234", "-k", "unicode or agree", *FAST)
+        run_suite(
+            "--config", str(cfg), "--report-dir", str(out), "--seed", "1234", "-k", "unicode or agree", *FAST
+        )
         results = json.loads((out / "results.json").read_text())
         counts.append({t["nodeid"]: t["requests"] for t in results["tests"]})
     assert counts[0] == counts[1] and sum(counts[0].values()) > 0
@@ -82,10 +99,33 @@ def test_plain_pytest_with_the_plugin(tmp_path: Path, reference: ReferenceServer
 
     cfg = write_config(tmp_path / "t.toml", reference)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "conformance.plugin", "--pyargs", "conformance.suite",
-         "--target-config", str(cfg), "--conformance-report-dir", str(tmp_path), "--conformance-seed", "3",
-         "--conformance-max-examples", "3", "-k", "oauth_in or default", "-q", "-p", "no:cacheprovider"],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "conformance.plugin",
+            "--pyargs",
+            "conformance.suite",
+            "--target-config",
+            str(cfg),
+            "--conformance-report-dir",
+            str(tmp_path),
+            "--conformance-seed",
+            "3",
+            "--conformance-max-examples",
+            "3",
+            "-k",
+            "oauth_in or default",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert verdicts(tmp_path)["AUTH-PLACEMENT-QUERY"] == "pass"
 

@@ -412,9 +412,9 @@ def respond_callback(
     b = ctx.behaviour
     if row.background_return_p:
         status = "not delivered"
-        if cb.scheme_allowed(row.return_url, absolute_only=True) and len(url) <= b.background_max_chars:
-            if not b.fault("background_callback_ignored"):
-                status = cb.deliver_background(url, b)
+        allowed = cb.scheme_allowed(row.return_url, absolute_only=True)
+        if allowed and len(url) <= b.background_max_chars and not b.fault("background_callback_ignored"):
+            status = cb.deliver_background(url, b)
         if replacement_id:
             ctx.store.record_callback(replacement_id, url, status)
         if b.fault("background_error_unprefixed"):
@@ -445,7 +445,9 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
         return text_response(str(exc), now)
     domain = site_domain(request, ctx)
     base = [("domain", domain), ("replace_token", row.replace_token)]
-    return_to = row.return_url.partition("?")[0] if b.fault("callback_loses_return_url_query") else row.return_url
+    return_to = row.return_url  # where the callback goes
+    if b.fault("callback_loses_return_url_query"):
+        return_to = return_to.partition("?")[0]
     if b.fault("extra_params_not_repeated"):
         upload.extra_fields = []
 

@@ -157,7 +157,7 @@ CORE_FAULTS: list[Fault] = [
           ("TIME-VALID-UNTIL",)),
     Fault("valid_until_node_skew", "TIME",
           "Two load-balanced nodes, one with its clock 30 s behind: valid_until jumps back and forth.",
-          ("TIME-MONOTONIC",)),
+          ("TIME-MONOTONIC", "TIME-VALID-UNTIL")),
     # -- TOKEN ---------------------------------------------------------------------------------
     Fault("token_sequential", "TOKEN",
           "The token is the row's auto-increment id, zero-padded to look random.",
@@ -184,10 +184,10 @@ CORE_FAULTS: list[Fault] = [
     # -- INPUT ---------------------------------------------------------------------------------
     Fault("malformed_int_500", "INPUT",
           "int(valid_minutes) raises on non-digits and nothing catches it: HTTP 500 with a stack trace.",
-          ("INPUT-ROBUST",)),
+          ("INPUT-ROBUST", "HTTP-STATUS-200")),
     Fault("huge_int_500", "INPUT",
           "Values beyond a 32-bit INT column make the insert fail: HTTP 500 with a stack trace.",
-          ("INPUT-ROBUST", "PARAMS-OUT-OF-RANGE")),
+          ("INPUT-ROBUST", "PARAMS-OUT-OF-RANGE", "HTTP-STATUS-200")),
     Fault("control_chars_unfiltered", "INPUT",
           "Control characters in return_url are copied into the XML, which no parser accepts.",
           ("INPUT-ROBUST",)),

@@ -161,8 +161,8 @@ def _finding_view(f: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, 
     }
 
 
-def _anchors(tests: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """nodeid -> id of the element a link to that test should land on (its worst record)."""
+def _anchors(tests: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """nodeid -> (id of the element a link to that test lands on, its verdict): its worst record."""
     rank = {"fail": 0, "error": 1, "skip": 2, "pass": 3}
     best: dict[str, tuple[int, int]] = {}
     for i, rec in enumerate(tests):
@@ -170,7 +170,7 @@ def _anchors(tests: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         nodeid = rec.get("nodeid", "")
         if nodeid not in best or key < best[nodeid]:
             best[nodeid] = key
-    return {nodeid: f"test-{i}" for nodeid, (_, i) in best.items()}
+    return {nodeid: (f"test-{i}", str(tests[i].get("verdict", ""))) for nodeid, (_, i) in best.items()}
 
 
 def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "profile": req.get("profile", ""),
                 "verdict": verdict,
                 "label": verdict_label(verdict, str(req.get("level", ""))),
-                "tests": [(t, anchors.get(t)) for t in req.get("tests") or ()],
+                "tests": [(t, *anchors.get(t, (None, ""))) for t in req.get("tests") or ()],
                 "warnings": len(req.get("warnings") or ()),
             }
         )

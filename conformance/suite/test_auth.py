@@ -18,9 +18,11 @@ def test_unsigned_request_is_denied_with_callers_level(api: Api, fmt: str) -> No
     """An unsigned caller is anonymous (or none): permission_denied, its own level, no token."""
     r = "AUTH-UNSIGNED-DENIED"
     obs = api.call(api.request(**_fmt_params(fmt)).but(auth=None))
-    api.expect(checks.check_api_response(obs, fmt, r),
-               checks.check_error(obs, r, codes={"permission_denied"}, permission_levels={"anonymous", "none"}),
-               checks.check_no_token(obs, r))
+    api.expect(
+        checks.check_api_response(obs, fmt, r),
+        checks.check_error(obs, r, codes={"permission_denied"}, permission_levels={"anonymous", "none"}),
+        checks.check_no_token(obs, r),
+    )
 
 
 @requirement("AUTH-READ-DENIED")
@@ -30,9 +32,11 @@ def test_read_level_is_denied_with_read_level(api: Api, fmt: str) -> None:
     api.require_credentials("read")
     r = "AUTH-READ-DENIED"
     obs = api.call(api.request(**_fmt_params(fmt)).but(auth="read"))
-    api.expect(checks.check_api_response(obs, fmt, r),
-               checks.check_error(obs, r, codes={"permission_denied"}, permission_levels={"read"}),
-               checks.check_no_token(obs, r))
+    api.expect(
+        checks.check_api_response(obs, fmt, r),
+        checks.check_error(obs, r, codes={"permission_denied"}, permission_levels={"read"}),
+        checks.check_no_token(obs, r),
+    )
 
 
 @requirement("AUTH-WRITE-GRANTED")
@@ -40,8 +44,11 @@ def test_read_level_is_denied_with_read_level(api: Api, fmt: str) -> None:
 def test_write_level_gets_token_and_reports_write(api: Api, fmt: str) -> None:
     r = "AUTH-WRITE-GRANTED"
     obs = api.call(api.request(**_fmt_params(fmt)).but(auth="write"))
-    api.expect(checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r),
-               checks.check_permission_level(obs, "write", r))
+    api.expect(
+        checks.check_api_response(obs, fmt, r),
+        checks.check_status_ok(obs, r),
+        checks.check_permission_level(obs, "write", r),
+    )
 
 
 @requirement("AUTH-ADMIN-GRANTED")
@@ -50,8 +57,11 @@ def test_admin_level_gets_token_and_reports_admin(api: Api, fmt: str) -> None:
     api.require_credentials("admin")
     r = "AUTH-ADMIN-GRANTED"
     obs = api.call(api.request(**_fmt_params(fmt)).but(auth="admin"))
-    api.expect(checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r),
-               checks.check_permission_level(obs, "admin", r))
+    api.expect(
+        checks.check_api_response(obs, fmt, r),
+        checks.check_status_ok(obs, r),
+        checks.check_permission_level(obs, "admin", r),
+    )
 
 
 @requirement("AUTH-BAD-SIGNATURE")
@@ -60,8 +70,11 @@ def test_bad_signature_is_invalid_signature(api: Api, method: str, placement: st
     """A well-formed but wrong HMAC-SHA1 signature, in each placement."""
     r = "AUTH-BAD-SIGNATURE"
     obs = api.call(api.request().but(tamper=True, http_method=method, placement=placement))
-    api.expect(checks.check_api_response(obs, "xml", r),
-               checks.check_error(obs, r, codes={"invalid_signature"}), checks.check_no_token(obs, r))
+    api.expect(
+        checks.check_api_response(obs, "xml", r),
+        checks.check_error(obs, r, codes={"invalid_signature"}),
+        checks.check_no_token(obs, r),
+    )
 
 
 @requirement("AUTH-PLACEMENT-HEADER")
@@ -91,5 +104,8 @@ def test_replayed_nonce_is_refused(api: Api) -> None:
     r = "AUTH-NONCE-REPLAY"
     first, second = api.replay(api.request(), times=2)
     api.expect(checks.check_api_response(first, "xml", r), checks.check_status_ok(first, r))
-    api.expect(checks.check_api_response(second, "xml", r), checks.check_error(second, r),
-               checks.check_no_token(second, r))
+    api.expect(
+        checks.check_api_response(second, "xml", r),
+        checks.check_error(second, r),
+        checks.check_no_token(second, r),
+    )

@@ -9,8 +9,14 @@ def test_success_and_errors_are_http_200(api: Api) -> None:
     """A success and the usual errors (unsigned, bad signature, missing photo) all answer HTTP 200."""
     r = "HTTP-STATUS-200"
     base = api.request()
-    reqs = [base, base.but(auth=None), base.but(tamper=True), base.with_params(photo_id=None),
-            base.with_params(format="json"), base.with_params(format="json").but(auth=None)]
+    reqs = [
+        base,
+        base.but(auth=None),
+        base.but(tamper=True),
+        base.with_params(photo_id=None),
+        base.with_params(format="json"),
+        base.with_params(format="json").but(auth=None),
+    ]
     for obs in api.call_many(reqs):
         api.expect(checks.check_http_status_200(obs, r), checks.check_no_server_error(obs, r))
 
@@ -21,9 +27,13 @@ def test_get_and_post_give_the_same_token_terms(api: Api) -> None:
     req = api.request(valid_minutes="45", max_uploads="3", return_url="https://example.com/cb?a=1")
     get, post = api.call_many([req.but(http_method="GET"), req.but(http_method="POST")])
     for obs in (get, post):
-        api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r),
-                   checks.check_numeric_field(obs, "valid_minutes", 45, r),
-                   checks.check_numeric_field(obs, "max_uploads", 3, r), checks.check_echo(obs, req, r))
+        api.expect(
+            checks.check_api_response(obs, "xml", r),
+            checks.check_status_ok(obs, r),
+            checks.check_numeric_field(obs, "valid_minutes", 45, r),
+            checks.check_numeric_field(obs, "max_uploads", 3, r),
+            checks.check_echo(obs, req, r),
+        )
 
 
 @requirement("HTTP-POST-IGNORES-QUERY")
@@ -39,17 +49,25 @@ def test_post_does_not_use_query_parameters(api: Api) -> None:
     obs = api.call(req, "xml")
     if obs.attr("code") == "invalid_signature":
         obs = api.call(req.but(sign_query_on_post=False), "xml")
-    api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r),
-               checks.check_numeric_field(obs, "valid_minutes", 180, r),
-               checks.check_numeric_field(obs, "max_uploads", 1, r))
+    api.expect(
+        checks.check_api_response(obs, "xml", r),
+        checks.check_status_ok(obs, r),
+        checks.check_numeric_field(obs, "valid_minutes", 180, r),
+        checks.check_numeric_field(obs, "max_uploads", 1, r),
+    )
 
 
 @requirement("HTTP-POST-IGNORES-QUERY", "PHOTO-MISSING")
 def test_post_with_photo_id_only_in_query_issues_no_token(api: Api) -> None:
     r = "HTTP-POST-IGNORES-QUERY"
-    req = api.request().with_params(photo_id=None).but(
-        http_method="POST", query_on_post=(("photo_id", api.config.photo_id),))
+    req = (
+        api.request()
+        .with_params(photo_id=None)
+        .but(http_method="POST", query_on_post=(("photo_id", api.config.photo_id),))
+    )
     obs = api.call(req, "xml")
     if obs.attr("code") == "invalid_signature":
         obs = api.call(req.but(sign_query_on_post=False), "xml")
-    api.expect(checks.check_api_response(obs, "xml", r), checks.check_error(obs, r), checks.check_no_token(obs, r))
+    api.expect(
+        checks.check_api_response(obs, "xml", r), checks.check_error(obs, r), checks.check_no_token(obs, r)
+    )

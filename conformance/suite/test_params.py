@@ -14,16 +14,22 @@ from conformance.plugin import Api, requirement
 def test_valid_minutes_defaults_to_180(api: Api) -> None:
     r = "PARAMS-VALID-MINUTES-DEFAULT"
     for obs in api.call_many([api.request(), api.request(format="json")]):
-        api.expect(checks.check_api_response(obs, None, r), checks.check_status_ok(obs, r),
-                   checks.check_numeric_field(obs, "valid_minutes", 180, r))
+        api.expect(
+            checks.check_api_response(obs, None, r),
+            checks.check_status_ok(obs, r),
+            checks.check_numeric_field(obs, "valid_minutes", 180, r),
+        )
 
 
 @requirement("PARAMS-MAX-UPLOADS-DEFAULT")
 def test_max_uploads_defaults_to_1(api: Api) -> None:
     r = "PARAMS-MAX-UPLOADS-DEFAULT"
     for obs in api.call_many([api.request(), api.request(format="json")]):
-        api.expect(checks.check_api_response(obs, None, r), checks.check_status_ok(obs, r),
-                   checks.check_numeric_field(obs, "max_uploads", 1, r))
+        api.expect(
+            checks.check_api_response(obs, None, r),
+            checks.check_status_ok(obs, r),
+            checks.check_numeric_field(obs, "max_uploads", 1, r),
+        )
 
 
 def sweep_values(values: list[int], settings_profile: str, seed: int) -> list[int]:
@@ -44,14 +50,22 @@ def _sweep(api: Api, name: str, values: list[int], r: str) -> None:
     values = sweep_values(values, api.state.settings_profile, api.state.seed)
     reqs = [api.request(**{name: str(v)}) for v in values]
     for value, obs in zip(values, api.call_many(reqs), strict=True):
-        api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r),
-                   checks.check_numeric_field(obs, name, value, r))
+        api.expect(
+            checks.check_api_response(obs, "xml", r),
+            checks.check_status_ok(obs, r),
+            checks.check_numeric_field(obs, name, value, r),
+        )
 
 
 @requirement("PARAMS-VALID-MINUTES-RANGE")
 def test_every_valid_minutes_value_is_honoured(api: Api) -> None:
     """valid_minutes 15..1440: every value under --settings thorough, edges plus a seeded sample otherwise."""
-    _sweep(api, "valid_minutes", list(range(VALID_MINUTES[0], VALID_MINUTES[1] + 1)), "PARAMS-VALID-MINUTES-RANGE")
+    _sweep(
+        api,
+        "valid_minutes",
+        list(range(VALID_MINUTES[0], VALID_MINUTES[1] + 1)),
+        "PARAMS-VALID-MINUTES-RANGE",
+    )
 
 
 @requirement("PARAMS-MAX-UPLOADS-RANGE")
@@ -68,5 +82,35 @@ def test_out_of_range_follows_declared_policy(api: Api, name: str, data: st.Data
     bounds = VALID_MINUTES if name == "valid_minutes" else MAX_UPLOADS
     value = data.draw(strategies.out_of_range(bounds), label=name)
     obs = api.call(api.request(**{name: str(value)}), "xml")
-    api.expect(checks.check_api_response(obs, "xml", r), checks.check_within_bounds(obs, r),
-               checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r))
+    api.expect(
+        checks.check_api_response(obs, "xml", r),
+        checks.check_within_bounds(obs, r),
+        checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r),
+    )
+
+
+JUST_PAST_THE_BOUNDS = [
+    ("valid_minutes", VALID_MINUTES[0] - 1),
+    ("valid_minutes", VALID_MINUTES[1] + 1),
+    ("valid_minutes", 0),
+    ("max_uploads", MAX_UPLOADS[0] - 1),
+    ("max_uploads", MAX_UPLOADS[1] + 1),
+    ("max_uploads", -1),
+]
+
+
+@requirement("PARAMS-OUT-OF-RANGE")
+def test_just_past_each_bound_follows_declared_policy(api: Api) -> None:
+    """One step past each bound, zero and a negative, in every run whatever the seed or example budget.
+
+    The property test draws from the whole out-of-range space; these fixed values are where
+    off-by-one bounds and unenforced bounds show.
+    """
+    r = "PARAMS-OUT-OF-RANGE"
+    reqs = [api.request(**{name: str(value)}) for name, value in JUST_PAST_THE_BOUNDS]
+    for (name, value), obs in zip(JUST_PAST_THE_BOUNDS, api.call_many(reqs), strict=True):
+        api.expect(
+            checks.check_api_response(obs, "xml", r),
+            checks.check_within_bounds(obs, r),
+            checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r),
+        )

@@ -21,7 +21,9 @@ def _fmt(fmt: str) -> dict[str, str]:
 def test_missing_photo_id_is_an_error(api: Api, fmt: str, method: str) -> None:
     r = "PHOTO-MISSING"
     obs = api.call(api.request(**_fmt(fmt)).with_params(photo_id=None).but(http_method=method))
-    api.expect(checks.check_api_response(obs, fmt, r), checks.check_error(obs, r), checks.check_no_token(obs, r))
+    api.expect(
+        checks.check_api_response(obs, fmt, r), checks.check_error(obs, r), checks.check_no_token(obs, r)
+    )
 
 
 @requirement("PHOTO-UNKNOWN")
@@ -31,8 +33,11 @@ def test_unknown_photo_id_is_no_such_photo(api: Api, fmt: str) -> None:
     if not api.config.unknown_photo_id:
         pytest.skip("no unknown_photo_id configured (an id known not to exist on the target)")
     obs = api.call(api.request(photo_id=api.config.unknown_photo_id, **_fmt(fmt)))
-    api.expect(checks.check_api_response(obs, fmt, r), checks.check_error(obs, r, codes={"no_such_photo"}),
-               checks.check_no_token(obs, r))
+    api.expect(
+        checks.check_api_response(obs, fmt, r),
+        checks.check_error(obs, r, codes={"no_such_photo"}),
+        checks.check_no_token(obs, r),
+    )
 
 
 @requirement("INPUT-ROBUST")
@@ -40,16 +45,62 @@ def test_unknown_photo_id_is_no_such_photo(api: Api, fmt: str) -> None:
 def test_any_input_gets_a_well_formed_answer(api: Api, reqs: list[ApiRequest]) -> None:
     """Hostile input never gets a 5xx, a trace, malformed output or a token outside the rules."""
     r = "INPUT-ROBUST"
-    reqs = [q.but(params=tuple((k, api.config.photo_id if v == "PHOTO" else v) for k, v in q.params)) for q in reqs]
+    reqs = [
+        q.but(params=tuple((k, api.config.photo_id if v == "PHOTO" else v) for k, v in q.params))
+        for q in reqs
+    ]
     for obs in api.call_many(reqs):
-        api.expect(checks.check_api_response(obs, None, r), checks.check_within_bounds(obs, r),
-                   checks.check_token_fields(obs, ApiRequest(), r))
+        api.expect(
+            checks.check_api_response(obs, None, r),
+            checks.check_within_bounds(obs, r),
+            checks.check_token_fields(obs, ApiRequest(), r),
+        )
+
+
+KNOWN_HOSTILE: list[tuple[tuple[str, str], ...]] = [
+    (("valid_minutes", "abc"),),
+    (("max_uploads", "1e3"),),
+    (("valid_minutes", "15.0"),),
+    (("max_uploads", " "),),
+    (("valid_minutes", "9" * 40),),
+    (("max_uploads", str(2**31)),),
+    (("valid_minutes", str(-(2**63))),),
+    (("return_url", "https://example.com/\x01\x1f?a=\x0b"),),
+    (("return_url", "a\x00b"),),
+    (("photo_id", "abc"),),
+    (("photo_id", ""),),
+    (("photo_id", "1" * 40),),
+    (("valid_minutes", "30"), ("valid_minutes", "abc")),
+]
+"""Inputs that break naive implementations (int() on non-digits, 32-bit columns, control characters
+in XML, repeated keys), sent in every run; the property test explores around them."""
+
+
+@requirement("INPUT-ROBUST")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_known_hostile_inputs_get_a_well_formed_answer(api: Api, fmt: str) -> None:
+    r = "INPUT-ROBUST"
+    base = api.request(**_fmt(fmt))
+    reqs = []
+    for pairs in KNOWN_HOSTILE:
+        names = {k for k, _ in pairs}
+        reqs.append(base.but(params=tuple((k, v) for k, v in base.params if k not in names) + pairs))
+    for obs in api.call_many(reqs):
+        api.expect(
+            checks.check_api_response(obs, fmt, r),
+            checks.check_within_bounds(obs, r),
+            checks.check_token_fields(obs, ApiRequest(), r),
+        )
 
 
 def _error_requests(api: Api, fmt: str) -> list[ApiRequest]:
     base = api.request(**_fmt(fmt))
-    reqs = [base.but(auth=None), base.but(tamper=True), base.with_params(photo_id=None),
-            base.with_params(valid_minutes="abc")]
+    reqs = [
+        base.but(auth=None),
+        base.but(tamper=True),
+        base.with_params(photo_id=None),
+        base.with_params(valid_minutes="abc"),
+    ]
     if api.config.unknown_photo_id:
         reqs.append(base.with_params(photo_id=api.config.unknown_photo_id))
     return reqs
@@ -60,8 +111,11 @@ def _error_requests(api: Api, fmt: str) -> list[ApiRequest]:
 def test_errors_carry_status_code_and_message(api: Api, fmt: str) -> None:
     r = "ERROR-ENVELOPE"
     for obs in api.call_many(_error_requests(api, fmt)[:3]):
-        api.expect(checks.check_api_response(obs, fmt, r), checks.check_error(obs, r),
-                   checks.check_error_envelope(obs, r))
+        api.expect(
+            checks.check_api_response(obs, fmt, r),
+            checks.check_error(obs, r),
+            checks.check_error_envelope(obs, r),
+        )
 
 
 @requirement("ERROR-CODES-DOCUMENTED")

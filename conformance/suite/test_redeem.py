@@ -33,8 +33,11 @@ def test_valid_token_and_file_replace_the_photo(api: Api, kind: str) -> None:
     issued = life.issue(r, return_url=RETURN_URL)
     before, upload = life.history(), make_upload(kind)  # type: ignore[arg-type]
     answer = life.redeem(issued.token, upload)
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_success_callback(answer, issued.token, issued.photo_id, r),
-               rc.check_history_replaced(before, life.history(), [upload.sha256], r, answer))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+        rc.check_history_replaced(before, life.history(), [upload.sha256], r, answer),
+    )
 
 
 @requirement("REDEEM-RETURN-URL-QUERY")
@@ -46,8 +49,11 @@ def test_return_url_query_is_kept(api: Api, query: list[tuple[str, str]]) -> Non
     return_url = "https://app.example.com/cb/path?" + urlencode(query)
     issued = life.issue(r, return_url=return_url)
     answer = life.redeem(issued.token, make_upload())
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_success_callback(answer, issued.token, issued.photo_id, r),
-               rc.check_callback_keeps_return_url(answer, return_url, r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+        rc.check_callback_keeps_return_url(answer, return_url, r),
+    )
 
 
 @requirement("REDEEM-EXTRA-PARAMS")
@@ -58,8 +64,11 @@ def test_extra_fields_are_repeated_in_the_callback(api: Api, extra: list[tuple[s
     life = Lifecycle(api)
     issued = life.issue(r, return_url=RETURN_URL)
     answer = life.redeem(issued.token, make_upload(), extra)
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_success_callback(answer, issued.token, issued.photo_id, r),
-               rc.check_extra_fields_repeated(answer, extra, r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+        rc.check_extra_fields_repeated(answer, extra, r),
+    )
 
 
 @requirement("CALLBACK-REDIRECT-SHORT")
@@ -70,8 +79,11 @@ def test_short_callback_is_a_redirect(api: Api, outcome: str) -> None:
     life = Lifecycle(api)
     issued = life.issue(r, return_url=RETURN_URL)
     answer = life.redeem(issued.token, make_upload() if outcome == "success" else None)
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_redirect(answer, r),
-               rc.check_callback_keeps_return_url(answer, RETURN_URL, r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_redirect(answer, r),
+        rc.check_callback_keeps_return_url(answer, RETURN_URL, r),
+    )
 
 
 @requirement("CALLBACK-POST-LONG")
@@ -85,10 +97,13 @@ def test_long_callback_is_a_form_post(api: Api, long_part: str) -> None:
     extra = [("note", '"quoted" <b>&amp; ünïcode'), *([("long", pad)] if long_part == "extra_field" else [])]
     issued = life.issue(r, return_url=return_url)
     answer = life.redeem(issued.token, make_upload(), extra)
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_form_post(answer, return_url, r),
-               rc.check_success_callback(answer, issued.token, issued.photo_id, r),
-               rc.check_callback_keeps_return_url(answer, return_url, r),
-               rc.check_extra_fields_repeated(answer, extra, r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_form_post(answer, return_url, r),
+        rc.check_success_callback(answer, issued.token, issued.photo_id, r),
+        rc.check_callback_keeps_return_url(answer, return_url, r),
+        rc.check_extra_fields_repeated(answer, extra, r),
+    )
 
 
 @requirement("CALLBACK-NO-RETURN-URL")
@@ -100,5 +115,8 @@ def test_no_return_url_answers_plain_ok(api: Api, return_url: str | None) -> Non
     issued = life.issue(r, return_url=return_url)
     before, upload = life.history(), make_upload()
     answer = life.redeem(issued.token, upload)
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_plain_ok(answer, r),
-               rc.check_history_replaced(before, life.history(), [upload.sha256], r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_plain_ok(answer, r),
+        rc.check_history_replaced(before, life.history(), [upload.sha256], r),
+    )

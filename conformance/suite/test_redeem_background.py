@@ -50,9 +50,12 @@ def test_background_callback_is_made_by_the_target(api: Api, receiver: CallbackR
     answer = life.redeem(issued.token, upload)
     waited = api.config.limits.timeout_seconds if answer.outcome == "success" else 0.5
     received = rec.wait_for(key, timeout=waited)
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_background_ok(answer, issued.photo_id, r),
-               rc.check_background_delivery(answer, received, return_url, issued.token, r),
-               rc.check_history_replaced(before, life.history(), [upload.sha256], r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_background_ok(answer, issued.photo_id, r),
+        rc.check_background_delivery(answer, received, return_url, issued.token, r),
+        rc.check_history_replaced(before, life.history(), [upload.sha256], r),
+    )
 
 
 @requirement("BACKGROUND-ERROR")
@@ -66,5 +69,8 @@ def test_background_error_is_an_error_line(api: Api, receiver: CallbackReceiver 
     before = life.history()
     answer = life.redeem(issued.token, None)
     received = rec.wait_for(key, timeout=min(3.0, api.config.limits.timeout_seconds))
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_background_error(answer, received, r),
-               rc.check_history_unchanged(before, life.history(), r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_background_error(answer, received, r),
+        rc.check_history_unchanged(before, life.history(), r),
+    )

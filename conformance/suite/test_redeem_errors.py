@@ -36,8 +36,11 @@ def test_unknown_token_is_a_plain_error(api: Api, kind: str) -> None:
         token = _altered(issued) if kind == "altered-issued" else issued + "0"
     before = life.history()
     answer = life.redeem(token, make_upload())
-    api.expect(rc.check_redeem_answered(answer, r), rc.check_plain_error(answer, r),
-               rc.check_history_unchanged(before, life.history(), r))
+    api.expect(
+        rc.check_redeem_answered(answer, r),
+        rc.check_plain_error(answer, r),
+        rc.check_history_unchanged(before, life.history(), r),
+    )
 
 
 @requirement("REDEEM-ERROR-CONSUMED")
@@ -47,23 +50,33 @@ def test_consumed_token_is_a_plain_error(api: Api) -> None:
     life = Lifecycle(api)
     issued = life.issue(r, return_url=RETURN_URL, max_uploads=1)
     first = life.redeem(issued.token, make_upload())
-    api.expect(rc.check_redeem_answered(first, r), rc.check_success_callback(first, issued.token, issued.photo_id, r))
+    api.expect(
+        rc.check_redeem_answered(first, r), rc.check_success_callback(first, issued.token, issued.photo_id, r)
+    )
     before = life.history()
     second = life.redeem(issued.token, make_upload())
-    api.expect(rc.check_redeem_answered(second, r), rc.check_plain_error(second, r),
-               rc.check_history_unchanged(before, life.history(), r))
+    api.expect(
+        rc.check_redeem_answered(second, r),
+        rc.check_plain_error(second, r),
+        rc.check_history_unchanged(before, life.history(), r),
+    )
 
 
 @requirement("REDEEM-ERROR-MISSING-FILE")
 @pytest.mark.parametrize("file_part", ["empty", "absent"])
 @pytest.mark.parametrize("with_return_url", [True, False], ids=["return_url", "no-return_url"])
 def test_missing_file_is_an_error(api: Api, file_part: str, with_return_url: bool) -> None:
-    """No file: an error callback with error_message (or a plain error without return_url); nothing replaced."""
+    """No file: an error callback with error_message (plain error without return_url); nothing replaced."""
     r = "REDEEM-ERROR-MISSING-FILE"
     life = Lifecycle(api)
     issued = life.issue(r, return_url=RETURN_URL if with_return_url else None)
     before = life.history()
     answer = life.redeem(issued.token, None, empty_file_part=file_part == "empty")
-    judged = (rc.check_error_callback(answer, issued.token, r) if with_return_url
-              else rc.check_plain_error(answer, r))
-    api.expect(rc.check_redeem_answered(answer, r), judged, rc.check_history_unchanged(before, life.history(), r))
+    judged = (
+        rc.check_error_callback(answer, issued.token, r)
+        if with_return_url
+        else rc.check_plain_error(answer, r)
+    )
+    api.expect(
+        rc.check_redeem_answered(answer, r), judged, rc.check_history_unchanged(before, life.history(), r)
+    )

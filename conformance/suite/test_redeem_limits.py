@@ -29,8 +29,11 @@ def test_exactly_max_uploads_redemptions_succeed(api: Api, max_uploads: int) -> 
     answers = [life.redeem(issued.token, u) for u in uploads]
     for answer in answers:
         api.expect(rc.check_redeem_answered(answer, r))
-    api.expect(rc.check_success_count(answers[:-1], max_uploads, r), rc.check_plain_error(answers[-1], r),
-               rc.check_history_replaced(before, life.history(), [u.sha256 for u in uploads[:-1]], r))
+    api.expect(
+        rc.check_success_count(answers[:-1], max_uploads, r),
+        rc.check_plain_error(answers[-1], r),
+        rc.check_history_replaced(before, life.history(), [u.sha256 for u in uploads[:-1]], r),
+    )
 
 
 @requirement("LIMITS-CONCURRENT")
@@ -48,9 +51,11 @@ def test_concurrent_redemptions_honour_max_uploads(api: Api, max_uploads: int, f
     for answer in answers:
         api.expect(rc.check_redeem_answered(answer, r))
     won = [u.sha256 for u, a in zip(uploads, answers, strict=True) if a.outcome == "success"]
-    api.expect(rc.check_success_count(answers, max_uploads, r),
-               *(rc.check_plain_error(a, r) for a in answers if a.outcome != "success"),
-               rc.check_history_replaced(before, life.history(), won, r))
+    api.expect(
+        rc.check_success_count(answers, max_uploads, r),
+        *(rc.check_plain_error(a, r) for a in answers if a.outcome != "success"),
+        rc.check_history_replaced(before, life.history(), won, r),
+    )
 
 
 @requirement("EXPIRY-REFUSED")
@@ -66,21 +71,30 @@ def test_token_is_refused_after_valid_until(api: Api) -> None:
         pytest.skip("expiry test needs --include-slow or clock_control_url")
     issued = life.issue(r, return_url=RETURN_URL, max_uploads=3, valid_minutes=15)
     first = life.redeem(issued.token, make_upload())
-    api.expect(rc.check_redeem_answered(first, r), rc.check_success_callback(first, issued.token, issued.photo_id, r))
+    api.expect(
+        rc.check_redeem_answered(first, r), rc.check_success_callback(first, issued.token, issued.photo_id, r)
+    )
     if life.clock_control:
         life.advance_clock(int(life.seconds_until_expiry(issued)) - EXPIRY_MARGIN)
         still = life.redeem(issued.token, make_upload())
-        api.expect(rc.check_redeem_answered(still, r),
-                   rc.check_success_callback(still, issued.token, issued.photo_id, r))
+        api.expect(
+            rc.check_redeem_answered(still, r),
+            rc.check_success_callback(still, issued.token, issued.photo_id, r),
+        )
         life.advance_clock(2 * EXPIRY_MARGIN)
     else:
         wait = life.seconds_until_expiry(issued) + EXPIRY_MARGIN
         limits = api.config.limits
         if time.time() - api.state.started + wait > limits.run_deadline_seconds - 30:
-            pytest.skip(f"the real-time expiry wait ({wait:.0f}s) does not fit in the run deadline; raise "
-                        "[limits] run_deadline_seconds (e.g. to 1800)")
+            pytest.skip(
+                f"the real-time expiry wait ({wait:.0f}s) does not fit in the run deadline; raise "
+                "[limits] run_deadline_seconds (e.g. to 1800)"
+            )
         time.sleep(wait)
     before = life.history()
     late = life.redeem(issued.token, make_upload())
-    api.expect(rc.check_redeem_answered(late, r), rc.check_plain_error(late, r),
-               rc.check_history_unchanged(before, life.history(), r))
+    api.expect(
+        rc.check_redeem_answered(late, r),
+        rc.check_plain_error(late, r),
+        rc.check_history_unchanged(before, life.history(), r),
+    )

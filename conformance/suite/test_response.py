@@ -1,5 +1,6 @@
 """RESPONSE: the documented fields, the JSON envelope, caching and echo."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,13 +10,45 @@ from conformance.plugin import Api, requirement
 
 
 @requirement("RESPONSE-FIELDS", "RESPONSE-JSON-ENVELOPE", "RESPONSE-CACHED-ZERO", "RESPONSE-ECHO")
-@given(reqs=st.lists(st.one_of(strategies.valid_requests("PHOTO"), strategies.valid_requests("PHOTO", "json")),
-                     min_size=1, max_size=6))
+@given(
+    reqs=st.lists(
+        st.one_of(strategies.valid_requests("PHOTO"), strategies.valid_requests("PHOTO", "json")),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_success_carries_documented_fields(api: Api, reqs: list[ApiRequest]) -> None:
     """Any valid request, GET or POST, signed anywhere: fields present, envelope right, echoed exactly."""
     reqs = [q.with_params(photo_id=api.config.photo_id) for q in reqs]
     for req, obs in zip(reqs, api.call_many(reqs), strict=True):
         fmt = "json" if req.param("format") == "json" else "xml"
-        api.expect(checks.check_api_response(obs, fmt, "RESPONSE-FIELDS"), checks.check_status_ok(obs, "RESPONSE-FIELDS"),
-                   checks.check_token_fields(obs, req), checks.check_json_envelope(obs),
-                   checks.check_cached_zero(obs), checks.check_echo(obs, req))
+        api.expect(
+            checks.check_api_response(obs, fmt, "RESPONSE-FIELDS"),
+            checks.check_status_ok(obs, "RESPONSE-FIELDS"),
+            checks.check_token_fields(obs, req),
+            checks.check_json_envelope(obs),
+            checks.check_cached_zero(obs),
+            checks.check_echo(obs, req),
+        )
+
+
+def long_url(length: int) -> str:
+    """An ASCII return_url of exactly ``length`` characters, with a query string like real callbacks."""
+    url = "https://www.example.com/upload/done?session=abc" + "".join(f"&k{i}=v{i}" for i in range(length))
+    return url[:length]
+
+
+@requirement("RESPONSE-ECHO")
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_long_return_url_is_echoed_whole_or_refused(api: Api, fmt: str) -> None:
+    """A return_url of 256 to 2000 characters comes back whole; refusing it is accepted, cutting it is not.
+
+    Why: a return_url stored in a VARCHAR(255) column sends the user's callback somewhere else. Sent
+    with POST so no URL-length limit of the target gets in the way.
+    """
+    r = "RESPONSE-ECHO"
+    extra = {"format": "json"} if fmt == "json" else {}
+    lengths = (256, 300, 1000, 2000)
+    reqs = [api.request(return_url=long_url(n), **extra).but(http_method="POST") for n in lengths]
+    for req, obs in zip(reqs, api.call_many(reqs), strict=True):
+        api.expect(checks.check_api_response(obs, fmt, r), checks.check_echo(obs, req, r))

@@ -45,7 +45,9 @@ class ModelToken:
         """'success', 'error' or 'either' (too close to valid_until to call)."""
         if self.uses >= self.issued.max_uploads:
             return "error"
-        left = self.issued.valid_minutes * 60 - self.advanced - (time.monotonic() - self.issued.issued_monotonic)
+        left = (
+            self.issued.valid_minutes * 60 - self.advanced - (time.monotonic() - self.issued.issued_monotonic)
+        )
         if left > UNSURE_SECONDS:
             return "success"
         return "error" if left < -UNSURE_SECONDS else "either"
@@ -76,7 +78,9 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
 
         @rule(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
         def issue(self, max_uploads: int, valid_minutes: int) -> str:
-            issued = life.issue(r, return_url=RETURN_URL, max_uploads=max_uploads, valid_minutes=valid_minutes)
+            issued = life.issue(
+                r, return_url=RETURN_URL, max_uploads=max_uploads, valid_minutes=valid_minutes
+            )
             self.model[issued.token] = ModelToken(issued)
             return issued.token
 
@@ -137,4 +141,6 @@ def test_target_agrees_with_a_token_store_model(api: Api) -> None:
     if api.state.max_examples is not None:
         examples = max(1, min(api.state.max_examples, 50))
     machine = token_store_machine(api, life, r)
-    run_state_machine_as_test(machine, settings=settings(settings(), max_examples=examples, stateful_step_count=steps))
+    run_state_machine_as_test(
+        machine, settings=settings(settings(), max_examples=examples, stateful_step_count=steps)
+    )

@@ -8,22 +8,29 @@ from conformance.plugin import Api, requirement
 
 
 @requirement("TIME-VALID-UNTIL")
-@given(minutes=st.lists(strategies.valid_minutes_in_range, min_size=1, max_size=6),
-       fmt=st.sampled_from(["xml", "json"]))
+@given(
+    minutes=st.lists(strategies.valid_minutes_in_range, min_size=1, max_size=6),
+    fmt=st.sampled_from(["xml", "json"]),
+)
 def test_valid_until_is_issue_time_plus_minutes(api: Api, minutes: list[int], fmt: str) -> None:
     r = "TIME-VALID-UNTIL"
     extra = {"format": "json"} if fmt == "json" else {}
     obs_list = api.call_many([api.request(valid_minutes=str(m), **extra) for m in minutes])
     for m, obs in zip(minutes, obs_list, strict=True):
-        api.expect(checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r),
-                   checks.check_valid_until(obs, m, api.state.skew, r))
+        api.expect(
+            checks.check_api_response(obs, fmt, r),
+            checks.check_status_ok(obs, r),
+            checks.check_valid_until(obs, m, api.state.skew, r),
+        )
 
 
 @requirement("TIME-VALID-UNTIL")
 def test_default_valid_until_is_three_hours(api: Api) -> None:
     r = "TIME-VALID-UNTIL"
     obs = api.call(api.request())
-    api.expect(checks.check_api_response(obs, "xml", r), checks.check_valid_until(obs, 180, api.state.skew, r))
+    api.expect(
+        checks.check_api_response(obs, "xml", r), checks.check_valid_until(obs, 180, api.state.skew, r)
+    )
 
 
 @requirement("TIME-MONOTONIC")
@@ -41,9 +48,13 @@ def test_tokens_are_unique_and_unpredictable(api: Api) -> None:
     n = 16 if api.state.settings_profile == "polite" else 64
     observations = api.call_many([api.request() for _ in range(n)])
     for obs in observations:
-        api.expect(checks.check_api_response(obs, "xml", "TOKEN-UNIQUE"), checks.check_status_ok(obs, "TOKEN-UNIQUE"))
-    api.expect(checks.check_tokens_unique(observations),
-               checks.check_tokens_unpredictable(observations, api.config.photo_id))
+        api.expect(
+            checks.check_api_response(obs, "xml", "TOKEN-UNIQUE"), checks.check_status_ok(obs, "TOKEN-UNIQUE")
+        )
+    api.expect(
+        checks.check_tokens_unique(observations),
+        checks.check_tokens_unpredictable(observations, api.config.photo_id),
+    )
 
 
 @requirement("TOKEN-UNIQUE")
