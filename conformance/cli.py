@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.client import ApiRequest
+
 EXIT_OK, EXIT_NOT_CONFORMANT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
@@ -142,17 +144,9 @@ def _pairs(items: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _replay(args: Any) -> int:
-    from conformance.checks import observe
-    from conformance.client import ApiRequest, TargetClient, TransportError
-    from conformance.config import ConfigError, load_config
-
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"conformance: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    req = ApiRequest(
+def replay_request(args: Any) -> ApiRequest:
+    """The logical request a ``conformance replay`` command line describes."""
+    return ApiRequest(
         params=_pairs(args.params),
         http_method=args.method,
         auth=None if args.auth == "none" else args.auth,
@@ -161,6 +155,19 @@ def _replay(args: Any) -> int:
         query_on_post=_pairs(args.post_query),
         tamper=args.tamper,
     )
+
+
+def _replay(args: Any) -> int:
+    from conformance.checks import observe
+    from conformance.client import TargetClient, TransportError
+    from conformance.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"conformance: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    req = replay_request(args)
     client = TargetClient(config)
     try:
         ex = client.send(req)

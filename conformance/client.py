@@ -279,13 +279,17 @@ class Redactor:
 
 
 def _normalise_escapes(text: str) -> str:
-    """Undo the encodings a reflected signature may come back in (HTML/XML, JSON, percent, twice)."""
-    if "&" in text:
-        text = html.unescape(text)
-    if "\\" in text:
-        text = _JSON_UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text).replace("\\/", "/")
-    if "%" in text:
-        text = unquote(unquote(text))
+    """Undo the encodings a reflected signature may come back in (HTML/XML, JSON, percent), nested too."""
+    for _ in range(3):
+        before = text
+        if "&" in text:
+            text = html.unescape(text)
+        if "\\" in text:
+            text = _JSON_UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text).replace("\\/", "/")
+        if "%" in text:
+            text = unquote(text)
+        if text == before:
+            break
     return text
 
 
@@ -301,24 +305,30 @@ def _decode_unit(unit: str) -> str:
     return chr(int(unit[-2:], 16))  # %XX or %25XX
 
 
-def _redact_decoded(text: str, signatures: set[str], marker: str) -> str:
-    """Replace signatures found in the decoded text, mapping positions back to the original."""
-    units = list(_ESCAPE_UNIT.finditer(text))
-    decoded = [_decode_unit(m.group()) for m in units]
-    offsets = list(itertools.accumulate((len(d) for d in decoded), initial=0))
-    normal = "".join(decoded)
-    spans: list[tuple[int, int]] = []
+def _signature_spans(text: str, signatures: set[str], depth: int = 0) -> list[tuple[int, int]]:
+    """Where in ``text`` the signatures are, raw or behind up to three nested layers of escapes."""
+    spans = []
     for sig in signatures:
-        at = normal.find(sig)
+        at = text.find(sig)
         while at >= 0:
-            first = bisect.bisect_right(offsets, at) - 1
-            last = bisect.bisect_right(offsets, at + len(sig) - 1) - 1
+            spans.append((at, at + len(sig)))
+            at = text.find(sig, at + 1)
+    units = list(_ESCAPE_UNIT.finditer(text)) if depth < 3 else []
+    if any(m.end() - m.start() > 1 for m in units):  # one layer of escapes to peel off
+        decoded = [_decode_unit(m.group()) for m in units]
+        offsets = list(itertools.accumulate((len(d) for d in decoded), initial=0))
+        for start, end in _signature_spans("".join(decoded), signatures, depth + 1):
+            first = bisect.bisect_right(offsets, start) - 1
+            last = bisect.bisect_right(offsets, end - 1) - 1
             spans.append((units[first].start(), units[last].end()))
-            at = normal.find(sig, at + 1)
+    return spans
+
+
+def _redact_decoded(text: str, signatures: set[str], marker: str) -> str:
+    """Replace signatures however deeply escaped, mapping positions back to the original text."""
     out, pos = [], 0
-    for start, end in sorted(spans):
-        if start < pos:
-            start = pos
+    for start, end in sorted(_signature_spans(text, signatures)):
+        start = max(start, pos)
         if start >= end:
             continue
         out += [text[pos:start], marker]

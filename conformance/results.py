@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from conformance.plugin import RunState
 
 RESULTS_FORMAT = 1
+# How each verdict is shown, in the console and in the report.
+VERDICT_LABELS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "blocked": "BLOCKED",
+    "skip": "SKIP",
+    "untested": "UNTESTED",
+    "not-run": "NOT RUN",
+    "not-in-profile": "NOT IN PROFILE",
+}
 # Worst first: the verdict of a requirement is the worst any of its tests gave it.
 VERDICT_ORDER = ("fail", "error", "blocked", "untested", "pass", "skip", "not-run", "not-in-profile")
 

@@ -17,17 +17,7 @@ from conformance.cli import EXIT_USAGE, new_seed, suite_dir
 from conformance.client import GET_REPLACE_TOKEN, ApiRequest, TargetClient, TransportError
 from conformance.config import ConfigError, TargetConfig, load_config, parse_config
 from conformance.plugin import ConformancePlugin, RunState, apply_limit_overrides
-
-VERDICT_MARKS = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "error": "ERROR",
-    "blocked": "BLOCKED",
-    "skip": "SKIP",
-    "untested": "UNTESTED",
-    "not-in-profile": "-",
-    "not-run": "NOT RUN",
-}
+from conformance.results import VERDICT_LABELS
 
 
 def _err(message: str) -> None:
@@ -45,7 +35,7 @@ def run(args: Any) -> int:
             server = ReferenceServer(ReferenceSettings(clock_control=True)).start()
             config = parse_config(server.target_config(), source="<embedded reference>")
             print(
-                f"conformance: no --config given; certifying the embedded reference server at {server.base_url}"
+                f"conformance: no --config given; certifying the embedded reference at {server.base_url}"
             )
         config = apply_limit_overrides(
             config,
@@ -166,7 +156,7 @@ def print_summary(results: dict[str, Any]) -> None:
     print(f"{'requirement':<{width}}  level   verdict")
     print(f"{'-' * width}  ------  -------")
     for r in rows:
-        verdict = VERDICT_MARKS[r["verdict"]]
+        verdict = VERDICT_LABELS[r["verdict"]]
         if r["verdict"] == "fail" and r["level"] == "SHOULD":
             verdict = "WARN"
         print(f"{r['id']:<{width}}  {r['level']:<6}  {verdict}")

@@ -62,10 +62,31 @@ def test_vendor_like_target_without_hooks(tmp_path: Path, caplog: pytest.LogCapt
     results = json.loads((tmp_path / "results.json").read_text())
     v = _full_musts(results)
     assert v.pop("EXPIRY-REFUSED") == "skip" and set(v.values()) == {"pass"}, v
-    expiry = next(t for t in results["tests"] if "valid_until" in t["nodeid"])
+    expiry = next(t for t in results["tests"] if "refused_after_valid_until" in t["nodeid"])
     assert expiry["message"] == "expiry test needs --include-slow or clock_control_url"
     access_log = caplog.text
     assert "redeem-replace-token" in access_log and "/_test/" not in access_log
+
+
+def test_real_time_expiry_needs_a_deadline_that_fits(tmp_path: Path) -> None:
+    """--include-slow, no clock control: the 15-minute wait is skipped up front if the deadline is short."""
+    with ReferenceServer(ReferenceSettings(clock_control=False)) as server:
+        cfg = write_config(tmp_path / "t.toml", server)
+        proc = run_suite(
+            "--config",
+            str(cfg),
+            "--profile",
+            "full",
+            "--report-dir",
+            str(tmp_path),
+            "--include-slow",
+            "-k",
+            "refused_after_valid_until",
+            *FAST,
+        )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (test,) = json.loads((tmp_path / "results.json").read_text())["tests"]
+    assert test["verdict"] == "skip" and "does not fit in the run deadline" in test["message"]
 
 
 def test_callback_base_url_receiver(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import _pairs, build_parser
+from conformance.cli import build_parser, replay_request
 from conformance.client import ApiRequest
 from conformance.report.reproduce import (
     EMBEDDED_CONFIG,
@@ -126,15 +126,7 @@ def test_notes_are_shell_comments_so_the_whole_text_can_be_pasted() -> None:
 def test_replay_arguments_rebuild_the_same_logical_request(log: dict[str, Any]) -> None:
     """What `conformance replay` parses from the command is the request the suite sent."""
     args = build_parser().parse_args(replay_argv(log, "t.toml")[1:])
-    rebuilt = ApiRequest(
-        params=_pairs(args.params),
-        http_method=args.method,
-        auth=None if args.auth == "none" else args.auth,
-        placement=args.placement,
-        path=args.path,
-        query_on_post=_pairs(args.post_query),
-        tamper=args.tamper,
-    )
+    rebuilt = replay_request(args)
     original = ApiRequest(
         params=tuple(map(tuple, log["params"])),
         http_method=log["http_method"],

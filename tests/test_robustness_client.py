@@ -234,9 +234,10 @@ def _entities(text: str) -> str:
     SIG, quote(SIG, safe=""), quote(SIG, safe="").replace("%2B", "%2b"), quote(quote(SIG, safe=""), safe=""),
     SIG.replace("/", "\\/"), "".join(f"\\u{ord(c):04x}" for c in SIG), _entities(SIG),
     "".join(f"&#x{ord(c):x};" for c in SIG), SIG[:9] + _entities(SIG[9:15]) + quote(SIG[15:], safe=""),
+    _entities(SIG).replace("&", "&amp;"), quote(SIG[:10], safe="") + _entities(SIG[10:]).replace("&", "&amp;"),
     f'oauth_signature="{quote(SIG, safe="")}"', f"oauth_signature=&quot;{SIG}&quot;",
 ], ids=["raw", "percent", "percent-lower", "percent-twice", "json-slash", "json-unicode", "entities",
-        "hex-entities", "mixed", "auth-header", "html-header"])
+        "hex-entities", "mixed", "entities-twice", "mixed-nested", "auth-header", "html-header"])
 def test_a_reflected_signature_is_removed_in_any_encoding(form: str) -> None:
     redactor = Redactor(["consumer-SECRET", "token/SECRET+"])
     redactor.add_signature(SIG)

@@ -17,18 +17,9 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.report.reproduce import build_reproduction, rerun_command
+from conformance.results import VERDICT_LABELS
 
 HTML_BODY_LIMIT = 8192  # characters of a response/request body shown inline (results.json keeps 16 KiB)
-VERDICT_LABELS = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "error": "ERROR",
-    "blocked": "BLOCKED",
-    "skip": "SKIP",
-    "untested": "UNTESTED",
-    "not-run": "NOT RUN",
-    "not-in-profile": "NOT IN PROFILE",
-}
 # Columns of the counts table: (label, verdicts counted in it).
 COUNT_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("passed", ("pass",)),

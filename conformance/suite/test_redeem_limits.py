@@ -88,7 +88,7 @@ def test_token_is_refused_after_valid_until(api: Api) -> None:
         if time.time() - api.state.started + wait > limits.run_deadline_seconds - 30:
             pytest.skip(
                 f"the real-time expiry wait ({wait:.0f}s) does not fit in the run deadline; raise "
-                "[limits] run_deadline_seconds (e.g. to 1800)"
+                "--deadline / [limits] run_deadline_seconds (e.g. to 1800)"
             )
         time.sleep(wait)
     before = life.history()

@@ -1,0 +1,186 @@
+"""``conformance selftest``: the judging rules, case selection, reports, and real matrix runs.
+
+The CI matrix (``--subset``: the clean reference, every conformant variant, one fault per
+requirement group) runs here; the full matrix runs under ``tox -e selftest`` (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.catalog import load_catalog
+from conformance.reference.faults import FAULT_LIST
+from conformance.reference.variants import VARIANT_LIST
+from conformance.selftest import Case, CaseResult, all_cases, judge, select_cases, summarize, write_reports
+
+
+def _results(verdicts: dict[str, str]) -> dict[str, Any]:
+    catalog = load_catalog()
+    reqs = [{"id": rid, "level": r.level, "verdict": verdicts.get(rid, "pass")} for rid, r in catalog.items()]
+    return {"requirements": reqs, "summary": {"verdict": "X"}}
+
+
+FAULT = Case("fault", "cached_one", "core", "RESPONSE", "", ("RESPONSE-CACHED-ZERO",))
+SHOULD_FAULT = Case("fault", "nonce_replay_accepted", "core", "AUTH", "", ("AUTH-NONCE-REPLAY",))
+VARIANT = Case("variant", "long_tokens", "core")
+
+
+# -- judging ------------------------------------------------------------------------------------
+def test_fault_detected_by_a_failing_must() -> None:
+    r = judge(FAULT, 1, _results({"RESPONSE-CACHED-ZERO": "fail", "RESPONSE-ECHO": "blocked"}))
+    assert r.ok and r.outcome == "detected"
+    assert r.detected_by == ["RESPONSE-CACHED-ZERO", "RESPONSE-ECHO"] and r.blocked == ["RESPONSE-ECHO"]
+    assert r.missing_expected == [] and r.unexpected == []
+
+
+def test_fault_detected_elsewhere_is_info_not_failure() -> None:
+    r = judge(FAULT, 1, _results({"TIME-VALID-UNTIL": "fail"}))
+    assert r.ok and r.missing_expected == ["RESPONSE-CACHED-ZERO"] and r.unexpected == ["TIME-VALID-UNTIL"]
+
+
+@pytest.mark.parametrize(
+    ("code", "verdicts"),
+    [(0, {}), (0, {"AUTH-NONCE-REPLAY": "fail"}), (1, {"AUTH-NONCE-REPLAY": "fail"})],
+    ids=["all-pass", "only-a-should-warning", "exit-1-without-a-must"],
+)
+def test_fault_not_detected(code: int, verdicts: dict[str, str]) -> None:
+    r = judge(FAULT, code, _results(verdicts))
+    assert not r.ok and r.outcome == "UNDETECTED"
+
+
+def test_should_only_fault_is_detected_by_its_warning() -> None:
+    assert judge(SHOULD_FAULT, 0, _results({"AUTH-NONCE-REPLAY": "fail"})).ok
+    assert not judge(SHOULD_FAULT, 0, _results({})).ok
+
+
+@pytest.mark.parametrize(("code", "ok"), [(0, True), (1, False), (3, False)])
+def test_variant_passes_only_with_exit_0(code: int, ok: bool) -> None:
+    verdicts = {} if ok else {"RESPONSE-FIELDS": "fail"}
+    assert judge(VARIANT, code, _results(verdicts)).ok is ok
+
+
+@pytest.mark.parametrize(("code", "results"), [(2, None), (1, None), (2, {"requirements": []})])
+def test_unusable_runs_are_errors(code: int, results: dict[str, Any] | None) -> None:
+    for case in (FAULT, VARIANT):
+        r = judge(case, code, results)
+        assert not r.ok and r.outcome == "ERROR"
+
+
+# -- selection ----------------------------------------------------------------------------------
+def test_all_cases_and_profiles() -> None:
+    cases = all_cases("full")
+    assert [c.kind for c in cases].count("reference") == 1
+    assert {c.name for c in cases if c.kind == "fault"} == {f.name for f in FAULT_LIST}
+    assert {c.name for c in cases if c.kind == "variant"} == {v.name for v in VARIANT_LIST}
+    assert all(c.profile == c.needs_profile for c in cases if c.kind == "fault")
+    assert all(c.profile == "core" for c in all_cases("core"))
+
+
+def test_subset_has_one_fault_per_group_and_every_variant() -> None:
+    chosen = select_cases(all_cases("full"), subset=True)
+    faults = [c for c in chosen if c.kind == "fault"]
+    assert len({c.group for c in faults}) == len(faults) == len({f.group for f in FAULT_LIST})
+    assert sum(c.kind == "variant" for c in chosen) == len(VARIANT_LIST)
+    assert chosen[0].kind == "reference"
+
+
+def test_profile_core_leaves_out_full_faults_unless_named() -> None:
+    cases = all_cases("core")
+    chosen = select_cases(cases, profile="core")
+    assert all(c.needs_profile == "core" for c in chosen if c.kind == "fault")
+    full = [f.name for f in FAULT_LIST if f.profile == "full"]
+    if full:
+        named = select_cases(cases, faults=[full[0]], profile="core")
+        assert [(c.name, c.profile) for c in named] == [(full[0], "core")]
+
+
+def test_naming_cases_restricts_and_unknown_names_are_refused() -> None:
+    chosen = select_cases(all_cases("full"), faults=["cached_one"], variants=["long_tokens"])
+    assert [(c.kind, c.name) for c in chosen] == [("variant", "long_tokens"), ("fault", "cached_one")]
+    with pytest.raises(ValueError, match="unknown fault nope"):
+        select_cases(all_cases("full"), faults=["nope"])
+
+
+# -- reports ------------------------------------------------------------------------------------
+def test_reports_are_json_and_autoescaped_html(tmp_path: Path) -> None:
+    evil = Case("fault", "x", "core", "AUTH", "<script>alert(1)</script>", ("AUTH-READ-DENIED",))
+    results = [
+        CaseResult(evil, "UNDETECTED", False, 0, report_dir=str(tmp_path / "fault-x"), note="<b>n</b>"),
+        CaseResult(VARIANT, "pass", True, 0),
+    ]
+    summary = summarize(results)
+    assert summary["undetected_faults"] == ["x"] and not summary["ok"]
+    meta = {
+        "seed": 1,
+        "duration_seconds": 1.0,
+        "jobs": 1,
+        "started_at": "t",
+        "options": {
+            "profile": "core",
+            "settings": "polite",
+            "max_examples": 3,
+            "subset": False,
+            "keyword": None,
+        },
+    }
+    json_path, html_path = write_reports(results, summary, meta, tmp_path)
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["summary"]["faults_detected"] == 0 and data["cases"][0]["name"] == "x"
+    page = html_path.read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;n&lt;/b&gt;" in page and 'href="fault-x/results.json"' in page
+
+
+# -- real matrix runs ---------------------------------------------------------------------------
+def _selftest(tmp_path: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "selftest",
+            "--report-dir",
+            str(tmp_path),
+            "--seed",
+            "7",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_fault_no_test_detects_fails_selftest_with_its_name(tmp_path: Path) -> None:
+    """cached=1 is only checked by test_success_carries_documented_fields; without it nothing catches it."""
+    proc = _selftest(tmp_path, "--fault", "cached_one", "-k", "not success_carries", "--max-examples", "2")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "UNDETECTED fault: cached_one" in proc.stdout
+    data = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))
+    assert data["summary"]["undetected_faults"] == ["cached_one"]
+
+
+@pytest.mark.skipif(
+    not any(f.profile == "full" for f in FAULT_LIST), reason="no full-profile fault in the table"
+)
+def test_a_full_profile_fault_under_the_core_profile_fails_selftest(tmp_path: Path) -> None:
+    name = next(f.name for f in FAULT_LIST if f.profile == "full")
+    proc = _selftest(tmp_path, "--profile", "core", "--fault", name, "--max-examples", "2")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert f"UNDETECTED fault: {name}" in proc.stdout and "needs --profile full" in proc.stdout
+
+
+@pytest.mark.timeout(1800)
+def test_ci_subset_detects_every_fault_and_passes_every_variant(tmp_path: Path) -> None:
+    """The CI matrix: clean reference + every conformant variant + one fault per requirement group."""
+    proc = _selftest(tmp_path, "--subset", timeout=1700)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))["summary"]
+    assert summary["variants_passed"] == summary["variants_total"] == len(VARIANT_LIST)
+    assert summary["faults_detected"] == summary["faults_total"] > 0 and summary["reference_passed"]
