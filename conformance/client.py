@@ -40,8 +40,8 @@ Placement = Literal["header", "query", "body"]
 HttpMethod = Literal["GET", "POST"]
 REDACTED = "<redacted>"
 BODY_REDACTED = "[redacted]"  # in response bodies: no markup characters, so a redaction cannot break XML
-# ``oauth_signature`` followed by its value, however a server may have reflected it: header
-# (``="v"``), query/form (``=v``, ``%3Dv``, ``%253Dv``), JSON (``": "v"``, ``\\": \\"v``), HTML (``=&quot;v``).
+# ``oauth_signature`` followed by its value, however a server may have reflected it: header (``="v"``),
+# query/form (``=v``, ``%3Dv``, ``%253Dv``), JSON (``": "v"``, ``\\": \\"v``), HTML (``=&quot;v``).
 _SIGNATURE_RE = re.compile(
     r'(oauth_signature(?:%3D|%253D|=\\"|="|=&quot;|=&#34;|=&#x22;|\\?"\s*:\s*\\?"|=))([^"&\s,\\<>;]+)',
     re.IGNORECASE,
@@ -341,9 +341,14 @@ def _encodings(value: str) -> set[str]:
     once = quote(value, safe="")
     html = value.replace("&", "&amp;").replace("+", "&#43;").replace("/", "&#47;").replace("=", "&#61;")
     return {
-        value, once, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), once), quote_plus(value, safe=""),
+        value,
+        once,
+        re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), once),
+        quote_plus(value, safe=""),
         quote(once, safe=""),
-        value.replace("/", "\\/"), html, html.replace("&amp;", "&"),
+        value.replace("/", "\\/"),
+        html,
+        html.replace("&amp;", "&"),
         value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
         value.replace("\\", "\\\\").replace('"', '\\"'),
     } - {""}
@@ -503,8 +508,14 @@ class _WatchedAdapter(HTTPAdapter):
 
 
 def sign(
-    cred: Credentials, method: str, url: str, body: str | None, headers: dict[str, str], placement: Placement,
-    *, tamper: bool = False,
+    cred: Credentials,
+    method: str,
+    url: str,
+    body: str | None,
+    headers: dict[str, str],
+    placement: Placement,
+    *,
+    tamper: bool = False,
 ) -> tuple[str, dict[str, str], str | None]:
     """Sign a request with OAuth 1.0a HMAC-SHA1 via oauthlib, in the given placement."""
     signature_type = {
@@ -528,7 +539,11 @@ def sign(
     bare = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     if placement != "body":
         uri, signed_headers, _ = client.sign(url, method, None, bare)
-        return uri, {**dict(signed_headers), **({"Content-Type": form["Content-Type"]} if method == "POST" else {})}, body
+        return (
+            uri,
+            {**dict(signed_headers), **({"Content-Type": form["Content-Type"]} if method == "POST" else {})},
+            body,
+        )
     client.signature_type = oauth1.SIGNATURE_TYPE_AUTH_HEADER
     uri, signed_headers, _ = client.sign(url, method, None, bare)
     oauth_params = parse_authorization_header(signed_headers["Authorization"])
@@ -580,18 +595,21 @@ class TargetClient:
             if self.stats.sent >= self.limits.request_budget:
                 self.stats.budget_exhausted = True
                 refusal = BudgetExhausted(
-                    f"request budget of {self.limits.request_budget} requests exhausted; request not sent", "budget"
+                    f"request budget of {self.limits.request_budget} requests exhausted; request not sent",
+                    "budget",
                 )
             elif time.monotonic() > self._deadline:
                 self.stats.deadline_exceeded = True
                 refusal = TransportError(
-                    f"run deadline of {self.limits.run_deadline_seconds:g}s passed; request not sent", "deadline"
+                    f"run deadline of {self.limits.run_deadline_seconds:g}s passed; request not sent",
+                    "deadline",
                 )
             elif self._consecutive_failures >= _MAX_CONSECUTIVE_TRANSPORT_ERRORS:
                 if self._probing or time.monotonic() < self._open_until:
                     refusal = TransportError(
                         f"not sent: the target failed {self._consecutive_failures} requests in a row "
-                        f"(transport errors); the suite stops hammering it (one probe per {self._cooldown:g}s)",
+                        f"(transport errors); the suite stops hammering it "
+                        f"(one probe per {self._cooldown:g}s)",
                         "circuit_open",
                     )
                 else:
@@ -601,10 +619,19 @@ class TargetClient:
                 raise refusal
             self.stats.sent += 1
         self._rate.wait()
+        if time.monotonic() > self._deadline:  # the deadline passed while waiting for a rate slot
+            with self._lock:
+                self.stats.sent -= 1
+                self.stats.not_sent += 1
+                self.stats.deadline_exceeded = True
+            raise TransportError(
+                f"run deadline of {self.limits.run_deadline_seconds:g}s passed; request not sent", "deadline"
+            )
 
-    def _note(self, ok: bool, kind: str | None = None, exchange: Exchange | None = None,
-              *, counts: bool = True) -> None:
-        """Account for an outcome; ``counts=False`` for a failure about to be retried (one logical failure)."""
+    def _note(
+        self, ok: bool, kind: str | None = None, exchange: Exchange | None = None, *, counts: bool = True
+    ) -> None:
+        """Account for an outcome; ``counts=False``: a failure about to be retried (one logical failure)."""
         with self._lock:
             if ok:
                 self._consecutive_failures = 0
@@ -622,11 +649,17 @@ class TargetClient:
             if kind == "timeout":
                 self.stats.timeouts += 1
             if exchange is not None and len(self.stats.failures) < _MAX_RECORDED_FAILURES:
-                self.stats.failures.append({
-                    "exchange": exchange.id, "kind": kind, "error": exchange.error, "method": exchange.method,
-                    "url": exchange.url, "logical": exchange.request.describe() if exchange.request else None,
-                    "retry": exchange.retried,
-                })
+                self.stats.failures.append(
+                    {
+                        "exchange": exchange.id,
+                        "kind": kind,
+                        "error": exchange.error,
+                        "method": exchange.method,
+                        "url": exchange.url,
+                        "logical": exchange.request.describe() if exchange.request else None,
+                        "retry": exchange.retried,
+                    }
+                )
 
     def deadline_passed(self) -> bool:
         """True once the run deadline has passed: nothing more is sent."""
@@ -661,11 +694,15 @@ class TargetClient:
             cred = self.config.credentials.get(req.auth)
             if cred is None:
                 raise LookupError(f"no [credentials.{req.auth}] configured")
-            url, headers, body = sign(cred, req.http_method, url, body, headers, req.placement, tamper=req.tamper)
+            url, headers, body = sign(
+                cred, req.http_method, url, body, headers, req.placement, tamper=req.tamper
+            )
             for signature in _signatures_in(url, headers, body):
                 self.redactor.add_signature(signature)
         if req.http_method == "POST" and not req.sign_query_on_post and post_query:
-            url += post_query  # added after signing: for servers that leave POST queries out of the base string
+            url += (
+                post_query  # added after signing: for servers that leave POST queries out of the base string
+            )
         return req.http_method, url, headers, body
 
     # -- sending ----------------------------------------------------------------------------------
@@ -685,7 +722,9 @@ class TargetClient:
         try:
             return self.send_built(req, *self.build(req), retry=True)  # fresh nonce for the retry
         except TransportError as exc:
-            if exc.exchange is None:  # the retry was not sent (breaker, budget, deadline): the cause is the first
+            if (
+                exc.exchange is None
+            ):  # the retry was not sent (breaker, budget, deadline): the cause is the first
                 raise first from None
             raise
 
@@ -765,10 +804,19 @@ class TargetClient:
                 watch.finish()
         except Exception as exc:
             if watch.fired or _is_timeout(exc):
-                kind, message = ("deadline", f"run deadline of {self.limits.run_deadline_seconds:g}s passed "
-                                 "while waiting for the answer") if by_run_deadline else (
-                    "timeout", f"timed out after {limit:g}s without a complete answer "
-                    f"({phase}; [limits] timeout_seconds / --timeout)")
+                kind, message = (
+                    (
+                        "deadline",
+                        f"run deadline of {self.limits.run_deadline_seconds:g}s passed "
+                        "while waiting for the answer",
+                    )
+                    if by_run_deadline
+                    else (
+                        "timeout",
+                        f"timed out after {limit:g}s without a complete answer "
+                        f"({phase}; [limits] timeout_seconds / --timeout)",
+                    )
+                )
             elif isinstance(exc, TransportError):
                 kind, message = exc.kind, str(exc)
             else:
@@ -852,14 +900,21 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if e in seen:
             continue
         seen.append(e)
-        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if isinstance(x, BaseException)]
+        todo += [
+            x
+            for x in (e.__cause__, e.__context__, getattr(e, "reason", None))
+            if isinstance(x, BaseException)
+        ]
         todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
     return seen
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    return any(isinstance(e, TimeoutError | socket.timeout | requests.exceptions.Timeout)
-               or "Timeout" in type(e).__name__ for e in _chain(exc))
+    return any(
+        isinstance(e, TimeoutError | socket.timeout | requests.exceptions.Timeout)
+        or "Timeout" in type(e).__name__
+        for e in _chain(exc)
+    )
 
 
 def _classify(exc: BaseException, url: str, ca_bundle: str | None) -> tuple[str, str]:
@@ -880,10 +935,16 @@ def _classify_chain(exc: BaseException, url: str, ca_bundle: str | None) -> tupl
     chain = _chain(exc)
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):
-            hint = (f"the CA bundle {ca_bundle} does not vouch for it" if ca_bundle else
-                    "trust a private CA with ca_bundle in the config or --ca-bundle FILE; "
-                    "verification is never switched off")
-            return "tls", f"TLS certificate verification failed for {where}: {e.verify_message or e.reason} ({hint})"
+            hint = (
+                f"the CA bundle {ca_bundle} does not vouch for it"
+                if ca_bundle
+                else "trust a private CA with ca_bundle in the config or --ca-bundle FILE; "
+                "verification is never switched off"
+            )
+            return (
+                "tls",
+                f"TLS certificate verification failed for {where}: {e.verify_message or e.reason} ({hint})",
+            )
     for e in chain:
         if isinstance(e, ssl.SSLError):
             return "tls", f"TLS error talking to {where}: {e.reason or _short(e)}"
@@ -907,8 +968,12 @@ def _classify_chain(exc: BaseException, url: str, ca_bundle: str | None) -> tupl
             return "protocol", f"the body could not be decoded as its Content-Encoding says: {_short(e, 160)}"
         if isinstance(e, requests.exceptions.TooManyRedirects | requests.exceptions.InvalidHeader):
             return "protocol", f"HTTP error: {_short(e, 200)}"
-    if any(isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError | OSError)
-           for e in chain):
+    if any(
+        isinstance(
+            e, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError | OSError
+        )
+        for e in chain
+    ):
         return "connection", f"connection error with {where}: {_short(chain[-1], 200)}"
     return "protocol", f"HTTP error: {type(exc).__name__}: {_short(exc, 200)}"
 

@@ -14,7 +14,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from conformance.catalog import load_catalog
 from conformance.cli import EXIT_USAGE, new_seed, suite_dir
-from conformance.client import GET_REPLACE_TOKEN, ApiRequest, TargetClient, TransportError
+from conformance.client import BODY_REDACTED, GET_REPLACE_TOKEN, ApiRequest, TargetClient, TransportError
 from conformance.config import ConfigError, TargetConfig, load_config, parse_config
 from conformance.plugin import ConformancePlugin, RunState, apply_limit_overrides
 from conformance.results import VERDICT_LABELS
@@ -133,7 +133,7 @@ def _scrub_file(path: Path, client: TargetClient) -> None:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError:
         return
-    clean = client.redactor.scrub(text, "[redacted]")
+    clean = client.redactor.scrub(text, BODY_REDACTED)  # no markup characters: the XML stays well-formed
     if clean != text:
         path.write_text(clean, encoding="utf-8", errors="surrogateescape")
 

@@ -15,7 +15,6 @@ import gzip
 import http.client
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -94,8 +93,11 @@ class Ctx:
             conn.request(self.req.method, self.req.target, body=self.req.body or None, headers=headers)
             resp = conn.getresponse()
             body = resp.read()
-            kept = [(k, v) for k, v in resp.getheaders()
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server")]
+            kept = [
+                (k, v)
+                for k, v in resp.getheaders()
+                if k.lower() not in ("content-length", "connection", "transfer-encoding", "server")
+            ]
             return resp.status, kept, body
         finally:
             conn.close()
@@ -105,9 +107,14 @@ class Ctx:
         status, headers, body = self.proxy()
         self.respond(body, status=status, headers=headers)
 
-    def respond(self, body: bytes | Iterable[bytes], *, status: int = 200,
-                headers: Iterable[tuple[str, str]] = (("Content-Type", "text/xml; charset=utf-8"),),
-                content_length: int | None = -1) -> None:
+    def respond(
+        self,
+        body: bytes | Iterable[bytes],
+        *,
+        status: int = 200,
+        headers: Iterable[tuple[str, str]] = (("Content-Type", "text/xml; charset=utf-8"),),
+        content_length: int | None = -1,
+    ) -> None:
         """Send a response; ``content_length=-1`` means the real length, None means none (close)."""
         self.handler.send_response_only(status)
         for k, v in headers:
@@ -175,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True  # the client gave up: exactly what some tests want
 
-    do_GET = do_POST = do_PUT = do_HEAD = _serve  # noqa: N815 - http.server naming
+    do_GET = do_POST = do_PUT = do_HEAD = _serve  # http.server dispatches on these names
 
     def log_message(self, format: str, *args: Any) -> None:  # silence
         pass
@@ -206,8 +213,14 @@ class HostileServer:
     behaviours can :meth:`Ctx.forward` to it.
     """
 
-    def __init__(self, behaviour: Behaviour, *, upstream: bool = False,
-                 credentials: dict[str, Credentials] | None = None, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self,
+        behaviour: Behaviour,
+        *,
+        upstream: bool = False,
+        credentials: dict[str, Credentials] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.behaviour = behaviour
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -222,9 +235,15 @@ class HostileServer:
         self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         self.upstream: ReferenceServer | None = None
         if upstream:
-            self.upstream = ReferenceServer(ReferenceSettings(public_url=self.base_url, credentials=credentials))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="hostile-server", daemon=True)
+            self.upstream = ReferenceServer(
+                ReferenceSettings(public_url=self.base_url, credentials=credentials)
+            )
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="hostile-server",
+            daemon=True,
+        )
 
     def __enter__(self) -> HostileServer:
         if self.upstream is not None:
@@ -288,16 +307,20 @@ def api_only(req: Received) -> bool:
 
 def signed_json(req: Received) -> bool:
     """Signed format=json requests: the preflight (unsigned XML) and XML tests still work."""
-    return req.param("format") == "json" and (req.header("Authorization") is not None
-                                              or req.param("oauth_signature") is not None)
+    return req.param("format") == "json" and (
+        req.header("Authorization") is not None or req.param("oauth_signature") is not None
+    )
 
 
 def fixed(body: bytes, content_type: str = "text/xml; charset=utf-8", status: int = 200) -> Behaviour:
     return lambda ctx: ctx.respond(body, status=status, headers=[("Content-Type", content_type)])
 
 
-def endless(chunk: bytes = b"<a>" + b"x" * 65530 + b"</a>", total: int = 600 * 1024 * 1024,
-            declare_length: bool = True) -> Behaviour:
+def endless(
+    chunk: bytes = b"<a>" + b"x" * 65530 + b"</a>",
+    total: int = 600 * 1024 * 1024,
+    declare_length: bool = True,
+) -> Behaviour:
     """A body of ``total`` bytes streamed from a generator (never allocated), XML-looking."""
 
     def gen() -> Iterator[bytes]:
@@ -382,13 +405,22 @@ def reflect(ctx: Ctx) -> None:
         "<script>alert(document.cookie)</script>",
     ]
     message = " || ".join(forms)
-    body = ('<?xml version="1.0" encoding="utf-8"?>\n<response status="error" code="reflected" message='
-            + quoteattr(message) + ' permission_level="write"><echo>'
-            + escape(message) + "</echo><raw>" + " ".join(_entities(s) for s in sigs) + "</raw></response>")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<response status="error" code="reflected" message='
+        + quoteattr(message)
+        + ' permission_level="write"><echo>'
+        + escape(message)
+        + "</echo><raw>"
+        + " ".join(_entities(s) for s in sigs)
+        + "</raw></response>"
+    )
     header_safe = seen.replace("\r", " ").replace("\n", " ")
     ctx.handler.send_response_only(200, f"OK {' '.join(sigs)}")
-    for k, v in (("Content-Type", "text/xml; charset=utf-8"), ("X-Echo", header_safe),
-                 ("Content-Length", str(len(body.encode())))):
+    for k, v in (
+        ("Content-Type", "text/xml; charset=utf-8"),
+        ("X-Echo", header_safe),
+        ("Content-Length", str(len(body.encode()))),
+    ):
         ctx.handler.send_header(k, v)
     ctx.handler.end_headers()
     ctx.raw(body.encode("utf-8"))
@@ -396,35 +428,47 @@ def reflect(ctx: Ctx) -> None:
 
 # ------------------------------------------------------------------ XML attacks
 def xxe_file(path: Path) -> bytes:
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE response [<!ENTITY leak SYSTEM "file://{path}">]>\n'
-            f'<response status="ok"><replace_token>&leak;</replace_token></response>').encode()
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE response [<!ENTITY leak SYSTEM "file://{path}">]>\n'
+        f'<response status="ok"><replace_token>&leak;</replace_token></response>'
+    ).encode()
 
 
 def xxe_network(url: str) -> bytes:
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE response SYSTEM "{url}/dtd">\n'
-            f'<response status="ok"><replace_token>&ext;</replace_token></response>').encode()
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE response SYSTEM "{url}/dtd">\n'
+        f'<response status="ok"><replace_token>&ext;</replace_token></response>'
+    ).encode()
 
 
 def xxe_parameter(url: str) -> bytes:
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE response [<!ENTITY % remote SYSTEM "{url}/param"> %remote;]>\n'
-            '<response status="ok"/>').encode()
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE response [<!ENTITY % remote SYSTEM "{url}/param"> %remote;]>\n'
+        '<response status="ok"/>'
+    ).encode()
 
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10)
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+        for i in range(1, 10)
     )
     + b']>\n<response status="ok"><replace_token>&lol9;</replace_token></response>'
 )
 
 QUADRATIC_BLOWUP = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "' + b"A" * 50000 + b'">]>\n<response status="ok">'
-    + b"&a;" * 20000 + b"</response>"
+    b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "'
+    + b"A" * 50000
+    + b'">]>\n<response status="ok">'
+    + b"&a;" * 20000
+    + b"</response>"
 )
 
-HTML_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-                   b"<body><h1>Bad Gateway</h1><script>alert(1)</script></body></html>")
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>Bad Gateway</h1><script>alert(1)</script></body></html>"
+)
 
 
 class Canary:
@@ -467,10 +511,29 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path] | None:
         return None
     cert, key = directory / "cert.pem", directory / "key.pem"
     proc = subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        capture_output=True, timeout=30, check=False,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     return (cert, key) if proc.returncode == 0 and cert.exists() else None
 
@@ -500,17 +563,26 @@ def secret_env(creds: dict[str, Credentials]) -> dict[str, str]:
     return out
 
 
-def write_config(path: Path, base_url: str, creds: dict[str, Credentials], *, limits: dict[str, float] | None = None,
-                 ca_bundle: Path | None = None) -> Path:
+def write_config(
+    path: Path,
+    base_url: str,
+    creds: dict[str, Credentials],
+    *,
+    limits: dict[str, float] | None = None,
+    ca_bundle: Path | None = None,
+) -> Path:
     """A target TOML for ``base_url``; secrets only as ``env:NAME`` references."""
     lines = [f'base_url = "{base_url}"', f'photo_id = "{PHOTO_ID}"', 'unknown_photo_id = "999999999"']
     if ca_bundle is not None:
         lines.append(f'ca_bundle = "{ca_bundle}"')
     for level, c in creds.items():
-        lines += [f"[credentials.{level}]", f'consumer_key = "{c.consumer_key}"',
-                  f'consumer_secret = "env:HOSTILE_{level.upper()}_CONSUMER_SECRET"',
-                  f'access_token = "{c.access_token}"',
-                  f'access_token_secret = "env:HOSTILE_{level.upper()}_TOKEN_SECRET"']
+        lines += [
+            f"[credentials.{level}]",
+            f'consumer_key = "{c.consumer_key}"',
+            f'consumer_secret = "env:HOSTILE_{level.upper()}_CONSUMER_SECRET"',
+            f'access_token = "{c.access_token}"',
+            f'access_token_secret = "env:HOSTILE_{level.upper()}_TOKEN_SECRET"',
+        ]
     if limits:
         lines.append("[limits]")
         lines += [f"{k} = {v}" for k, v in limits.items()]
@@ -546,9 +618,19 @@ class RunOutcome:
         return "\n".join(parts)
 
 
-def run_conformance(tmp: Path, config: Path, *args: str, env: dict[str, str] | None = None,
-                    hard_timeout: float = 60.0) -> RunOutcome:
-    """Run ``python -m conformance run`` in a fresh cwd; measure its own peak RSS with wait4."""
+def run_conformance(
+    tmp: Path,
+    config: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    hard_timeout: float = 60.0,
+    quiet: bool = True,
+) -> RunOutcome:
+    """Run ``python -m conformance run`` in a fresh cwd; measure its own peak RSS with wait4.
+
+    ``os.wait4`` gives this child's own rusage (``RUSAGE_CHILDREN`` would be the maximum over
+    every child the test process ever waited for). ``hard_timeout`` kills a run that hangs.
+    """
     import json
 
     cwd = tmp / "cwd"
@@ -560,9 +642,25 @@ def run_conformance(tmp: Path, config: Path, *args: str, env: dict[str, str] | N
     t0 = time.monotonic()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "run", "--config", str(config), "--report-dir", str(report_dir),
-             "--seed", "1", "--quiet", *args],
-            cwd=cwd, env=full_env, stdout=out, stderr=err, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "run",
+                "--config",
+                str(config),
+                "--report-dir",
+                str(report_dir),
+                "--seed",
+                "1",
+                *(["--quiet"] if quiet else []),
+                *args,
+            ],
+            cwd=cwd,
+            env=full_env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
         )
         killer = threading.Timer(hard_timeout, lambda: _kill(proc.pid))
         killer.start()
@@ -574,22 +672,18 @@ def run_conformance(tmp: Path, config: Path, *args: str, env: dict[str, str] | N
     elapsed = time.monotonic() - t0
     results_path = report_dir / "results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
-    return RunOutcome(proc.returncode, elapsed, usage.ru_maxrss, out_path.read_text("utf-8", "replace"),
-                      err_path.read_text("utf-8", "replace"), report_dir, cwd, results)
+    return RunOutcome(
+        proc.returncode,
+        elapsed,
+        usage.ru_maxrss,
+        out_path.read_text("utf-8", "replace"),
+        err_path.read_text("utf-8", "replace"),
+        report_dir,
+        cwd,
+        results,
+    )
 
 
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-
-
-def children_max_rss_kb() -> int:
-    """Peak RSS of any waited-for child so far (RUSAGE_CHILDREN); a coarse upper bound."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-
-
-__all__ = ["BILLION_LAUGHS", "GET_TOKEN", "HTML_ERROR_PAGE", "QUADRATIC_BLOWUP", "Canary", "Ctx",
-           "HostileServer", "Received", "RunOutcome", "api_only", "distinctive_credentials", "drip_body",
-           "drip_headers", "endless", "fixed", "gzip", "gzip_bomb", "reflect", "reset", "run_conformance",
-           "secret_env", "self_signed_cert", "signed_json", "slow", "truncated", "when", "write_config",
-           "xxe_file", "xxe_network", "xxe_parameter"]

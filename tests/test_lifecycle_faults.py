@@ -33,6 +33,7 @@ SELECTION = {
     "redeem_expiry_unchecked": "refused_after_valid_until",
     "background_callback_ignored": "background_callback",
     "background_error_unprefixed": "background_error",
+    "issue_resets_all_uses": "token_store_model",
 }
 FULL_FAULTS = sorted(name for name, fault in FAULTS.items() if fault.profile == "full")
 

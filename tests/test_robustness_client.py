@@ -49,10 +49,18 @@ TOKEN = ApiRequest(params=(("photo_id", "123456"),))
 
 def config(base_url: str, ca_bundle: Path | None = None, **limits: Any) -> TargetConfig:
     data: dict[str, Any] = {
-        "base_url": base_url, "photo_id": "123456", "limits": limits,
-        "credentials": {level: {"consumer_key": c.consumer_key, "consumer_secret": c.consumer_secret,
-                                "access_token": c.access_token, "access_token_secret": c.access_token_secret}
-                        for level, c in CREDS.items()},
+        "base_url": base_url,
+        "photo_id": "123456",
+        "limits": limits,
+        "credentials": {
+            level: {
+                "consumer_key": c.consumer_key,
+                "consumer_secret": c.consumer_secret,
+                "access_token": c.access_token,
+                "access_token_secret": c.access_token_secret,
+            }
+            for level, c in CREDS.items()
+        },
     }
     if ca_bundle is not None:
         data["ca_bundle"] = str(ca_bundle)
@@ -69,15 +77,16 @@ def send_timed(client: TargetClient, req: ApiRequest = TOKEN) -> tuple[Transport
 
 
 # ------------------------------------------------------------------ time
-@pytest.mark.parametrize(("behaviour", "phase"), [(drip_headers, "no complete response head"),
-                                                  (drip_body, "body incomplete")])
+@pytest.mark.parametrize(
+    ("behaviour", "phase"), [(drip_headers, "no complete response head"), (drip_body, "body incomplete")]
+)
 def test_a_dripping_answer_hits_the_wall_clock_timeout(behaviour: Any, phase: str) -> None:
     """One byte a second never trips a per-recv socket timeout; the watchdog ends it at 1 s."""
     with HostileServer(behaviour) as hs:
         client = TargetClient(config(hs.base_url, timeout_seconds=1))
         exc, elapsed = send_timed(client)
     assert exc is not None and exc.kind == "timeout" and phase in str(exc)
-    assert 0.9 < elapsed < 1.6, elapsed
+    assert 0.9 < elapsed < 2.5, elapsed  # vs. forever: one byte a second never trips a recv timeout
     assert client.stats.timeouts == 1 and client.stats.retries == 0  # a timeout is never retried
     assert client.stats.failures[0]["kind"] == "timeout"
 
@@ -110,14 +119,14 @@ def silent_tls_port() -> Iterator[int]:
 def test_a_silent_tls_handshake_hits_the_timeout(silent_tls_port: int) -> None:
     client = TargetClient(config(f"https://127.0.0.1:{silent_tls_port}", timeout_seconds=1))
     exc, elapsed = send_timed(client)
-    assert exc is not None and exc.kind == "timeout" and elapsed < 1.6
+    assert exc is not None and exc.kind == "timeout" and elapsed < 2.5
 
 
 def test_the_run_deadline_cuts_a_request_short_and_stops_sending() -> None:
     with HostileServer(drip_headers) as hs:
         client = TargetClient(config(hs.base_url, timeout_seconds=30, run_deadline_seconds=1))
         exc, elapsed = send_timed(client)
-        assert exc is not None and exc.kind == "deadline" and elapsed < 1.6
+        assert exc is not None and exc.kind == "deadline" and elapsed < 2.5
         exc, elapsed = send_timed(client)
         assert exc is not None and exc.kind == "deadline" and "not sent" in str(exc) and elapsed < 0.1
         assert hs.count == 1
@@ -125,8 +134,11 @@ def test_the_run_deadline_cuts_a_request_short_and_stops_sending() -> None:
 
 
 # ------------------------------------------------------------------ size
-@pytest.mark.parametrize("behaviour", [endless(), endless(declare_length=False), gzip_bomb()],
-                         ids=["600MB-with-length", "600MB-until-close", "gzip-bomb-512MB"])
+@pytest.mark.parametrize(
+    "behaviour",
+    [endless(), endless(declare_length=False), gzip_bomb()],
+    ids=["600MB-with-length", "600MB-until-close", "gzip-bomb-512MB"],
+)
 def test_a_huge_body_is_read_only_up_to_the_cap(behaviour: Any) -> None:
     cap = 1_000_000
     with HostileServer(behaviour) as hs:
@@ -170,6 +182,7 @@ def test_resets_open_the_circuit_breaker() -> None:
 
 def test_an_open_circuit_lets_one_probe_through_after_the_cool_down() -> None:
     """A target that comes back is used again; while it stays down, one request per cool-down."""
+
     def flaky(ctx: Ctx) -> None:
         (reset if ctx.server.count <= 7 else Ctx.forward)(ctx)
 
@@ -230,14 +243,39 @@ def _entities(text: str) -> str:
     return "".join(f"&#{ord(c)};" for c in text)
 
 
-@pytest.mark.parametrize("form", [
-    SIG, quote(SIG, safe=""), quote(SIG, safe="").replace("%2B", "%2b"), quote(quote(SIG, safe=""), safe=""),
-    SIG.replace("/", "\\/"), "".join(f"\\u{ord(c):04x}" for c in SIG), _entities(SIG),
-    "".join(f"&#x{ord(c):x};" for c in SIG), SIG[:9] + _entities(SIG[9:15]) + quote(SIG[15:], safe=""),
-    _entities(SIG).replace("&", "&amp;"), quote(SIG[:10], safe="") + _entities(SIG[10:]).replace("&", "&amp;"),
-    f'oauth_signature="{quote(SIG, safe="")}"', f"oauth_signature=&quot;{SIG}&quot;",
-], ids=["raw", "percent", "percent-lower", "percent-twice", "json-slash", "json-unicode", "entities",
-        "hex-entities", "mixed", "entities-twice", "mixed-nested", "auth-header", "html-header"])
+@pytest.mark.parametrize(
+    "form",
+    [
+        SIG,
+        quote(SIG, safe=""),
+        quote(SIG, safe="").replace("%2B", "%2b"),
+        quote(quote(SIG, safe=""), safe=""),
+        SIG.replace("/", "\\/"),
+        "".join(f"\\u{ord(c):04x}" for c in SIG),
+        _entities(SIG),
+        "".join(f"&#x{ord(c):x};" for c in SIG),
+        SIG[:9] + _entities(SIG[9:15]) + quote(SIG[15:], safe=""),
+        _entities(SIG).replace("&", "&amp;"),
+        quote(SIG[:10], safe="") + _entities(SIG[10:]).replace("&", "&amp;"),
+        f'oauth_signature="{quote(SIG, safe="")}"',
+        f"oauth_signature=&quot;{SIG}&quot;",
+    ],
+    ids=[
+        "raw",
+        "percent",
+        "percent-lower",
+        "percent-twice",
+        "json-slash",
+        "json-unicode",
+        "entities",
+        "hex-entities",
+        "mixed",
+        "entities-twice",
+        "mixed-nested",
+        "auth-header",
+        "html-header",
+    ],
+)
 def test_a_reflected_signature_is_removed_in_any_encoding(form: str) -> None:
     redactor = Redactor(["consumer-SECRET", "token/SECRET+"])
     redactor.add_signature(SIG)
@@ -275,8 +313,13 @@ def test_xml_attacks_are_refused_without_resolving_anything(tmp_path: Path) -> N
     secret_file = tmp_path / "passwd"
     secret_file.write_text("CANARY-FILE-CONTENT")
     with Canary() as canary:
-        bodies = [xxe_file(secret_file), xxe_network(canary.url), xxe_parameter(canary.url), BILLION_LAUGHS,
-                  QUADRATIC_BLOWUP]
+        bodies = [
+            xxe_file(secret_file),
+            xxe_network(canary.url),
+            xxe_parameter(canary.url),
+            BILLION_LAUGHS,
+            QUADRATIC_BLOWUP,
+        ]
         for body in bodies:
             t0 = time.monotonic()
             with pytest.raises(ResponseParseError, match="DTD/entity declaration") as info:
@@ -286,23 +329,31 @@ def test_xml_attacks_are_refused_without_resolving_anything(tmp_path: Path) -> N
     assert canary.hits == 0
 
 
-@pytest.mark.parametrize(("body", "expected", "message"), [
-    (b'<response status="ok"><replace_token>\xff\xfe</replace_token></response>', "xml", "not valid UTF-8"),
-    (b"\x00\x01\x02binary\x00noise\xff" * 20, "xml", "binary data"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "json", "binary data"),
-    (HTML_ERROR_PAGE, "json", "HTML page"),
-    (HTML_ERROR_PAGE, "xml", "HTML page"),
-    (b'var visual = {"status": "ok", ', "json", "not valid JSON"),
-    (b"", "xml", "empty"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected", "message"),
+    [
+        (
+            b'<response status="ok"><replace_token>\xff\xfe</replace_token></response>',
+            "xml",
+            "not valid UTF-8",
+        ),
+        (b"\x00\x01\x02binary\x00noise\xff" * 20, "xml", "binary data"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "json", "binary data"),
+        (HTML_ERROR_PAGE, "json", "HTML page"),
+        (HTML_ERROR_PAGE, "xml", "HTML page"),
+        (b'var visual = {"status": "ok", ', "json", "not valid JSON"),
+        (b"", "xml", "empty"),
+    ],
+)
 def test_garbage_is_a_specific_parse_error(body: bytes, expected: Any, message: str) -> None:
     with pytest.raises(ResponseParseError, match=message):
         parse_response(body, expected)
 
 
 def test_a_json_body_in_the_wrong_wrapper_is_a_specific_finding() -> None:
-    with HostileServer(lambda ctx: ctx.respond(b'evil({"status": "ok"});',
-                                               headers=[("Content-Type", "text/javascript")])) as hs:
+    with HostileServer(
+        lambda ctx: ctx.respond(b'evil({"status": "ok"});', headers=[("Content-Type", "text/javascript")])
+    ) as hs:
         ex = TargetClient(config(hs.base_url, timeout_seconds=2)).send(TOKEN.with_params(format="json"))
     findings = check_json_wrapper(observe(ex, "json"), "var", "visual", "FORMAT-JSON-VAR")
     assert [f.message for f in findings] == ["JSON wrapper is evil(...), expected var visual = {...};"]

@@ -273,7 +273,7 @@ def issue_token(req: TokenRequest, auth: AuthResult, now: int, ctx: Context) -> 
         level=auth.level,
         consumer_key=auth.consumer_key,
     )
-    ctx.store.insert_token(row)
+    ctx.store.insert_token(row, reset_all_uses=ctx.behaviour.fault("issue_resets_all_uses"))
     return row
 
 

@@ -251,6 +251,11 @@ REDEEM_FAULTS: list[Fault] = [
     Fault("background_error_unprefixed", "BACKGROUND",
           "Background failures return the bare message (as browser mode does) without the 'error ' prefix.",
           ("BACKGROUND-ERROR",), profile="full"),
+    # -- STATEFUL ------------------------------------------------------------------------------
+    Fault("issue_resets_all_uses", "STATEFUL",
+          "Issuing a token runs 'UPDATE tokens SET uses = 0' without its WHERE clause, so every new token "
+          "gives the uploads of all earlier ones back; each token alone behaves, only interleaving shows it.",
+          ("STATEFUL-TOKEN-STORE",), profile="full"),
 ]
 # fmt: on
 

@@ -229,8 +229,11 @@ class Store:
         return result
 
     # -- tokens -------------------------------------------------------------------------------
-    def insert_token(self, row: TokenRow) -> None:
-        """Store a new token; the primary key makes a (vanishingly unlikely) duplicate fail loudly."""
+    def insert_token(self, row: TokenRow, *, reset_all_uses: bool = False) -> None:
+        """Store a new token; the primary key makes a (vanishingly unlikely) duplicate fail loudly.
+
+        ``reset_all_uses`` is only for the ``issue_resets_all_uses`` fault (an UPDATE that lost its WHERE).
+        """
         with self.write() as conn:
             conn.execute(
                 "INSERT INTO replace_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -248,6 +251,8 @@ class Store:
                     row.consumer_key,
                 ),
             )
+            if reset_all_uses:
+                conn.execute("UPDATE replace_tokens SET uses = 0")
 
     def get_token(self, replace_token: str) -> TokenRow | None:
         with self.read() as conn:
