@@ -95,7 +95,8 @@ def observe(exchange: Exchange, expected: Literal["xml", "json"] | None = None) 
         return Observation(exchange, None, exchange.error or "no response")
     if resp.truncated:
         return Observation(
-            exchange, None, f"response body exceeds the size cap ({len(resp.body)} bytes read)"
+            exchange, None,
+            f"response body exceeds the size cap ({len(resp.body)} bytes read; the cap is [limits] max_body_bytes)",
         )
     try:
         return Observation(exchange, parse_response(resp.body, expected), None)
