@@ -28,7 +28,7 @@ SELECTION = {
     "empty_return_url_redirects": "no_return_url",
     "redeem_unknown_token_redirects": "unknown_token",
     "redeem_missing_file_succeeds": "missing_file",
-    "redeem_limit_unenforced": "consumed_token or exactly_max_uploads or token_store_model",
+    "redeem_limit_unenforced": "consumed_token or max_uploads or token_store_model",
     "redeem_limit_racy": "concurrent_redemptions",
     "redeem_expiry_unchecked": "refused_after_valid_until",
     "background_callback_ignored": "background_callback",

@@ -235,7 +235,8 @@ REDEEM_FAULTS: list[Fault] = [
     # -- LIMITS --------------------------------------------------------------------------------
     Fault("redeem_limit_unenforced", "LIMITS",
           "uses is counted but never compared with max_uploads: a consumed token keeps working.",
-          ("REDEEM-ERROR-CONSUMED", "LIMITS-MAX-UPLOADS", "STATEFUL-TOKEN-STORE"), profile="full"),
+          ("REDEEM-ERROR-CONSUMED", "LIMITS-MAX-UPLOADS", "LIMITS-CONCURRENT", "STATEFUL-TOKEN-STORE"),
+          profile="full"),
     Fault("redeem_limit_racy", "LIMITS",
           "Check-then-update: uses is read, the file is stored, then uses is written, with no lock or "
           "conditional update, so a parallel burst over-succeeds.",

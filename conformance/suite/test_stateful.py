@@ -62,7 +62,6 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
         def __init__(self) -> None:
             super().__init__()
             self.model: dict[str, ModelToken] = {}
-            self.first = ""
             self.failed = False
             self.history_base = life.history()
             self.stored: list[str] = []
@@ -73,8 +72,7 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
 
         @initialize(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
         def first_token(self, max_uploads: int, valid_minutes: int) -> str:
-            self.first = self.issue(max_uploads, valid_minutes)
-            return self.first
+            return self.issue(max_uploads, valid_minutes)
 
         @rule(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
         def issue(self, max_uploads: int, valid_minutes: int) -> str:
@@ -125,9 +123,25 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
                 self.expect(rc.check_history_replaced(self.history_base, life.history(), self.stored, r))
 
         def teardown(self) -> None:
-            """Every sequence ends by using up its first token: the limit (or expiry) is checked each time."""
-            if self.first and not self.failed and self.model[self.first].expected() != "either":
-                self.use_up(self.first)
+            """Every sequence ends with a fixed epilogue: redeem each held token once, issue another
+            token, then use the held tokens up. Each limit (or expiry) is thereby checked after
+            interleaved steps in every sequence, whatever rules the random part chose.
+            """
+            if self.failed or not self.model:
+                return
+            held = list(self.model)
+            held = list(dict.fromkeys([held[0], *held[-3:], self.issue(1, 15)]))
+            for token in held:
+                if self.clear(token):
+                    self.redeem(token)
+            self.issue(1, 15)
+            for token in held:
+                if self.clear(token):
+                    self.use_up(token)
+
+        def clear(self, token: str) -> bool:
+            """Whether the model can call this token's next answer (and nothing has failed yet)."""
+            return not self.failed and self.model[token].expected() != "either"
 
     return TokenStore
 
