@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from conformance.client import BODY_REDACTED, GET_REPLACE_TOKEN, ApiRequest, Tar
 from conformance.config import ConfigError, TargetConfig, load_config, parse_config
 from conformance.plugin import ConformancePlugin, RunState, apply_limit_overrides
 from conformance.results import VERDICT_LABELS
+
+SLOW_TEST_ALLOWANCE = 20 * 60  # seconds added to the run deadline by --include-slow
 
 
 def _err(message: str) -> None:
@@ -34,9 +37,7 @@ def run(args: Any) -> int:
 
             server = ReferenceServer(ReferenceSettings(clock_control=True)).start()
             config = parse_config(server.target_config(), source="<embedded reference>")
-            print(
-                f"conformance: no --config given; certifying the embedded reference at {server.base_url}"
-            )
+            print(f"conformance: no --config given; certifying the embedded reference at {server.base_url}")
         config = apply_limit_overrides(
             config,
             args.request_budget,
@@ -45,6 +46,15 @@ def run(args: Any) -> int:
             deadline=getattr(args, "deadline", None),
             ca_bundle=getattr(args, "ca_bundle", None),
         )
+        if args.include_slow and getattr(args, "deadline", None) is None:
+            # The real-time expiry test waits 15 minutes past valid_until; give the run room for it.
+            config = replace(
+                config,
+                limits=replace(
+                    config.limits,
+                    run_deadline_seconds=config.limits.run_deadline_seconds + SLOW_TEST_ALLOWANCE,
+                ),
+            )
         if args.profile == "full" and not config.destructive:
             _err(
                 "--profile full replaces the file of photo_id on the target; it needs 'destructive = true' "
