@@ -69,7 +69,7 @@ def test_vendor_like_target_without_hooks(tmp_path: Path, caplog: pytest.LogCapt
 
 
 def test_real_time_expiry_needs_a_deadline_that_fits(tmp_path: Path) -> None:
-    """--include-slow, no clock control: the 15-minute wait is skipped up front if the deadline is short."""
+    """--include-slow, no clock control, an explicit short --deadline: the 15-minute wait is skipped up front."""
     with ReferenceServer(ReferenceSettings(clock_control=False)) as server:
         cfg = write_config(tmp_path / "t.toml", server)
         proc = run_suite(
@@ -80,6 +80,8 @@ def test_real_time_expiry_needs_a_deadline_that_fits(tmp_path: Path) -> None:
             "--report-dir",
             str(tmp_path),
             "--include-slow",
+            "--deadline",
+            "120",
             "-k",
             "refused_after_valid_until",
             *FAST,

@@ -132,3 +132,11 @@ def test_plain_pytest_with_the_plugin(tmp_path: Path, reference: ReferenceServer
 
 def test_credentials_type_is_shared_with_the_reference() -> None:
     assert ReferenceSettings().credentials is None and Credentials.__name__ == "Credentials"
+
+
+def test_include_slow_extends_the_run_deadline(tmp_path: Path, reference: ReferenceServer) -> None:
+    """The real-time expiry wait (15 min) must fit: --include-slow adds 20 minutes unless --deadline is given."""
+    cfg = write_config(tmp_path / "t.toml", reference)
+    run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "--include-slow", "-k", "oauth_in_get", *FAST)
+    run = json.loads((tmp_path / "results.json").read_text())["run"]
+    assert run["run_deadline_seconds"] == 900 + 20 * 60
