@@ -90,10 +90,8 @@ def _xml_attr(value: str) -> str:
     return quoteattr(value, {"\r": "&#13;", "\n": "&#10;", "\t": "&#9;"})
 
 
-def xml_document(
-    attrs: dict[str, str], children: list[tuple[str, str]] | None, behaviour: Behaviour | None = None
-) -> bytes:
-    b = behaviour or Behaviour()
+def xml_document(attrs: dict[str, str], children: list[tuple[str, str]] | None, b: Behaviour) -> bytes:
+    """The ``<response>`` document; a success has ``children`` (the token fields), an error none."""
     attrs = {**attrs, **b.extra_xml_attributes}
     items = list(reversed(attrs.items())) if b.xml_reverse_attributes else list(attrs.items())
     head = "".join(f" {k}={_xml_attr(v)}" for k, v in items)
