@@ -82,7 +82,7 @@ def render_markdown(test_index: dict[str, list[str]] | None = None) -> str:
         "",
     ]
     catalog = load_catalog()
-    groups = sorted({r.group for r in catalog.values()}, key=lambda g: (GROUP_ORDER + (g,)).index(g))
+    groups = sorted({r.group for r in catalog.values()}, key=lambda g: (*GROUP_ORDER, g).index(g))
     for group in groups:
         lines += [f"## {group}", ""]
         for req in (r for r in catalog.values() if r.group == group):

@@ -8,6 +8,7 @@ exchange it was judged on, so the report can show the evidence and a reproductio
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -95,8 +96,10 @@ def observe(exchange: Exchange, expected: Literal["xml", "json"] | None = None) 
         return Observation(exchange, None, exchange.error or "no response")
     if resp.truncated:
         return Observation(
-            exchange, None,
-            f"response body exceeds the size cap ({len(resp.body)} bytes read; the cap is [limits] max_body_bytes)",
+            exchange,
+            None,
+            f"response body exceeds the size cap ({len(resp.body)} bytes read; "
+            "the cap is [limits] max_body_bytes)",
         )
     try:
         return Observation(exchange, parse_response(resp.body, expected), None)
@@ -269,7 +272,8 @@ def check_status_ok(obs: Observation, req: str) -> list[Finding]:
                 f"expected a token, got status={obs.parsed.status!r} code={code!r}",
                 obs.exchange,
                 'status="ok" with a replace_token',
-                f"status={obs.parsed.status!r} code={code!r} message={obs.parsed.attributes.get('message', '')!r}",
+                f"status={obs.parsed.status!r} code={code!r} "
+                f"message={obs.parsed.attributes.get('message', '')!r}",
             )
         ]
     return []
@@ -797,7 +801,7 @@ def check_tokens_unpredictable(
             values = sorted(int(t, base) for t in tokens)
         except ValueError:
             continue
-        steps = [b - a for a, b in zip(values, values[1:], strict=False)]
+        steps = [b - a for a, b in itertools.pairwise(values)]
         small = sum(1 for d in steps if d < 2**32)
         if small >= len(steps) // 2:
             findings.append(

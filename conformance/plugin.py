@@ -222,8 +222,8 @@ class ConformancePlugin:
         assert self.state is not None
         s = self.state
         return [
-            f"conformance {__version__}: target {s.config.base_url} ({s.config.source}), profile {s.profile}, "
-            f"seed {s.seed}, settings {s.settings_profile}"
+            f"conformance {__version__}: target {s.config.base_url} ({s.config.source}), "
+            f"profile {s.profile}, seed {s.seed}, settings {s.settings_profile}"
         ]
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -362,8 +362,9 @@ def api(run_state: RunState, target_client: TargetClient, request: pytest.Fixtur
     if run_state.preflight_error:
         raise TransportError(f"target unreachable: {run_state.preflight_error}", "unreachable")
     if target_client.deadline_passed():  # not even a Hypothesis run: the run must end now
-        raise TransportError(f"run deadline of {target_client.limits.run_deadline_seconds:g}s passed; "
-                             "test not run", "deadline")
+        raise TransportError(
+            f"run deadline of {target_client.limits.run_deadline_seconds:g}s passed; test not run", "deadline"
+        )
     yield handle
 
 

@@ -129,6 +129,9 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         _err(f"the suite could not run (pytest exit {int(code)})")
         return EXIT_USAGE
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        _err(f"no suite test matches -k {args.keyword!r}; nothing was certified")
+        return EXIT_USAGE
     results = plugin.results
     if results is None:
         _err("the suite produced no results")

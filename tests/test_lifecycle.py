@@ -69,7 +69,7 @@ def test_vendor_like_target_without_hooks(tmp_path: Path, caplog: pytest.LogCapt
 
 
 def test_real_time_expiry_needs_a_deadline_that_fits(tmp_path: Path) -> None:
-    """--include-slow, no clock control, an explicit short --deadline: the 15-minute wait is skipped up front."""
+    """--include-slow, no clock control, a short --deadline: the 15-minute wait is skipped up front."""
     with ReferenceServer(ReferenceSettings(clock_control=False)) as server:
         cfg = write_config(tmp_path / "t.toml", server)
         proc = run_suite(

@@ -10,11 +10,11 @@ import tomllib
 from pathlib import Path
 
 import requests
-from tests.reference_helpers import GET_TOKEN, PHOTO_ID, xml
 from requests_oauthlib import OAuth1
 
 from conformance.config import Credentials
 from conformance.reference import ReferenceServer, ReferenceSettings, write_target_config
+from tests.reference_helpers import GET_TOKEN, PHOTO_ID, xml
 
 ROOT = Path(__file__).resolve().parents[1]
 

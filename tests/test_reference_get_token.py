@@ -10,9 +10,9 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, issue, js, server_fixture, xml
 
 from conformance.reference import ReferenceServer
+from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, issue, js, server_fixture, xml
 
 ref = server_fixture()
 strict = server_fixture(bounds_policy="reject")

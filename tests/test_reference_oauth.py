@@ -12,9 +12,9 @@ from urllib.parse import quote, urlencode, urlsplit
 import pytest
 import requests
 from oauthlib.oauth1 import Client
-from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, js, server_fixture, xml
 
 from conformance.reference import ReferenceServer
+from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, js, server_fixture, xml
 
 ref = server_fixture()
 public = server_fixture(public_url="https://videos.example.com")

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from conformance.reference import ReferenceServer, ReferenceSettings
 from tests.reference_helpers import (
     PHOTO_ID,
     CallbackReceiver,
@@ -20,8 +22,6 @@ from tests.reference_helpers import (
     redeem,
     server_fixture,
 )
-
-from conformance.reference import ReferenceServer, ReferenceSettings
 
 ref = server_fixture(clock_control=True)
 

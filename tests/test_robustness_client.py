@@ -152,7 +152,11 @@ def test_a_huge_body_is_read_only_up_to_the_cap(behaviour: Any) -> None:
     assert ex.response is not None and ex.response.truncated and len(ex.response.body) == cap
     assert peak < 12 * cap, f"peak Python allocation {peak} bytes for a {cap}-byte cap"
     obs = observe(ex, "xml")
-    assert obs.parsed is None and f"exceeds the size cap ({cap} bytes read; the cap is [limits] max_body_bytes)" in (obs.parse_error or "")
+    assert (
+        obs.parsed is None
+        and f"exceeds the size cap ({cap} bytes read; the cap is [limits] max_body_bytes)"
+        in (obs.parse_error or "")
+    )
     assert client.stats.oversize == 1
     ex.response.release()
     assert ex.to_dict()["response"]["body_bytes"] == cap and len(ex.response.body) <= 65536

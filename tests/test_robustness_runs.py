@@ -200,7 +200,10 @@ def test_a_body_of_hundreds_of_mb_is_capped_and_memory_stays_bounded(tmp_path: P
         limits={"max_body_bytes": cap},
     )
     assert out.code == 1
-    assert f"response body exceeds the size cap ({cap} bytes read; the cap is [limits] max_body_bytes)" in out.texts()
+    assert (
+        f"response body exceeds the size cap ({cap} bytes read; the cap is [limits] max_body_bytes)"
+        in out.texts()
+    )
     assert out.results["run"]["oversize_responses"] >= 3 and out.results["run"]["max_body_bytes"] == cap
     offered_mb = hs.count * 600
     print(

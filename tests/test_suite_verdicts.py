@@ -135,8 +135,17 @@ def test_credentials_type_is_shared_with_the_reference() -> None:
 
 
 def test_include_slow_extends_the_run_deadline(tmp_path: Path, reference: ReferenceServer) -> None:
-    """The real-time expiry wait (15 min) must fit: --include-slow adds 20 minutes unless --deadline is given."""
+    """The real-time expiry wait must fit: --include-slow adds 20 minutes unless --deadline is given."""
     cfg = write_config(tmp_path / "t.toml", reference)
-    run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "--include-slow", "-k", "oauth_in_get", *FAST)
+    run_suite(
+        "--config", str(cfg), "--report-dir", str(tmp_path), "--include-slow", "-k", "oauth_in_get", *FAST
+    )
     run = json.loads((tmp_path / "results.json").read_text())["run"]
     assert run["run_deadline_seconds"] == 900 + 20 * 60
+
+
+def test_a_selection_that_matches_nothing_is_a_usage_error(tmp_path: Path, reference: ReferenceServer) -> None:
+    cfg = write_config(tmp_path / "t.toml", reference)
+    proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path), "-k", "no_such_test_anywhere", *FAST)
+    assert proc.returncode == 2
+    assert "no suite test matches -k 'no_such_test_anywhere'" in proc.stderr
