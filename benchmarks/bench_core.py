@@ -35,6 +35,7 @@ class LatencyProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no delayed-ACK stalls between headers and body
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -38,7 +38,7 @@ def _register_settings() -> None:
         phases=(Phase.explicit, Phase.generate, Phase.shrink),
         print_blob=False,
     )
-    settings.register_profile("conformance-default", max_examples=25, **common)
+    settings.register_profile("conformance-default", max_examples=12, **common)
     settings.register_profile("conformance-thorough", max_examples=300, **common)
     settings.register_profile("conformance-polite", max_examples=8, **common)
 
@@ -108,6 +108,11 @@ class Api:
     def call_many(self, reqs: Sequence[ApiRequest]) -> list[Observation]:
         exchanges = self._transport(self.client.send_many, reqs)
         return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
+
+    def call_both_formats(self, req: ApiRequest) -> list[tuple[str, Observation]]:
+        """The request as XML and as JSON (format=json), sent concurrently."""
+        pair = self.call_many([req.with_params(format=None), req.with_params(format="json")])
+        return list(zip(("xml", "json"), pair, strict=True))
 
     def replay(self, req: ApiRequest, times: int = 2) -> list[Observation]:
         return [

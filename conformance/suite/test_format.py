@@ -79,14 +79,25 @@ def test_xml_and_json_carry_the_same_values(api: Api, req) -> None:
 
 
 @requirement("FORMAT-UTF8")
-@given(url=strategies.unicode_text.filter(bool), fmt=st.sampled_from(["xml", "json"]))
-def test_unicode_round_trips(api: Api, url: str, fmt: str) -> None:
-    r = "FORMAT-UTF8"
-    req = api.request(return_url=url, **({"format": "json"} if fmt == "json" else {}))
-    obs = api.call(req)
-    api.expect(
-        checks.check_api_response(obs, fmt, r), checks.check_status_ok(obs, r), checks.check_echo(obs, req, r)
+@given(
+    batch=st.lists(
+        st.tuples(strategies.unicode_text.filter(bool), st.sampled_from(["xml", "json"])),
+        min_size=1,
+        max_size=4,
     )
+)
+def test_unicode_round_trips(api: Api, batch: list[tuple[str, str]]) -> None:
+    """Each example is a batch of independent requests, sent concurrently."""
+    r = "FORMAT-UTF8"
+    reqs = [
+        api.request(return_url=url, **({"format": "json"} if fmt == "json" else {})) for url, fmt in batch
+    ]
+    for (_, fmt), req, obs in zip(batch, reqs, api.call_many(reqs), strict=True):
+        api.expect(
+            checks.check_api_response(obs, fmt, r),
+            checks.check_status_ok(obs, r),
+            checks.check_echo(obs, req, r),
+        )
 
 
 @requirement("FORMAT-UTF8")
@@ -120,21 +131,33 @@ NOT_IDENTIFIERS = [
 
 @requirement("FORMAT-CALLBACK-SAFE")
 @given(
-    name=st.one_of(
-        st.sampled_from(NOT_IDENTIFIERS),
-        st.text(min_size=1, max_size=30).filter(lambda s: not checks.is_js_name(s)),
-    ),
-    param=st.sampled_from(["callback", "varname"]),
-)
-@example(name="alert(1);//", param="callback")  # both parameters in every run, whatever the draws
-@example(name="a b", param="varname")
-def test_non_identifier_names_are_never_reflected(api: Api, name: str, param: str) -> None:
-    r = "FORMAT-CALLBACK-SAFE"
-    if "\x00" in name or any(0xD800 <= ord(c) <= 0xDFFF for c in name):
-        name = "alert(1)"
-    obs = api.call(api.request(format="json", **{param: name}), "json")
-    api.expect(
-        checks.check_http_status_200(obs, r),
-        checks.check_no_server_error(obs, r),
-        checks.check_name_not_reflected(obs, name, r),
+    batch=st.lists(
+        st.tuples(
+            st.one_of(
+                st.sampled_from(NOT_IDENTIFIERS),
+                st.text(min_size=1, max_size=30).filter(lambda s: not checks.is_js_name(s)),
+            ),
+            st.sampled_from(["callback", "varname"]),
+        ),
+        min_size=1,
+        max_size=4,
     )
+)
+# Both parameters in every run, whatever the draws.
+@example(batch=[("alert(1);//", "callback"), ("a b", "varname")])
+def test_non_identifier_names_are_never_reflected(api: Api, batch: list[tuple[str, str]]) -> None:
+    """Each example is a batch of independent requests, sent concurrently."""
+    r = "FORMAT-CALLBACK-SAFE"
+    names = [
+        "alert(1)" if "\x00" in name or any(0xD800 <= ord(c) <= 0xDFFF for c in name) else name
+        for name, _ in batch
+    ]
+    reqs = [
+        api.request(format="json", **{param: name}) for name, (_, param) in zip(names, batch, strict=True)
+    ]
+    for name, obs in zip(names, api.call_many(reqs), strict=True):
+        api.expect(
+            checks.check_http_status_200(obs, r),
+            checks.check_no_server_error(obs, r),
+            checks.check_name_not_reflected(obs, name, r),
+        )

@@ -16,28 +16,26 @@ def _fmt(fmt: str) -> dict[str, str]:
 
 
 @requirement("PHOTO-MISSING")
-@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_missing_photo_id_is_an_error(api: Api, fmt: str, method: str) -> None:
+def test_missing_photo_id_is_an_error(api: Api, method: str) -> None:
     r = "PHOTO-MISSING"
-    obs = api.call(api.request(**_fmt(fmt)).with_params(photo_id=None).but(http_method=method))
-    api.expect(
-        checks.check_api_response(obs, fmt, r), checks.check_error(obs, r), checks.check_no_token(obs, r)
-    )
+    for fmt, obs in api.call_both_formats(api.request().with_params(photo_id=None).but(http_method=method)):
+        api.expect(
+            checks.check_api_response(obs, fmt, r), checks.check_error(obs, r), checks.check_no_token(obs, r)
+        )
 
 
 @requirement("PHOTO-UNKNOWN")
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_unknown_photo_id_is_no_such_photo(api: Api, fmt: str) -> None:
+def test_unknown_photo_id_is_no_such_photo(api: Api) -> None:
     r = "PHOTO-UNKNOWN"
     if not api.config.unknown_photo_id:
         pytest.skip("no unknown_photo_id configured (an id known not to exist on the target)")
-    obs = api.call(api.request(photo_id=api.config.unknown_photo_id, **_fmt(fmt)))
-    api.expect(
-        checks.check_api_response(obs, fmt, r),
-        checks.check_error(obs, r, codes={"no_such_photo"}),
-        checks.check_no_token(obs, r),
-    )
+    for fmt, obs in api.call_both_formats(api.request(photo_id=api.config.unknown_photo_id)):
+        api.expect(
+            checks.check_api_response(obs, fmt, r),
+            checks.check_error(obs, r, codes={"no_such_photo"}),
+            checks.check_no_token(obs, r),
+        )
 
 
 @requirement("INPUT-ROBUST")
