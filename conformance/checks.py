@@ -587,8 +587,12 @@ def check_formats_agree(
     if not (xml.ok and json_.ok):
         return []
     findings = []
-    for name in ("photo_id", "max_uploads", "valid_minutes", "return_url"):
-        a, b = xml.field(name) or "", json_.field(name) or ""
+    pairs = [
+        (n, xml.field(n) or "", json_.field(n) or "")
+        for n in ("photo_id", "max_uploads", "valid_minutes", "return_url")
+    ]
+    pairs += [(n, xml.attr(n), json_.attr(n)) for n in ("status", "permission_level", "cached")]
+    for name, a, b in pairs:
         if a != b:
             findings.append(
                 _finding(
@@ -597,19 +601,6 @@ def check_formats_agree(
                     f"{name} differs: XML {a!r}, JSON {b!r}",
                     json_.exchange,
                     f"XML and JSON equal ({a!r})",
-                    repr(b),
-                )
-            )
-    for name in ("status", "permission_level", "cached"):
-        a, b = xml.attr(name), json_.attr(name)
-        if a != b:
-            findings.append(
-                _finding(
-                    req,
-                    "check_formats_agree",
-                    f"{name} differs: XML {a!r}, JSON {b!r}",
-                    json_.exchange,
-                    repr(a),
                     repr(b),
                 )
             )

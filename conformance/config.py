@@ -40,6 +40,10 @@ class Credentials:
     def secrets(self) -> list[str]:
         return [s for s in (self.consumer_secret, self.access_token_secret) if s]
 
+    def as_table(self) -> dict[str, str]:
+        """The four values as a ``[credentials.LEVEL]`` table of the target config."""
+        return {key: getattr(self, key) for key in CREDENTIAL_KEYS}
+
 
 @dataclass(frozen=True)
 class RunLimits:

@@ -52,15 +52,7 @@ def config(base_url: str, ca_bundle: Path | None = None, **limits: Any) -> Targe
         "base_url": base_url,
         "photo_id": "123456",
         "limits": limits,
-        "credentials": {
-            level: {
-                "consumer_key": c.consumer_key,
-                "consumer_secret": c.consumer_secret,
-                "access_token": c.access_token,
-                "access_token_secret": c.access_token_secret,
-            }
-            for level, c in CREDS.items()
-        },
+        "credentials": {level: c.as_table() for level, c in CREDS.items()},
     }
     if ca_bundle is not None:
         data["ca_bundle"] = str(ca_bundle)

@@ -150,15 +150,7 @@ class ReferenceServer:
     def _load_credentials(self, store: Store) -> dict[str, Credentials]:
         """Given credentials win; otherwise reuse the database's, or generate and persist new ones."""
         if self.settings.credentials:
-            raw = {
-                level: {
-                    "consumer_key": c.consumer_key,
-                    "consumer_secret": c.consumer_secret,
-                    "access_token": c.access_token,
-                    "access_token_secret": c.access_token_secret,
-                }
-                for level, c in self.settings.credentials.items()
-            }
+            raw = {level: c.as_table() for level, c in self.settings.credentials.items()}
             store.save_credentials(raw)
         else:
             raw = store.load_credentials()
@@ -192,15 +184,7 @@ class ReferenceServer:
             "callback_base_url": "",
             "clock_control_url": f"{base}/_test/clock" if self.settings.clock_control else "",
             "bounds_policy": self.settings.bounds_policy,
-            "credentials": {
-                level: {
-                    "consumer_key": c.consumer_key,
-                    "consumer_secret": c.consumer_secret,
-                    "access_token": c.access_token,
-                    "access_token_secret": c.access_token_secret,
-                }
-                for level, c in sorted(self.credentials.items())
-            },
+            "credentials": {level: c.as_table() for level, c in sorted(self.credentials.items())},
         }
         if self.behaviour is not None:  # what the server really does (a variant may reject, say)
             config["bounds_policy"] = self.behaviour.bounds_policy

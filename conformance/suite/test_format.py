@@ -16,50 +16,37 @@ def test_xml_is_the_default_and_valid(api: Api, explicit: bool) -> None:
     api.expect(checks.check_api_response(obs, "xml", r), checks.check_status_ok(obs, r))
 
 
+def _expect_wrapped(api: Api, r: str, wrapper: str, cases: list[tuple[dict[str, str], str | None]]) -> None:
+    """format=json with the given extra parameters, each case wrapped as asked (sent concurrently)."""
+    reqs = [api.request(format="json", **params) for params, _ in cases]
+    for (_, name), obs in zip(cases, api.call_many(reqs), strict=True):
+        api.expect(
+            checks.check_api_response(obs, "json", r),
+            checks.check_json_wrapper(obs, wrapper, name, r),
+            checks.check_status_ok(obs, r),
+        )
+
+
 @requirement("FORMAT-JSON-VAR")
 def test_json_is_var_visual(api: Api) -> None:
-    r = "FORMAT-JSON-VAR"
-    obs = api.call(api.request(format="json"))
-    api.expect(
-        checks.check_api_response(obs, "json", r),
-        checks.check_json_wrapper(obs, "var", "visual", r),
-        checks.check_status_ok(obs, r),
-    )
+    _expect_wrapped(api, "FORMAT-JSON-VAR", "var", [({}, "visual")])
 
 
 @requirement("FORMAT-JSON-VARNAME")
-@pytest.mark.parametrize("name", ["tags", "myVar_2", "$x"])
-def test_varname_renames_the_variable(api: Api, name: str) -> None:
-    r = "FORMAT-JSON-VARNAME"
-    obs = api.call(api.request(format="json", varname=name))
-    api.expect(
-        checks.check_api_response(obs, "json", r),
-        checks.check_json_wrapper(obs, "var", name, r),
-        checks.check_status_ok(obs, r),
-    )
+def test_varname_renames_the_variable(api: Api) -> None:
+    names = ["tags", "myVar_2", "$x"]
+    _expect_wrapped(api, "FORMAT-JSON-VARNAME", "var", [({"varname": n}, n) for n in names])
 
 
 @requirement("FORMAT-JSON-RAW")
 def test_raw_gives_bare_json(api: Api) -> None:
-    r = "FORMAT-JSON-RAW"
-    obs = api.call(api.request(format="json", raw=""))
-    api.expect(
-        checks.check_api_response(obs, "json", r),
-        checks.check_json_wrapper(obs, "raw", None, r),
-        checks.check_status_ok(obs, r),
-    )
+    _expect_wrapped(api, "FORMAT-JSON-RAW", "raw", [({"raw": ""}, None)])
 
 
 @requirement("FORMAT-JSONP")
-@pytest.mark.parametrize("name", ["updateTags", "cb_123", "jQuery1124_99"])
-def test_callback_gives_jsonp(api: Api, name: str) -> None:
-    r = "FORMAT-JSONP"
-    obs = api.call(api.request(format="json", callback=name))
-    api.expect(
-        checks.check_api_response(obs, "json", r),
-        checks.check_json_wrapper(obs, "callback", name, r),
-        checks.check_status_ok(obs, r),
-    )
+def test_callback_gives_jsonp(api: Api) -> None:
+    names = ["updateTags", "cb_123", "jQuery1124_99"]
+    _expect_wrapped(api, "FORMAT-JSONP", "callback", [({"callback": n}, n) for n in names])
 
 
 @requirement("FORMAT-XML-JSON-AGREE")
