@@ -38,7 +38,7 @@ def _register_settings() -> None:
         phases=(Phase.explicit, Phase.generate, Phase.shrink),
         print_blob=False,
     )
-    settings.register_profile("conformance-default", max_examples=12, **common)
+    settings.register_profile("conformance-default", max_examples=8, **common)
     settings.register_profile("conformance-thorough", max_examples=300, **common)
     settings.register_profile("conformance-polite", max_examples=8, **common)
 

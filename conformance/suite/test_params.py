@@ -82,7 +82,7 @@ def test_every_max_uploads_value_is_honoured(api: Api) -> None:
             st.tuples(st.just("max_uploads"), strategies.out_of_range(MAX_UPLOADS)),
         ),
         min_size=1,
-        max_size=4,
+        max_size=6,
     )
 )
 def test_out_of_range_follows_declared_policy(api: Api, batch: list[tuple[str, int]]) -> None:
