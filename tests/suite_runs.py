@@ -52,6 +52,35 @@ def run_suite(
     )
 
 
+def run_plain_pytest(
+    config: Path, report_dir: Path, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """The suite under plain pytest with the plugin, as a CI job would run it (cwd: the report dir)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "conformance.plugin",
+            "--pyargs",
+            "conformance.suite",
+            "--target-config",
+            str(config),
+            "--conformance-report-dir",
+            str(report_dir),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=report_dir,
+    )
+
+
 def verdicts(report_dir: Path) -> dict[str, str]:
     results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
     return {r["id"]: r["verdict"] for r in results["requirements"]}

@@ -10,8 +10,6 @@ import json
 import logging
 import socket
 import struct
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
@@ -27,7 +25,7 @@ from conformance.config import parse_config
 from conformance.receiver import NO_RECEIVER, CallbackReceiver, ReceiverPlan, plan_receiver
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.uploads import gif, make_upload, multipart_form, png
-from tests.suite_runs import FAST, run_suite, verdicts, write_config
+from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config
 
 LIFECYCLE = "redeem or stateful"
 
@@ -121,32 +119,7 @@ def test_callback_base_url_receiver(tmp_path: Path) -> None:
 def test_plain_pytest_full_profile_needs_destructive(tmp_path: Path) -> None:
     with ReferenceServer() as server:
         cfg = write_config(tmp_path / "t.toml", server, destructive=False)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "conformance.plugin",
-                "--pyargs",
-                "conformance.suite",
-                "--target-config",
-                str(cfg),
-                "--conformance-profile",
-                "full",
-                "--conformance-report-dir",
-                str(tmp_path),
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-k",
-                "redeem",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-        )
+        proc = run_plain_pytest(cfg, tmp_path, "--conformance-profile", "full", "-k", "redeem", timeout=120)
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "destructive = true" in proc.stderr
 

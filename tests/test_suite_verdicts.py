@@ -7,7 +7,7 @@ import pytest
 
 from conformance.config import Credentials
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from tests.suite_runs import FAST, run_suite, verdicts, write_config
+from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config
 
 
 @pytest.fixture(scope="module")
@@ -94,37 +94,16 @@ def test_same_seed_reproduces_the_same_draws(tmp_path: Path, reference: Referenc
 
 def test_plain_pytest_with_the_plugin(tmp_path: Path, reference: ReferenceServer) -> None:
     """The suite drops into any CI as plain pytest with the plugin's options."""
-    import subprocess
-    import sys
-
     cfg = write_config(tmp_path / "t.toml", reference)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "conformance.plugin",
-            "--pyargs",
-            "conformance.suite",
-            "--target-config",
-            str(cfg),
-            "--conformance-report-dir",
-            str(tmp_path),
-            "--conformance-seed",
-            "3",
-            "--conformance-max-examples",
-            "3",
-            "-k",
-            "oauth_in or default",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
+    proc = run_plain_pytest(
+        cfg,
+        tmp_path,
+        "--conformance-seed",
+        "3",
+        "--conformance-max-examples",
+        "3",
+        "-k",
+        "oauth_in or default",
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert verdicts(tmp_path)["AUTH-PLACEMENT-QUERY"] == "pass"
