@@ -74,6 +74,18 @@ def test_every_max_uploads_value_is_honoured(api: Api) -> None:
     _sweep(api, "max_uploads", list(range(MAX_UPLOADS[0], MAX_UPLOADS[1] + 1)), "PARAMS-MAX-UPLOADS-RANGE")
 
 
+def _expect_declared_policy(api: Api, values: list[tuple[str, int]]) -> None:
+    """Send each (parameter, out-of-range value) concurrently; judge clamp/reject against bounds_policy."""
+    r = "PARAMS-OUT-OF-RANGE"
+    reqs = [api.request(**{name: str(value)}) for name, value in values]
+    for (name, value), obs in zip(values, api.call_many(reqs), strict=True):
+        api.expect(
+            checks.check_api_response(obs, "xml", r),
+            checks.check_within_bounds(obs, r),
+            checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r),
+        )
+
+
 @requirement("PARAMS-OUT-OF-RANGE")
 @given(
     batch=st.lists(
@@ -87,14 +99,7 @@ def test_every_max_uploads_value_is_honoured(api: Api) -> None:
 )
 def test_out_of_range_follows_declared_policy(api: Api, batch: list[tuple[str, int]]) -> None:
     """Beyond a bound: clamp or reject as bounds_policy declares; never a token outside the bounds."""
-    r = "PARAMS-OUT-OF-RANGE"
-    reqs = [api.request(**{name: str(value)}) for name, value in batch]
-    for (name, value), obs in zip(batch, api.call_many(reqs), strict=True):
-        api.expect(
-            checks.check_api_response(obs, "xml", r),
-            checks.check_within_bounds(obs, r),
-            checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r),
-        )
+    _expect_declared_policy(api, batch)
 
 
 JUST_PAST_THE_BOUNDS = [
@@ -114,11 +119,4 @@ def test_just_past_each_bound_follows_declared_policy(api: Api) -> None:
     The property test draws from the whole out-of-range space; these fixed values are where
     off-by-one bounds and unenforced bounds show.
     """
-    r = "PARAMS-OUT-OF-RANGE"
-    reqs = [api.request(**{name: str(value)}) for name, value in JUST_PAST_THE_BOUNDS]
-    for (name, value), obs in zip(JUST_PAST_THE_BOUNDS, api.call_many(reqs), strict=True):
-        api.expect(
-            checks.check_api_response(obs, "xml", r),
-            checks.check_within_bounds(obs, r),
-            checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r),
-        )
+    _expect_declared_policy(api, JUST_PAST_THE_BOUNDS)
