@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from conformance.config import Credentials
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config
 
@@ -84,9 +83,10 @@ def test_same_seed_reproduces_the_same_draws(tmp_path: Path, reference: Referenc
     counts = []
     for i in range(2):
         out = tmp_path / str(i)
-        run_suite(
+        proc = run_suite(
             "--config", str(cfg), "--report-dir", str(out), "--seed", "1234", "-k", "unicode or agree", *FAST
         )
+        assert proc.returncode in (0, 4), proc.stdout[-3000:] + proc.stderr[-2000:]
         results = json.loads((out / "results.json").read_text())
         counts.append({t["nodeid"]: t["requests"] for t in results["tests"]})
     assert counts[0] == counts[1] and sum(counts[0].values()) > 0
@@ -107,10 +107,6 @@ def test_plain_pytest_with_the_plugin(tmp_path: Path, reference: ReferenceServer
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert verdicts(tmp_path)["AUTH-PLACEMENT-QUERY"] == "pass"
-
-
-def test_credentials_type_is_shared_with_the_reference() -> None:
-    assert ReferenceSettings().credentials is None and Credentials.__name__ == "Credentials"
 
 
 def test_include_slow_extends_the_run_deadline(tmp_path: Path, reference: ReferenceServer) -> None:
