@@ -7,10 +7,12 @@ exchange it was judged on, so the report can show the evidence and a reproductio
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import math
 import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -34,6 +36,7 @@ _STACK_TRACE_MARKERS = (
     "Warning: ",
     "<b>Notice</b>",
 )
+_PHP_WARNING = re.compile(r"Warning: [^\n]{0,500}? in \S+ on line \d+")  # PHP's warning, even in plain text
 
 
 @dataclass
@@ -124,10 +127,14 @@ def check_http_status_200(obs: Observation, req: str = "HTTP-STATUS-200") -> lis
     return []
 
 
-def check_no_server_error(obs: Observation, req: str = "INPUT-ROBUST") -> list[Finding]:
+def check_no_server_error(
+    obs: Observation, req: str = "INPUT-ROBUST", *, plain_text: bool = False
+) -> list[Finding]:
     """No 5xx, no stack trace or interpreter warning leaking into the body.
 
     A marker that the request itself carried (an echoed return_url, say) is not evidence.
+    ``plain_text``: the body is a plain message (a redeem answer), where "Warning: token expired"
+    is ordinary wording; there "Warning: " counts only in PHP's shape ("... in FILE on line N").
     """
     resp = obs.exchange.response
     findings: list[Finding] = []
@@ -147,6 +154,8 @@ def check_no_server_error(obs: Observation, req: str = "INPUT-ROBUST") -> list[F
     text = resp.text
     sent = " ".join(f"{k} {v}" for k, v in obs.exchange.request.params) if obs.exchange.request else ""
     for marker in _STACK_TRACE_MARKERS:
+        if plain_text and marker == "Warning: " and not _PHP_WARNING.search(text):
+            continue
         if marker in text and marker not in sent:
             findings.append(
                 _finding(
@@ -206,7 +215,12 @@ def check_well_formed(obs: Observation, fmt: Literal["xml", "json"], req: str) -
 
 
 def check_json_wrapper(obs: Observation, wrapper: str, name: str | None, req: str) -> list[Finding]:
-    """The JSON body is wrapped as asked: var NAME = ...; / NAME(...); / bare."""
+    """The JSON body is wrapped as asked: var NAME = ...; / NAME(...); / bare; errors as much as successes.
+
+    A client reads every answer through the wrapper it asked for: a JSONP error in 'var visual' is
+    never seen. (A name that is not an identifier may be refused in the default wrapper: callers
+    judge such names with check_name_not_reflected instead.)
+    """
     if obs.parsed is None or obs.parsed.format != "json":
         return []
     got = (obs.parsed.wrapper, obs.parsed.wrapper_name)
@@ -501,6 +515,18 @@ def check_echo(obs: Observation, request: ApiRequest, req: str = "RESPONSE-ECHO"
     return findings
 
 
+def check_echo_or_refused(
+    obs: Observation,
+    request: ApiRequest,
+    req: str = "RESPONSE-ECHO",
+    codes: frozenset[str] = frozenset({"invalid_input"}),
+) -> list[Finding]:
+    """Input a server may validate (a return_url that is not a URL): echoed exactly, or refused."""
+    if obs.parsed is None:
+        return []
+    return check_echo(obs, request, req) if obs.ok else check_error(obs, req, codes=codes)
+
+
 def _int_field(obs: Observation, name: str) -> int | None:
     value = obs.field(name)
     return int(value) if value is not None and re.fullmatch(r"[0-9]{1,30}", value) else None
@@ -678,25 +704,38 @@ def check_valid_until(
     return []
 
 
-def check_non_decreasing(observations: Sequence[Observation], req: str = "TIME-MONOTONIC") -> list[Finding]:
-    """Sequential tokens with the same valid_minutes never have an earlier valid_until."""
-    previous: tuple[int, Observation] | None = None
+MONOTONIC_TOLERANCE = 5.0
+"""Seconds valid_until may step back: load-balanced nodes' clocks differ by a second or two."""
+
+
+def check_non_decreasing(
+    observations: Sequence[Observation],
+    req: str = "TIME-MONOTONIC",
+    tolerance: float = MONOTONIC_TOLERANCE,
+) -> list[Finding]:
+    """Sequential tokens with the same valid_minutes never fall more than ``tolerance`` behind.
+
+    Each answer is compared with the latest valid_until seen so far, so small steps back (nodes
+    whose clocks differ slightly) cannot add up to a large one unnoticed.
+    """
+    latest: int | None = None
     for obs in observations:
-        value = _int_field(obs, "valid_until")
+        value = _int_field(obs, "valid_until") if obs.ok else None
         if value is None:
             continue
-        if previous is not None and value < previous[0]:
+        if latest is not None and value < latest - tolerance:
             return [
                 _finding(
                     req,
                     "check_non_decreasing",
-                    f"valid_until went backwards: {previous[0]} then {value}",
+                    f"valid_until went backwards by {latest - value}s: {latest} then {value} "
+                    f"(tolerance {tolerance:g}s)",
                     obs.exchange,
-                    f">= {previous[0]}",
+                    f">= {latest - tolerance:.0f}",
                     str(value),
                 )
             ]
-        previous = (value, obs)
+        latest = value if latest is None else max(latest, value)
     return []
 
 
@@ -735,17 +774,92 @@ def check_tokens_unique(observations: Sequence[Observation], req: str = "TOKEN-U
     return []
 
 
+def check_token_issued(obs: Observation, req: str) -> list[Finding]:
+    """The answer a token test reasons about: a parsed success that carries a replace_token.
+
+    Tests that judge tokens call this first, so an error (or unparsable) answer can never pass
+    them by carrying no token to judge.
+    """
+    if obs.parsed is None:
+        return [
+            _finding(
+                req,
+                "check_token_issued",
+                f"no API answer to judge: {obs.parse_error}",
+                obs.exchange,
+                'status="ok" with a replace_token',
+                obs.parse_error or "",
+            )
+        ]
+    if not obs.ok:
+        return check_status_ok(obs, req)
+    if not obs.field("replace_token"):
+        return [
+            _finding(
+                req,
+                "check_token_issued",
+                "a success without a replace_token",
+                obs.exchange,
+                "a non-empty replace_token",
+                repr(obs.field("replace_token")),
+            )
+        ]
+    return []
+
+
+_STANDARD_ALPHABETS = tuple(
+    sorted(
+        {
+            "0123456789",
+            "0123456789abcdef",
+            "0123456789ABCDEF",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",  # base32 (RFC 4648)
+            "abcdefghijklmnopqrstuvwxyz234567",
+            "0123456789ABCDEFGHIJKLMNOPQRSTUV",  # base32hex
+            "0123456789abcdefghijklmnopqrstuv",
+            "0123456789ABCDEFGHJKMNPQRSTVWXYZ",  # Crockford base32 (ULID)
+            "0123456789abcdefghijklmnopqrstuvwxyz",
+            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            string.ascii_letters + string.digits,
+            string.ascii_letters + string.digits + "-_",  # base64url
+            string.ascii_letters + string.digits + "+/",  # base64
+        },
+        key=lambda a: (len(a), a),
+    )
+)
+
+
+def token_alphabet_size(tokens: Sequence[str]) -> int:
+    """How many symbols one random token position can take, judged from a sample.
+
+    Only positions that vary count (a UUID's dashes and version digit say nothing about the
+    alphabet). The symbols seen are rounded up to a standard alphabet (hex, base32, base64url...)
+    of either case when they fill at least three quarters of it: a small sample of random
+    base64url tokens rarely shows all 64 symbols, and must not be taken for a weaker alphabet.
+    """
+    if not tokens:
+        return 0
+    length = min(len(t) for t in tokens)
+    varying = [p for p in range(length) if len({t[p] for t in tokens}) > 1]
+    seen = {t[p] for t in tokens for p in varying} | {c for t in tokens for c in t[length:]}
+    for alphabet in _STANDARD_ALPHABETS:
+        if seen <= set(alphabet) and len(seen) >= 0.75 * len(alphabet):
+            return len(alphabet)
+    return len(seen)
+
+
 def estimate_entropy_bits(tokens: Sequence[str]) -> float:
     """Positional entropy estimate: log2(alphabet) for each position that varies like random data would.
 
     A position counts fully only when the sample shows at least half the distinct symbols that
-    uniform random draws would; otherwise it counts log2 of the symbols it does show. This does not
-    underestimate a uniform token of any alphabet (unlike a plug-in Shannon estimate on a small sample).
+    uniform random draws would; otherwise it counts log2 of the symbols it does show (a UUID4's
+    variant digit, one of four, gives 2 bits; its fixed version digit 0). This does not
+    underestimate a uniform token of any standard alphabet (unlike a plug-in Shannon estimate on
+    a small sample).
     """
     if len(tokens) < 2:
         return 0.0
-    alphabet = set("".join(tokens))
-    size = len(alphabet)
+    size = token_alphabet_size(tokens)
     if size < 2:
         return 0.0
     n = len(tokens)
@@ -768,15 +882,20 @@ _DERIVATIONS = {
     "md5": lambda s: hashlib.md5(s.encode()).hexdigest(),
     "sha1": lambda s: hashlib.sha1(s.encode()).hexdigest(),
     "sha256": lambda s: hashlib.sha256(s.encode()).hexdigest(),
-    "plain": lambda s: s,
 }
+MIN_ENTROPY_BITS = 64.0
+"""The MUST floor of estimated entropy (OWASP's minimum for session identifiers)."""
+RECOMMENDED_ENTROPY_BITS = 128.0
+"""Below this a token passes TOKEN-UNPREDICTABLE but gets a TOKEN-ENTROPY-128 warning."""
+CHANCE_LEVEL = 1e-6
+"""A derivation is reported only when chance would show it in that many tokens less often than this."""
 
 
 def check_tokens_unpredictable(
     observations: Sequence[Observation],
     photo_id: str,
     req: str = "TOKEN-UNPREDICTABLE",
-    min_bits: float = 128.0,
+    min_bits: float = MIN_ENTROPY_BITS,
 ) -> list[Finding]:
     """No sequence, no embedded photo_id or time, no known hash of them, and enough estimated entropy."""
     pairs = [(o, o.field("replace_token") or "") for o in observations if o.ok and o.field("replace_token")]
@@ -807,20 +926,26 @@ def check_tokens_unpredictable(
                 )
             )
             break
-    # Structure shared with photo_id or the issue time: flagged only when most tokens show it, so a
-    # random token that happens to contain a short photo_id is never taken for a derived one.
-    hits: dict[str, list[tuple[Exchange, str]]] = {}
+    # Structure shared with photo_id or the issue time: flagged only when most tokens show it AND
+    # chance would not (a short photo_id such as "7" sits inside most random hex tokens).
+    alphabet = token_alphabet_size(tokens)
+    hits: dict[str, list[tuple[Exchange, str, float]]] = {}
     for obs, token in pairs:
-        kind = _derivation(obs.exchange, token, photo_id)
-        if kind:
-            hits.setdefault(kind, []).append((obs.exchange, token))
+        for kind, text, candidates in _derivation(obs.exchange, token, photo_id):
+            p = _chance_of_substring(len(token), len(text), alphabet, candidates)
+            hits.setdefault(kind, []).append((obs.exchange, token, p))
     for kind, found in hits.items():
-        if len(found) >= max(2, len(pairs) // 2):
+        chance = max(p for _, _, p in found)
+        if (
+            len(found) >= max(2, len(pairs) // 2)
+            and _binomial_tail(len(pairs), len(found), chance) < CHANCE_LEVEL
+        ):
             findings.append(
                 _finding(
                     req,
                     "check_tokens_unpredictable",
-                    f"{len(found)} of {len(pairs)} tokens are derived from {kind}",
+                    f"{len(found)} of {len(pairs)} tokens are derived from {kind} "
+                    f"(chance would explain {len(pairs) * chance:.2g})",
                     found[0][0],
                     "tokens independent of photo_id and time",
                     found[0][1],
@@ -841,25 +966,82 @@ def check_tokens_unpredictable(
     return findings
 
 
-def _derivation(ex: Exchange, token: str, photo_id: str) -> str | None:
-    """Name the known weak construction a token matches, if any (photo_id, time, or a hash of them)."""
+def check_tokens_entropy_recommended(
+    observations: Sequence[Observation],
+    req: str = "TOKEN-ENTROPY-128",
+    min_bits: float = RECOMMENDED_ENTROPY_BITS,
+) -> list[Finding]:
+    """SHOULD: at least 128 estimated bits, else a warning (the MUST floor is TOKEN-UNPREDICTABLE)."""
+    tokens = [o.field("replace_token") or "" for o in observations if o.ok and o.field("replace_token")]
+    if len(tokens) < 8:
+        return []
+    bits = estimate_entropy_bits(tokens)
+    if bits < min_bits:
+        return [
+            _finding(
+                req,
+                "check_tokens_entropy_recommended",
+                f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below the recommended "
+                f"{min_bits:.0f}",
+                observations[0].exchange,
+                f">= {min_bits:.0f} bits",
+                f"{bits:.0f} bits; e.g. {tokens[0]!r}",
+                severity="warning",
+            )
+        ]
+    return []
+
+
+def _chance_of_substring(token_len: int, text_len: int, alphabet: int, candidates: int = 1) -> float:
+    """Probability that a uniform random token contains one of ``candidates`` given strings by chance."""
+    places = token_len - text_len + 1
+    if places <= 0 or alphabet < 2:
+        return 0.0
+    return min(1.0, candidates * places * float(alphabet) ** -text_len)
+
+
+def _binomial_tail(n: int, k: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    if p <= 0.0:
+        return 0.0 if k > 0 else 1.0
+    if p >= 1.0:
+        return 1.0
+    return min(1.0, sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
+
+
+def _derivation(ex: Exchange, token: str, photo_id: str) -> list[tuple[str, str, int]]:
+    """Every known weak construction a token matches: (kind, the text found, candidates tried).
+
+    The photo_id or the issue time inside the token, or an md5/sha1/sha256 hex digest of them.
+    Whether a plain match means anything is for the caller to judge against chance.
+    """
     moments = {str(int(t)) for t in (ex.started_at, ex.finished_at)}
     date = server_time(ex)
     if date is not None:
         moments |= {str(date + d) for d in range(-2, 3)}
     lowered = token.lower()
-    if photo_id in token:
-        return "the photo_id"
-    if any(m in token or format(int(m), "x") in lowered for m in moments):
-        return "the issue time"
-    candidates = (
-        moments | {photo_id} | {f"{photo_id}{m}" for m in moments} | {f"{m}{photo_id}" for m in moments}
-    )
-    for c in candidates:
+    found: list[tuple[str, str, int]] = []
+    if photo_id and photo_id in token:
+        found.append(("the photo_id", photo_id, 1))
+    for m in sorted(moments):
+        text = m if m in token else format(int(m), "x") if format(int(m), "x") in lowered else None
+        if text:
+            found.append(("the issue time", text, 2 * len(moments)))
+            break
+    candidates = [("photo_id", photo_id)]
+    for m in sorted(moments):
+        candidates += [
+            ("time", m),
+            ("photo_id + time", f"{photo_id}{m}"),
+            ("time + photo_id", f"{m}{photo_id}"),
+        ]
+    for label, c in candidates:
         for name, fn in _DERIVATIONS.items():
-            if name != "plain" and fn(c) in lowered:
-                return f"{name}({c!r})"
-    return None
+            digest = fn(c)
+            if digest in lowered:
+                found.append((f"{name}({label})", digest, 1))
+                return found
+    return found
 
 
 # ------------------------------------------------------------------ injection
@@ -869,12 +1051,24 @@ def is_js_name(name: str) -> bool:
 
 
 def check_name_not_reflected(obs: Observation, name: str, req: str = "FORMAT-CALLBACK-SAFE") -> list[Finding]:
-    """A callback/varname that is not an identifier must not be emitted in the wrapper position."""
+    """A callback/varname that is not an identifier must not be emitted as script anywhere in the body.
+
+    A body that parses as a JSON answer is fully accounted for (comments, one identifier as wrapper,
+    JSON whose strings are inert), so there only its wrapper name can reflect the name. Any other body
+    is searched whole, outside JSON string literals: '/**/alert(1);//({...})' reflects the name after
+    its start. Names shorter than 3 characters occur by chance and cannot carry a script: not judged.
+    """
     resp = obs.exchange.response
     if resp is None or is_js_name(name):
         return []
-    text = resp.body.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    if any(text.startswith(prefix) for prefix in (f"{name}(", f"{name} (", f"var {name} =", f"var {name}=")):
+    text = resp.body.decode("utf-8", errors="replace")
+    if obs.parsed is not None:
+        reflected = obs.parsed.format == "json" and obs.parsed.wrapper_name == name
+        at = 0
+    else:
+        at = _outside_json_strings(text, name) if len(name) >= 3 else -1
+        reflected = at >= 0
+    if reflected:
         return [
             _finding(
                 req,
@@ -882,10 +1076,26 @@ def check_name_not_reflected(obs: Observation, name: str, req: str = "FORMAT-CAL
                 "a non-identifier callback/varname was reflected as script",
                 obs.exchange,
                 "refused or ignored",
-                text[:200],
+                text[max(0, at - 20) : at + 180],
             )
         ]
     return []
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _outside_json_strings(text: str, needle: str) -> int:
+    """The first offset where ``needle`` occurs not wholly inside a JSON string literal, or -1."""
+    spans = [m.span() for m in _JSON_STRING.finditer(text)]  # sorted, never overlapping
+    starts = [lo for lo, _ in spans]
+    at = text.find(needle)
+    while at >= 0:
+        i = bisect.bisect_left(starts, at) - 1  # the last literal opening before the occurrence
+        if i < 0 or at + len(needle) >= spans[i][1]:
+            return at
+        at = text.find(needle, at + 1)
+    return -1
 
 
 # ------------------------------------------------------------------ helpers

@@ -1,12 +1,15 @@
-"""The ``conformance`` command: run | serve | selftest | validate | replay | catalog | report diff.
+"""``conformance``: run | serve | selftest | validate | replay | catalog | report | matrix | certificate.
 
-Exit codes of ``run``: 0 every MUST passed; 1 a MUST failed; 2 usage or config error;
-3 the target could not be reached or answered nothing usable.
+Exit codes of ``run``: 0 CONFORMANT (every MUST of the profile verified and passed, or its gap
+accepted); 1 NOT CONFORMANT (a MUST failed); 2 usage or config error; 3 UNREACHABLE (the target
+answered nothing usable); 4 INCOMPLETE (no MUST failed, some were not verified); 130 INTERRUPTED
+(SIGINT or SIGTERM; the reports are still written).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 from conformance.client import ApiRequest
 
 EXIT_OK, EXIT_NOT_CONFORMANT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_INCOMPLETE, EXIT_INTERRUPTED = 4, 130
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +53,25 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         "-k", dest="keyword", default=None, help="only run suite tests matching this pytest expression"
     )
     p.add_argument("--quiet", action="store_true", help="no per-test progress lines")
+    p.add_argument(
+        "--accept-unverified",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a MUST requirement knowingly left unverified (repeatable): the verdict may still be "
+        "CONFORMANT, and every report shows the accepted gap ([verdict] accept_unverified)",
+    )
+    p.add_argument(
+        "--certify",
+        action="store_true",
+        help="write certificate.zip into the report dir (only for a CONFORMANT verdict)",
+    )
+    p.add_argument(
+        "--sign-key",
+        metavar="FILE",
+        default=None,
+        help="sign the certificate with this PEM Ed25519 private key",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         rep = sub.add_parser("report", help="work with results.json files")
         add_report_arguments(rep)
+
+    from conformance.certificate_verify import add_arguments as add_certificate_arguments
+    from conformance.matrix import add_arguments as add_matrix_arguments
+
+    add_certificate_arguments(sub.add_parser("certificate", help="verify a certificate bundle"))
+    add_matrix_arguments(sub.add_parser("matrix", help="many implementations side by side (matrix.html)"))
     return parser
 
 
@@ -128,31 +157,63 @@ def main(argv: list[str] | None = None) -> int:
             from conformance.report.diff import main as report_main
 
             return report_main(args)
+        if args.command == "certificate":
+            from conformance.certificate_verify import main as certificate_main
+
+            return certificate_main(args)
+        if args.command == "matrix":
+            from conformance.matrix import main as matrix_main
+
+            return matrix_main(args)
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     return EXIT_USAGE
 
 
-def _pairs(items: list[str]) -> tuple[tuple[str, str], ...]:
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+
+def _reader_went_away() -> int:
+    """``conformance catalog | head``: the reader closed the pipe; end quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise a second time.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+class ReplayUsageError(ValueError):
+    """A ``conformance replay`` command line that describes no request (exit 2, one line)."""
+
+
+def _pairs(items: list[str], what: str = "parameter") -> tuple[tuple[str, str], ...]:
     out = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"conformance replay: parameter {item!r} is not KEY=VALUE")
+            raise ReplayUsageError(f"{what} {item!r} is not KEY=VALUE")
         out.append((key, value))
     return tuple(out)
 
 
 def replay_request(args: Any) -> ApiRequest:
-    """The logical request a ``conformance replay`` command line describes."""
+    """The logical request a ``conformance replay`` command line describes (ReplayUsageError if none)."""
+    if not args.path.startswith("/"):
+        raise ReplayUsageError(f"--path {args.path!r} must start with '/' (it is appended to base_url)")
     return ApiRequest(
         params=_pairs(args.params),
         http_method=args.method,
         auth=None if args.auth == "none" else args.auth,
         placement=args.placement,
         path=args.path,
-        query_on_post=_pairs(args.post_query),
+        query_on_post=_pairs(args.post_query, "--post-query"),
         tamper=args.tamper,
     )
 
@@ -160,14 +221,25 @@ def replay_request(args: Any) -> ApiRequest:
 def _replay(args: Any) -> int:
     from conformance.checks import observe
     from conformance.client import TargetClient, TransportError
-    from conformance.config import ConfigError, load_config
+    from conformance.config import ConfigError, did_you_mean, load_config
 
     try:
+        req = replay_request(args)
         config = load_config(args.config)
+    except ReplayUsageError as exc:
+        print(f"conformance replay: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as exc:
         print(f"conformance: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    req = replay_request(args)
+    if req.auth is not None and req.auth not in config.credentials:
+        levels = ", ".join(sorted(config.credentials))
+        print(
+            f"conformance replay: --auth {req.auth}: no [credentials.{req.auth}] in {config.source} "
+            f"(configured: {levels}, or 'none' for unsigned){did_you_mean(req.auth, config.credentials)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     client = TargetClient(config)
     try:
         ex = client.send(req)

@@ -7,10 +7,8 @@ redaction of secrets hold for every test and under every failure mode of the tar
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import heapq
-import html
 import http.client
 import itertools
 import re
@@ -18,11 +16,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import requests
 from oauthlib import oauth1
@@ -32,28 +30,15 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from conformance.config import Credentials, TargetConfig
+from conformance.redaction import BODY_REDACTED as BODY_REDACTED  # re-exported: callers import it from here
+from conformance.redaction import REDACTED as REDACTED
+from conformance.redaction import Redactor
 
 GET_REPLACE_TOKEN = "/api/photo/get-replace-token"
 REDEEM_REPLACE_TOKEN = "/api/photo/redeem-replace-token"
 
 Placement = Literal["header", "query", "body"]
 HttpMethod = Literal["GET", "POST"]
-REDACTED = "<redacted>"
-BODY_REDACTED = "[redacted]"  # in response bodies: no markup characters, so a redaction cannot break XML
-# ``oauth_signature`` followed by its value, however a server may have reflected it: header (``="v"``),
-# query/form (``=v``, ``%3Dv``, ``%253Dv``), JSON (``": "v"``, ``\\": \\"v``), HTML (``=&quot;v``).
-_SIGNATURE_RE = re.compile(
-    r'(oauth_signature(?:%3D|%253D|=\\"|="|=&quot;|=&#34;|=&#x22;|\\?"\s*:\s*\\?"|=))([^"&\s,\\<>;]+)',
-    re.IGNORECASE,
-)
-_SIGNATURE_SHAPE = re.compile(r"[A-Za-z0-9+/]{27}=")  # base64 of an HMAC-SHA1 digest
-_JSON_UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
-# One character of text or one escape standing for one (XML/HTML entity, JSON, percent-encoded once or twice).
-_ESCAPE_UNIT = re.compile(
-    r"&#[xX][0-9A-Fa-f]{1,6};|&#\d{1,7};|&[A-Za-z][A-Za-z0-9]{1,7};|\\u[0-9A-Fa-f]{4}|\\/"
-    r"|%25[0-9A-Fa-f]{2}|%[0-9A-Fa-f]{2}|.",
-    re.DOTALL,
-)
 _MAX_CONSECUTIVE_TRANSPORT_ERRORS = 3
 _MAX_RECORDED_FAILURES = 100
 
@@ -212,146 +197,6 @@ class ClientStats:
     budget_exhausted: bool = False
     # The first transport failures (which request, what happened), for results.json.
     failures: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Redactor:
-    """Removes secrets and OAuth signatures from anything the suite records or prints.
-
-    A hostile target can reflect what it received (the Authorization header, the URL, the form
-    body) in any encoding, so besides ``oauth_signature=...`` patterns every signature the
-    client produced is remembered and removed wherever it shows up: raw, percent-encoded (once
-    or twice), JSON- or HTML-escaped. Secrets are removed raw and in their common encodings.
-    """
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        variants: set[str] = set()
-        for secret in {s for s in secrets if s}:
-            variants |= _encodings(secret)
-        self._secrets = sorted(variants, key=len, reverse=True)
-        self._signatures: set[str] = set()
-
-    def add_signature(self, signature: str) -> None:
-        """Remember a signature this client sent (decoded form) so any reflection of it is removed."""
-        if signature:
-            self._signatures.add(signature)
-
-    def scrub(self, text: str, marker: str = REDACTED) -> str:
-        """``text`` without secrets or signatures; ``marker`` stands where one was."""
-        text = _SIGNATURE_RE.sub(lambda m: m.group(1) + marker, text)
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, marker)
-        if self._signatures:
-            text = self._scrub_known_signatures(text, marker)
-        return text
-
-    def _scrub_known_signatures(self, text: str, marker: str) -> str:
-        """Remove every known signature, whatever mix of escapes a reflection dressed it in.
-
-        Fast path (C-speed normalisation and one regex) to find them; plain replacement of the
-        usual encodings; a per-character decode with a position map only for exotic mixes; and
-        if even that leaves one, the whole text is withheld.
-        """
-        found = self._known_in(text)
-        if not found:
-            return text
-        for sig in found:
-            for variant in sorted(_encodings(sig), key=len, reverse=True):
-                text = text.replace(variant, marker)
-        if not self._known_in(text):
-            return text
-        text = _redact_decoded(text, found, marker)
-        if self._known_in(text):
-            return f"{marker} (the target reflected an OAuth signature in an unrecognised encoding)"
-        return text
-
-    def _known_in(self, text: str) -> set[str]:
-        return {m for m in _SIGNATURE_SHAPE.findall(_normalise_escapes(text)) if m in self._signatures}
-
-    def scrub_bytes(self, data: bytes) -> bytes:
-        if not self._secrets and not self._signatures and b"oauth_signature" not in data:
-            return data
-        text = data.decode("utf-8", errors="surrogateescape")
-        scrubbed = self.scrub(text, BODY_REDACTED)
-        if scrubbed == text:
-            return data
-        return scrubbed.encode("utf-8", errors="surrogateescape")
-
-
-def _normalise_escapes(text: str) -> str:
-    """Undo the encodings a reflected signature may come back in (HTML/XML, JSON, percent), nested too."""
-    for _ in range(3):
-        before = text
-        if "&" in text:
-            text = html.unescape(text)
-        if "\\" in text:
-            text = _JSON_UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text).replace("\\/", "/")
-        if "%" in text:
-            text = unquote(text)
-        if text == before:
-            break
-    return text
-
-
-def _decode_unit(unit: str) -> str:
-    if len(unit) == 1:
-        return unit
-    if unit.startswith("&"):
-        return html.unescape(unit)
-    if unit.startswith("\\u"):
-        return chr(int(unit[2:], 16))
-    if unit == "\\/":
-        return "/"
-    return chr(int(unit[-2:], 16))  # %XX or %25XX
-
-
-def _signature_spans(text: str, signatures: set[str], depth: int = 0) -> list[tuple[int, int]]:
-    """Where in ``text`` the signatures are, raw or behind up to three nested layers of escapes."""
-    spans = []
-    for sig in signatures:
-        at = text.find(sig)
-        while at >= 0:
-            spans.append((at, at + len(sig)))
-            at = text.find(sig, at + 1)
-    units = list(_ESCAPE_UNIT.finditer(text)) if depth < 3 else []
-    if any(m.end() - m.start() > 1 for m in units):  # one layer of escapes to peel off
-        decoded = [_decode_unit(m.group()) for m in units]
-        offsets = list(itertools.accumulate((len(d) for d in decoded), initial=0))
-        for start, end in _signature_spans("".join(decoded), signatures, depth + 1):
-            first = bisect.bisect_right(offsets, start) - 1
-            last = bisect.bisect_right(offsets, end - 1) - 1
-            spans.append((units[first].start(), units[last].end()))
-    return spans
-
-
-def _redact_decoded(text: str, signatures: set[str], marker: str) -> str:
-    """Replace signatures however deeply escaped, mapping positions back to the original text."""
-    out, pos = [], 0
-    for start, end in sorted(_signature_spans(text, signatures)):
-        start = max(start, pos)
-        if start >= end:
-            continue
-        out += [text[pos:start], marker]
-        pos = end
-    return "".join([*out, text[pos:]])
-
-
-def _encodings(value: str) -> set[str]:
-    """The forms a secret or signature takes when a server reflects it."""
-    once = quote(value, safe="")
-    html = value.replace("&", "&amp;").replace("+", "&#43;").replace("/", "&#47;").replace("=", "&#61;")
-    return {
-        value,
-        once,
-        re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), once),
-        quote_plus(value, safe=""),
-        quote(once, safe=""),
-        value.replace("/", "\\/"),
-        html,
-        html.replace("&amp;", "&"),
-        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
-        value.replace("\\", "\\\\").replace('"', '\\"'),
-    } - {""}
 
 
 class _RateLimiter:
@@ -760,9 +605,9 @@ class TargetClient:
             id=next(self._ids),
             request=req,
             method=method,
-            url=self.redactor.scrub(url),
-            request_headers=[(k, self.redactor.scrub(v)) for k, v in headers.items()],
-            request_body=self.redactor.scrub(body_text),
+            url=self.redactor.scrub(url, short=False),
+            request_headers=[(k, self.redactor.scrub(v, short=False)) for k, v in headers.items()],
+            request_body=self.redactor.scrub(body_text, short=False),
             started_at=time.time(),
             retried=retry,
         )
@@ -792,8 +637,10 @@ class TargetClient:
                         raise TransportError("", "timeout")
                     exchange.response = RecordedResponse(
                         status=resp.status_code,
-                        reason=self.redactor.scrub(resp.reason or ""),
-                        headers=[(k, self.redactor.scrub(v)) for k, v in resp.raw.headers.items()],
+                        reason=self.redactor.scrub(resp.reason or "", short=False),
+                        headers=[
+                            (k, self.redactor.scrub(v, short=False)) for k, v in resp.raw.headers.items()
+                        ],
                         body=self.redactor.scrub_bytes(data),
                         truncated=truncated,
                         body_bytes=len(data),
@@ -831,7 +678,7 @@ class TargetClient:
         return exchange
 
     def _fail(self, exchange: Exchange, message: str, kind: str, *, counts: bool = True) -> None:
-        exchange.error = self.redactor.scrub(message)
+        exchange.error = self.redactor.scrub(message, short=False)
         exchange.error_kind = kind
         exchange.finished_at = time.time()
         self._note(False, kind, exchange, counts=counts)

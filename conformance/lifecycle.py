@@ -27,6 +27,22 @@ from conformance.redeem_checks import PhotoHistory, RedeemAnswer, read_redeem_an
 from conformance.uploads import Upload, multipart_form
 
 CLOCK_HOOK_SUFFIX = "/_test/clock"
+# Callback values must reach return_url exactly as sent, so the lifecycle sends values holding every
+# character URL-encoding exists for ('&', '=', '+', '%' and an escape-like '%41', '#', space, non-ASCII).
+TRICKY_VALUE = "a&b=c+d %41 50%#top ü"
+TRICKY_EXTRA: tuple[tuple[str, str], ...] = (("note", TRICKY_VALUE), ("empty", ""), ("plus", "+ +"))
+
+
+def return_url_with_state(base: str, **query: str) -> str:
+    """``base`` (an absolute http(s) URL) with ``query``, then TRICKY_VALUE twice, validly encoded:
+    as ``state`` with %20 for spaces and as ``form`` with form-style '+' (receivers decode both).
+    """
+    parts = [urlencode(list(query.items()))] if query else []
+    parts += ["state=" + quote(TRICKY_VALUE, safe=""), urlencode({"form": TRICKY_VALUE})]
+    return base + "?" + "&".join(parts)
+
+
+RETURN_URL = return_url_with_state("https://app.example.com/upload/callback", theme="green")
 _history_hook_available: dict[str, bool] = {}
 
 

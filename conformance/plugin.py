@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -23,9 +26,13 @@ from conformance import __version__
 from conformance.catalog import load_catalog
 from conformance.checks import Finding, Observation, measure_skew, observe
 from conformance.client import ApiRequest, BudgetExhausted, Exchange, TargetClient, TransportError
-from conformance.config import ConfigError, TargetConfig, load_config
+from conformance.config import ConfigError, TargetConfig, check_requirement_ids, load_config
 
 PROFILES = ("core", "full")
+# Transport refusals that end a test because the run's own limits ran out: the test is unverified.
+CUT_SHORT_KINDS = ("budget", "deadline")
+# "<conformance.plugin.Api object at 0x7f...>" in Hypothesis' notes: an address says nothing to a reader.
+_OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>")
 
 
 # ------------------------------------------------------------------ Hypothesis settings profiles
@@ -49,8 +56,9 @@ _register_settings()
 class ConformanceFailure(AssertionError):
     """A test saw the target break a requirement; carries the findings as evidence."""
 
-    def __init__(self, findings: Sequence[Finding]) -> None:
+    def __init__(self, findings: Sequence[Finding], *, server_error: bool = False) -> None:
         self.findings = list(findings)
+        self.server_error = server_error  # the target answered 5xx: the test stopped sending
         lines = [f"[{f.requirement}] {f.message}" for f in self.findings]
         super().__init__("\n".join(lines))
 
@@ -78,6 +86,13 @@ class RunState:
     started: float = field(default_factory=time.time)
     preflight_error: str | None = None
     partial: bool = False  # a -k/-m selection ran only part of the suite
+    selection: str = ""  # that selection as given ("-k 'expr'"), for the reasons of unverified MUSTs
+    accept_unverified: tuple[str, ...] = ()  # MUSTs the user accepts as unverified (config + CLI)
+    interrupted: str | None = None  # "SIGINT" / "SIGTERM" when a signal cut the run short
+    finishing: bool = False  # results are being written: a second signal must not abort that
+    collected: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> requirement IDs, to run
+    deselected: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> IDs, left out by -k/-m
+    receiver: dict[str, Any] | None = None  # the callback receiver's summary (listen, dropped requests)
 
     @property
     def skew(self) -> float:
@@ -94,6 +109,12 @@ class Api:
         self.exchanges: list[Exchange] = []
         self.warnings: list[Finding] = []
         self.transport_failure: TransportError | None = None
+        self.requirements: list[str] = []  # what the test declares; the first is the one under test
+        self.server_error: Finding | None = None  # the first 5xx answer this test got
+        self.stopped: ConformanceFailure | None = None  # raised again by every later call
+
+    def __repr__(self) -> str:  # shown in Hypothesis' falsifying examples
+        return "api"
 
     # requests
     def request(self, *, photo_id: str | None = None, **params: str) -> ApiRequest:
@@ -102,10 +123,12 @@ class Api:
         return ApiRequest(params=tuple(pairs))
 
     def call(self, req: ApiRequest, fmt: str | None = None) -> Observation:
+        self._raise_if_stopped()
         ex = self._transport(self.client.send, req)
         return self._observed(ex, fmt or _expected_format(req))
 
     def call_many(self, reqs: Sequence[ApiRequest]) -> list[Observation]:
+        self._raise_if_stopped()
         exchanges = self._transport(self.client.send_many, reqs)
         return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
 
@@ -115,6 +138,7 @@ class Api:
         return list(zip(("xml", "json"), pair, strict=True))
 
     def replay(self, req: ApiRequest, times: int = 2) -> list[Observation]:
+        self._raise_if_stopped()
         return [
             self._observed(ex, _expected_format(req))
             for ex in self._transport(self.client.replay, req, times)
@@ -135,8 +159,35 @@ class Api:
         # One raise site for the first failure and its repeats: Hypothesis sees one consistent error.
         raise type(first)(str(first), first.kind, first.exchange)
 
+    def _raise_if_stopped(self) -> None:
+        """After a 5xx, every later call of this test fails the same way without sending.
+
+        An intermittent server error does not recur when Hypothesis replays the example; without
+        this the test would end as a "Flaky" error with no findings instead of a failure with the
+        exchange that shows the 5xx.
+        """
+        if self.stopped is not None:
+            self._raise_stopped()
+
+    def _raise_stopped(self) -> NoReturn:
+        """The one raise site of a 5xx failure: Hypothesis sees the same error on every replay."""
+        assert self.stopped is not None
+        raise ConformanceFailure(self.stopped.findings, server_error=True)
+
     def _observed(self, ex: Exchange, fmt: str | None) -> Observation:
         self.exchanges.append(ex)
+        status = ex.response.status if ex.response is not None else None
+        if status is not None and status >= 500 and self.server_error is None:
+            under_test = self.requirements[0] if self.requirements else "HTTP-STATUS-200"
+            self.server_error = Finding(
+                under_test,
+                "server_error",
+                f"the target answered HTTP {status} (a server error) to this request, so {under_test} "
+                "does not hold for it; every API answer is HTTP 200 (index.md, Responses)",
+                "an HTTP 200 API answer",
+                f"HTTP {status} {ex.response.reason if ex.response else ''}".strip(),
+                ex,
+            )
         if len(self.state.skew_samples) < 200:
             self.state.skew_samples.append(ex.without_body())
         obs = observe(ex, fmt)  # type: ignore[arg-type]
@@ -150,6 +201,12 @@ class Api:
         findings = [f for fl in finding_lists for f in fl]
         self.warnings.extend(f for f in findings if f.severity == "warning")
         errors = [f for f in findings if f.severity == "error"]
+        if self.server_error is not None:  # a 5xx is a finding even where no check looked at it
+            first = self.server_error
+            if not any(f.requirement == first.requirement and f.exchange is first.exchange for f in errors):
+                errors.insert(0, first)
+            self.stopped = ConformanceFailure(errors, server_error=True)
+            self._raise_stopped()
         if errors:
             raise ConformanceFailure(errors)
 
@@ -191,6 +248,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="PEM file of CAs to trust for an https target (ca_bundle in the config)",
     )
+    group.addoption(
+        "--accept-unverified",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a MUST requirement knowingly left unverified (repeatable; [verdict] accept_unverified)",
+    )
 
 
 class ConformancePlugin:
@@ -200,6 +264,8 @@ class ConformancePlugin:
         self.state = state
         self._server = server
         self.results: dict[str, Any] | None = None
+        self._standalone = state is None  # plain pytest: this plugin owns signals and the exit code
+        self._signals: InterruptSignals | None = None
 
     # -- configuration ---------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -209,6 +275,7 @@ class ConformancePlugin:
         config.addinivalue_line("markers", "requirement(*ids, since): requirement IDs this test verifies")
         if self.state is None:
             self.state = _state_from_options(config)
+            self._signals = InterruptSignals(self.state).install()
             if self.state.embedded:
                 self._server = _start_embedded(self.state)
         opt = config.option
@@ -221,7 +288,11 @@ class ConformancePlugin:
             )
             profile = "conformance-run"
         settings.load_profile(profile)
-        self.state.partial = bool(getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""))
+        keyword, markexpr = getattr(opt, "keyword", ""), getattr(opt, "markexpr", "")
+        self.state.partial = bool(keyword or markexpr)
+        self.state.selection = " ".join(
+            f"{flag} {expr!r}" for flag, expr in (("-k", keyword), ("-m", markexpr)) if expr
+        )
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         assert self.state is not None
@@ -235,8 +306,11 @@ class ConformancePlugin:
         if self.state and self.state.client:
             self.state.client.close()
         if self._server is not None:
-            self._server.stop()
+            self._server.stop()  # also deletes its temp database, which holds live secrets
             self._server = None
+        if self._signals is not None:
+            self._signals.restore()
+            self._signals = None
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         catalog = load_catalog()
@@ -257,6 +331,17 @@ class ConformancePlugin:
         # Tests that change the target (redeem, clock moves) run after every read-only core test.
         items.sort(key=lambda it: all(catalog[i].profile == "full" for i in requirement_ids(it)))
 
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        """Tests left out by -k/-m: their requirements are not verified by this run."""
+        assert self.state is not None
+        for item in items:
+            self.state.deselected[item.nodeid] = requirement_ids(item)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The tests this run will run; any without a record at the end were cut off."""
+        assert self.state is not None
+        self.state.collected = {item.nodeid: requirement_ids(item) for item in session.items}
+
     # -- evidence --------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
@@ -268,21 +353,42 @@ class ConformancePlugin:
         if report.when == "teardown" and report.passed:
             return
         assert self.state is not None
-        self.state.records.append(_test_record(item, report, call, ids))
+        record = _test_record(item, report, call, ids, self.state)
+        self.state.records.append(record)
+        if record["verdict"] == "not-run" and report.failed:
+            # The run's own request budget or deadline ran out: not a failure of the target. JUnit
+            # and pytest show the test as skipped, with the limit that stopped it.
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {record['message']}")
+            return
         if report.failed and self.state.client is not None:  # console and junit.xml never see a secret
             text = str(report.longrepr)
             clean = self.state.client.redactor.scrub(text)
             if clean != text:
                 report.longrepr = clean
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the verdict goes into it
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         assert self.state is not None
         if hasattr(session.config, "workerinput"):
             return  # an xdist worker: the controller writes the results
-        from conformance.results import build_results, write_outputs
+        from _pytest.junitxml import xml_key
 
-        self.results = build_results(self.state)
-        write_outputs(self.results, self.state)
+        from conformance.results import build_results, junit_properties, write_outputs
+
+        state = self.state
+        state.finishing = True
+        if exitstatus == pytest.ExitCode.INTERRUPTED and state.interrupted is None:
+            state.interrupted = "SIGINT"  # a KeyboardInterrupt that did not come through our handler
+        self.results = build_results(state)
+        write_outputs(self.results, state)
+        xml = session.config.stash.get(xml_key, None)
+        if xml is not None:
+            for name, value in junit_properties(self.results):
+                xml.add_global_property(name, value)
+        code = int(self.results["summary"]["exit_code"])
+        if self._standalone and code in (4, 130):  # plain pytest: INCOMPLETE / INTERRUPTED as in `run`
+            session.exitstatus = code
 
 
 def requirement_ids(item: pytest.Item) -> list[str]:
@@ -292,8 +398,31 @@ def requirement_ids(item: pytest.Item) -> list[str]:
     return ids
 
 
+def _leaves(exc: BaseException | None) -> list[BaseException]:
+    """The exceptions inside an exception group (Hypothesis' FlakyFailure is one), or ``exc`` itself."""
+    if exc is None:
+        return []
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def cut_short_reason(exc: TransportError, state: RunState | None) -> str:
+    """Which of the run's own limits stopped a test, named with the option that raises it."""
+    limits = state.config.limits if state is not None else None
+    if exc.kind == "budget" or isinstance(exc, BudgetExhausted):
+        size = f" of {limits.request_budget} requests" if limits else ""
+        return f"request budget{size} exhausted (--request-budget / [limits] request_budget)"
+    size = f" of {limits.run_deadline_seconds:g}s" if limits else ""
+    return f"run deadline{size} passed (--deadline / [limits] run_deadline_seconds)"
+
+
 def _test_record(
-    item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None], ids: list[str]
+    item: pytest.Item,
+    report: pytest.TestReport,
+    call: pytest.CallInfo[None],
+    ids: list[str],
+    state: RunState | None = None,
 ) -> dict[str, Any]:
     api: Api | None = getattr(item, "conformance_api", None)
     findings: list[Finding] = []
@@ -301,27 +430,53 @@ def _test_record(
     message = ""
     kind = "pass"
     exc = call.excinfo.value if call.excinfo is not None else None
+    leaves = _leaves(exc)
+    failures = [e for e in leaves if isinstance(e, ConformanceFailure)]
+    transport = next((e for e in leaves if isinstance(e, TransportError)), None)
+    notes = _hypothesis_notes(exc)
     if report.skipped:
         kind = "skip"
         message = _skip_reason(report)
     elif report.failed:
-        if isinstance(exc, ConformanceFailure):
-            kind, findings = "fail", exc.findings
-        elif isinstance(exc, TransportError):
+        if transport is not None and transport.kind in CUT_SHORT_KINDS and not failures:
+            kind = "not-run"
+            message = f"not verified: {cut_short_reason(transport, state)}"
+        elif failures:
+            kind = "fail"
+            seen: set[tuple[str, str, int | None]] = set()
+            for f in (f for e in failures for f in e.findings):  # a group may repeat one finding
+                key = (f.requirement, f.message, f.exchange.id if f.exchange else None)
+                if key not in seen:
+                    seen.add(key)
+                    findings.append(f)
+            if any(e.server_error for e in failures):
+                notes = [
+                    "The target answered with a server error (HTTP 5xx); the test stopped sending "
+                    "there, so no shrunk example is shown: the exchange in the evidence is the request "
+                    "that got the 5xx."
+                ]
+            elif exc is not None and exc not in failures:  # e.g. Hypothesis' FlakyFailure
+                notes.insert(
+                    0,
+                    "Intermittent: the failure did not recur when Hypothesis replayed the example; the "
+                    "findings are from the answer that broke the requirement.",
+                )
+            message = "\n".join(dict.fromkeys(str(e) for e in failures))
+        elif transport is not None:
             kind = "error"
-            message = f"{'request budget' if isinstance(exc, BudgetExhausted) else 'transport'}: {exc}"
-            if exc.exchange is not None:
+            message = f"transport: {transport}"
+            if transport.exchange is not None:
                 findings = [
                     Finding(
                         ids[0] if ids else "",
                         "transport",
-                        str(exc),
+                        str(transport),
                         "an HTTP response",
-                        exc.kind,
-                        exc.exchange,
+                        transport.kind,
+                        transport.exchange,
                     )
                 ]
-        elif isinstance(exc, AssertionError):
+        elif any(isinstance(e, AssertionError) for e in leaves):
             kind = "fail"
         else:
             kind = "error"
@@ -340,8 +495,16 @@ def _test_record(
         "requests": len(api.exchanges) if api else 0,
         "findings": [f.to_dict() for f in findings],
         "warnings": [f.to_dict() for f in (api.warnings if api else [])][:20],
-        "hypothesis": _hypothesis_notes(exc),
+        "hypothesis": [_scrub(item, n) for n in notes][:10],
     }
+    if kind == "not-run" and transport is not None:
+        record["cause"] = transport.kind  # "budget" or "deadline": which limit left it unverified
+    if kind == "pass" and api is not None:  # replayable by `conformance certificate verify --recheck`
+        from conformance.recheck import record_samples
+
+        samples = record_samples(api.exchanges, api.config.photo_id)
+        if samples:
+            record["samples"] = samples
     return record
 
 
@@ -363,6 +526,12 @@ def target_client(run_state: RunState) -> TargetClient:
 def api(run_state: RunState, target_client: TargetClient, request: pytest.FixtureRequest) -> Iterator[Api]:
     """The per-test handle; errors the test at once when the preflight found the target unreachable."""
     handle = Api(run_state, target_client)
+    catalog = load_catalog()
+    handle.requirements = [
+        rid
+        for rid in requirement_ids(request.node)
+        if rid in catalog and catalog[rid].in_profile(run_state.profile)
+    ]
     request.node.conformance_api = handle
     if run_state.preflight_error:
         raise TransportError(f"target unreachable: {run_state.preflight_error}", "unreachable")
@@ -371,6 +540,8 @@ def api(run_state: RunState, target_client: TargetClient, request: pytest.Fixtur
             f"run deadline of {target_client.limits.run_deadline_seconds:g}s passed; test not run", "deadline"
         )
     yield handle
+    if handle.server_error is not None and handle.stopped is None:  # a 5xx that no check judged
+        raise ConformanceFailure([handle.server_error], server_error=True)
 
 
 def find_plugin(config: pytest.Config) -> ConformancePlugin | None:
@@ -394,14 +565,46 @@ def _failure_text(report: pytest.TestReport, exc: BaseException | None) -> str:
         text = f"{type(exc).__name__}: {exc}"
         notes = getattr(exc, "__notes__", None)
         if notes:
-            text += "\n" + "\n".join(notes)
-        return text[:4000]
-    return str(report.longrepr)[:4000]
+            text += "\n" + "\n".join(str(n) for n in notes)
+        return _OBJECT_REPR.sub(r"<\1>", text)[:4000]
+    return _OBJECT_REPR.sub(r"<\1>", str(report.longrepr))[:4000]
 
 
 def _hypothesis_notes(exc: BaseException | None) -> list[str]:
     notes = getattr(exc, "__notes__", None) or []
-    return [n for n in notes if isinstance(n, str)][:10]
+    return [_OBJECT_REPR.sub(r"<\1>", n) for n in notes if isinstance(n, str)][:10]
+
+
+class InterruptSignals:
+    """SIGINT and SIGTERM (a CI cancel) stop the run as Ctrl-C does, so the reports are still written.
+
+    The first signal raises KeyboardInterrupt in the main thread (pytest then ends the session and
+    calls ``pytest_sessionfinish``) and records which signal it was. A later one while the results
+    are being written is ignored; before that it interrupts again.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> InterruptSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.state.interrupted is None:
+            self.state.interrupted = signal.Signals(signum).name
+        if not self.state.finishing:
+            raise KeyboardInterrupt(self.state.interrupted)
 
 
 def _state_from_options(config: pytest.Config) -> RunState:
@@ -414,6 +617,10 @@ def _state_from_options(config: pytest.Config) -> RunState:
     seed = (
         opt.conformance_seed if opt.conformance_seed is not None else random.SystemRandom().randrange(2**31)
     )
+    try:
+        accepted = check_requirement_ids(opt.accept_unverified or [], "--accept-unverified")
+    except ConfigError as exc:
+        raise pytest.UsageError(f"config error: {exc}") from exc
     state = RunState(
         config=target,  # type: ignore[arg-type]  # filled by _start_embedded when None
         profile=opt.conformance_profile,
@@ -423,6 +630,9 @@ def _state_from_options(config: pytest.Config) -> RunState:
         max_examples=opt.conformance_max_examples,
         report_dir=Path(opt.conformance_report_dir),
         embedded=target is None,
+        accept_unverified=tuple(
+            dict.fromkeys((*(target.accept_unverified if target is not None else ()), *accepted))
+        ),
     )
     if target is not None and state.profile == "full" and not target.destructive:
         raise pytest.UsageError(
@@ -456,18 +666,18 @@ def apply_limit_overrides(
     """The config with command-line limits (and a CA bundle) applied; ConfigError names the option."""
     from dataclasses import replace
 
-    for name, value in (
-        ("--request-budget", budget),
-        ("--max-rps", rps),
-        ("--timeout", timeout),
-        ("--deadline", deadline),
+    from conformance.config import check_ca_bundle, check_limit
+
+    for key, name, value in (
+        ("request_budget", "--request-budget", budget),
+        ("requests_per_second", "--max-rps", rps),
+        ("timeout_seconds", "--timeout", timeout),
+        ("run_deadline_seconds", "--deadline", deadline),
     ):
-        if value is not None and value < 0:
-            raise ConfigError(f"{name}: must be a non-negative number")
+        if value is not None:
+            check_limit(key, value, name)
     if ca_bundle is not None:
-        if not Path(ca_bundle).is_file():
-            raise ConfigError(f"--ca-bundle: file not found: {ca_bundle}")
-        cfg = replace(cfg, ca_bundle=str(ca_bundle))
+        cfg = replace(cfg, ca_bundle=check_ca_bundle(ca_bundle, "--ca-bundle"))
     limits = cfg.limits
     if deadline is not None:
         limits = replace(limits, run_deadline_seconds=deadline)

@@ -23,7 +23,10 @@ from conformance.receiver import ReceivedRequest
 
 CALLBACK_THRESHOLD = 1500  # browser-based callbacks up to this length are redirects (and background GETs)
 THRESHOLD_MARGIN = 100  # the suite never tests within this many characters of the threshold
-SUCCESS_PARAMS = ("domain", "replace_token", "photo_id", "tree_id", "token")
+# The callback names the redeemed token replace_token (this method's parameter) or upload_token (the
+# name browser-based-uploads.md uses for the same flow): exactly one of them.
+TOKEN_NAMES = ("replace_token", "upload_token")
+SUCCESS_PARAMS = ("domain", "replace_token|upload_token", "photo_id", "tree_id", "token")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _BUTTONS = ("submit", "button", "image", "reset", "file")
 _HTML_TAG = re.compile(
@@ -181,6 +184,19 @@ def _show_pairs(pairs: Sequence[tuple[str, str]], limit: int = 300) -> str:
     return _cut(", ".join(f"{k}={v!r}" for k, v in pairs), limit)
 
 
+def token_problem(params: Sequence[tuple[str, str]], token: str) -> str | None:
+    """Why the callback's token is wrong, or None: exactly one of TOKEN_NAMES, equal to ``token``."""
+    found = [(k, v) for k, v in params if k in TOKEN_NAMES]
+    if not found:
+        return "the callback lacks replace_token (or upload_token)"
+    if len(found) > 1:
+        return f"the callback names the token {len(found)} times ({_show_pairs(found)}); expected exactly one"
+    name, value = found[0]
+    if value != token:
+        return f"{name} in the callback is not the token redeemed"
+    return None
+
+
 # ------------------------------------------------------------------ every answer
 def check_redeem_answered(answer: RedeemAnswer, req: str) -> list[Finding]:
     """A response came back, without a server error or a leaked stack trace."""
@@ -195,12 +211,16 @@ def check_redeem_answered(answer: RedeemAnswer, req: str) -> list[Finding]:
                 answer.exchange.error or "",
             )
         ]
-    return check_no_server_error(Observation(answer.exchange, None, None), req)
+    # A plain message (no form, no HTML markup) may say "Warning: token expired"; PHP's own warnings
+    # and every other trace marker still count.
+    plain = answer.kind != "form" and not _HTML_TAG.search(answer.text)
+    return check_no_server_error(Observation(answer.exchange, None, None), req, plain_text=plain)
 
 
 # ------------------------------------------------------------------ success callbacks
 def check_success_callback(answer: RedeemAnswer, token: str, photo_id: str, req: str) -> list[Finding]:
-    """A success callback carries domain, replace_token, the token's photo_id, tree_id and the photo token."""
+    """A success callback carries domain, the token (replace_token or upload_token), the token's photo_id,
+    tree_id and the photo token."""
     ex = answer.exchange
     if not answer.is_callback:
         return [
@@ -225,7 +245,7 @@ def check_success_callback(answer: RedeemAnswer, token: str, photo_id: str, req:
                 repr(answer.param("error_message")),
             )
         )
-    missing = [name for name in SUCCESS_PARAMS if not answer.param(name)]
+    missing = [name for name in ("domain", "photo_id", "tree_id", "token") if not answer.param(name)]
     if missing:
         findings.append(
             _finding(
@@ -237,15 +257,16 @@ def check_success_callback(answer: RedeemAnswer, token: str, photo_id: str, req:
                 _show_pairs(answer.params),
             )
         )
-    if answer.param("replace_token") not in (None, token):
+    problem = token_problem(answer.params, token)
+    if problem:
         findings.append(
             _finding(
                 req,
                 "check_success_callback",
-                "replace_token in the callback is not the token redeemed",
+                problem,
                 ex,
-                token,
-                repr(answer.param("replace_token")),
+                f"one replace_token (or upload_token) = {token}",
+                _show_pairs([(k, v) for k, v in answer.params if k in TOKEN_NAMES]) or "none",
             )
         )
     if answer.param("photo_id") not in (None, "", photo_id):
@@ -538,14 +559,15 @@ def check_error_callback(answer: RedeemAnswer, token: str, req: str) -> list[Fin
                 _show_pairs(answer.params),
             )
         )
-    if answer.param("replace_token") != token or not answer.param("domain"):
+    problem = token_problem(answer.params, token)
+    if problem or not answer.param("domain"):
         findings.append(
             _finding(
                 req,
                 "check_error_callback",
-                "the error callback lacks replace_token or domain",
+                f"error callback: {problem}" if problem else "the error callback lacks domain",
                 ex,
-                f"replace_token={token}, domain",
+                f"replace_token (or upload_token)={token}, domain",
                 _show_pairs(answer.params),
             )
         )
@@ -647,9 +669,18 @@ def _describe_received(received: Sequence[ReceivedRequest]) -> str:
 
 
 def check_background_delivery(
-    answer: RedeemAnswer, received: Sequence[ReceivedRequest], given_url: str, token: str, req: str
+    answer: RedeemAnswer,
+    received: Sequence[ReceivedRequest],
+    given_url: str,
+    token: str,
+    req: str,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> list[Finding]:
-    """The target itself requested return_url (one GET, at most 1500 characters) as the ok line says."""
+    """The target itself requested return_url (one GET, at most 1500 characters) as the ok line says.
+
+    Every value arrives exactly as sent: return_url's own query, the ok line's values, the token
+    (replace_token or upload_token) and the ``extra`` fields sent with the upload.
+    """
     ex = answer.exchange
     line = parse_background_ok(answer.text) if answer.kind == "text" else None
     if line is None:
@@ -704,22 +735,33 @@ def check_background_delivery(
     got = first.query
     want = [
         ("domain", line.domain),
-        ("replace_token", token),
         ("photo_id", line.photo_id),
         ("tree_id", line.tree_id),
         ("token", line.token),
     ]
     own = parse_qsl(urlsplit(given_url).query, keep_blank_values=True)
-    lost = _missing_pairs(got, want + own)
+    lost = _missing_pairs(got, [*want, *own, *extra])
     if lost:
         findings.append(
             _finding(
                 req,
                 "check_background_delivery",
-                "the callback that arrived disagrees with the "
-                f"ok line or lost return_url's query: missing {_show_pairs(lost)}",
+                "the callback that arrived disagrees with the ok line, or lost return_url's query "
+                f"or the extra fields: missing {_show_pairs(lost)}",
                 ex,
-                _show_pairs(want + own),
+                _show_pairs([*want, *own, *extra]),
+                _show_pairs(got),
+            )
+        )
+    problem = token_problem(got, token)
+    if problem:
+        findings.append(
+            _finding(
+                req,
+                "check_background_delivery",
+                f"background callback: {problem}",
+                ex,
+                f"one replace_token (or upload_token) = {token}",
                 _show_pairs(got),
             )
         )

@@ -33,6 +33,13 @@ Wrapper = Literal["xml", "var", "callback", "raw"]
 _IDENT_PATH = r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*"
 _VAR_HEAD = re.compile(r"var\s+(" + _IDENT_PATH + r")\s*=\s*")
 _CALLBACK_HEAD = re.compile(r"(" + _IDENT_PATH + r")\s*\(\s*")
+# What a script may start with before its wrapper: JavaScript whitespace and comments (Express's
+# res.jsonp emits '/**/'). A line comment ends at any JavaScript line terminator, as in a browser,
+# so no text a browser would execute is ever skipped as a comment.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_LEADING = re.compile(r"(?:[" + _JS_SPACE + r"]|/\*.*?\*/|//[^\n\r\u2028\u2029]*)*", re.S)
+# Express's guard before the call: "typeof NAME === 'function' && NAME(...)".
+_TYPEOF_GUARD = re.compile(r"typeof\s+(" + _IDENT_PATH + r")\s*===?\s*(['\"])function\2\s*&&\s*")
 _XML_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _HTML_START = re.compile(
     rb"^(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S
@@ -93,8 +100,9 @@ def _strip_bom(body: bytes) -> bytes:
 def sniff_format(body: bytes) -> Format | None:
     """Guess XML or JSON from the first significant characters; ``None`` if neither.
 
-    Any JSON wrapper (``var NAME =``, ``NAME(``, raw ``{``) counts as JSON. An HTML page
-    starts with ``<`` and so sniffs as XML; :func:`parse_response` then names it.
+    Any JSON wrapper (``var NAME =``, ``NAME(``, raw ``{``), after leading JavaScript comments,
+    counts as JSON. An HTML page starts with ``<`` and so sniffs as XML; :func:`parse_response`
+    then names it.
     """
     if not isinstance(body, bytes | bytearray):
         return None
@@ -103,8 +111,9 @@ def sniff_format(body: bytes) -> Format | None:
         return "xml"
     if head.startswith((b"{", b"[")):
         return "json"
-    text = head[:200].decode("ascii", errors="replace")
-    if _VAR_HEAD.match(text) or _CALLBACK_HEAD.match(text):
+    text = head[:400].decode("utf-8", errors="replace")
+    start = _JS_LEADING.match(text).end()  # type: ignore[union-attr]  # matches the empty string
+    if _VAR_HEAD.match(text, start) or _TYPEOF_GUARD.match(text, start) or _CALLBACK_HEAD.match(text, start):
         return "json"
     return None
 
@@ -126,9 +135,12 @@ def unwrap_json(text: str) -> tuple[Wrapper, str | None, dict[str, Any]]:
     """Remove the JavaScript wrapper and decode the JSON object inside it.
 
     Accepts ``var NAME = {...};`` (``;`` optional), ``NAME({...});`` (``;`` optional) and
-    raw ``{...}``, with any whitespace around the parts. The object is read with
-    ``JSONDecoder.raw_decode`` so ``;``, ``(`` or ``}`` inside string values cannot
-    confuse the wrapper detection. Returns ``(wrapper, name, object)``.
+    raw ``{...}``, with any whitespace around the parts. The script forms may start with
+    JavaScript comments, and the callback may be guarded the way Express's ``res.jsonp``
+    does it: ``/**/ typeof NAME === 'function' && NAME({...});``. Raw JSON is JSON, so no
+    comment may precede it. The object is read with ``JSONDecoder.raw_decode`` so ``;``,
+    ``(`` or ``}`` inside string values cannot confuse the wrapper detection. Returns
+    ``(wrapper, name, object)``.
     """
     if not isinstance(text, str):
         raise ResponseParseError(f"JSON wrapper: expected text, got {type(text).__name__}")
@@ -138,12 +150,22 @@ def unwrap_json(text: str) -> tuple[Wrapper, str | None, dict[str, Any]]:
 
     wrapper: Wrapper
     name: str | None
+    lead = _JS_LEADING.match(text).end()  # type: ignore[union-attr]  # matches the empty string
+    guard = _TYPEOF_GUARD.match(text, lead)
     if text.startswith(("{", "[")):
         wrapper, name, start = "raw", None, 0
-    elif m := _VAR_HEAD.match(text):
+    elif text.startswith(("{", "["), lead):
+        raise ResponseParseError(
+            f"JSON wrapper: bare JSON must not start with a JavaScript comment, got {_snippet(text)}"
+        )
+    elif m := _VAR_HEAD.match(text, lead):
         wrapper, name, start = "var", m.group(1), m.end()
-    elif m := _CALLBACK_HEAD.match(text):
+    elif m := _CALLBACK_HEAD.match(text, guard.end() if guard else lead):
         wrapper, name, start = "callback", m.group(1), m.end()
+        if guard and guard.group(1) != name:
+            raise ResponseParseError(
+                f"JSON wrapper: 'typeof {guard.group(1)} === ...' guards a call of another name, {name}"
+            )
     else:
         raise ResponseParseError(
             "JSON wrapper: expected 'var NAME = {...};', 'NAME({...});' or a bare JSON object, "

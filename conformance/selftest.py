@@ -2,11 +2,13 @@
 
 A suite that certifies a server is only worth its false-negative and false-positive rates. This
 command measures both against the embedded reference: it runs the suite against the clean
-reference, against every conformant variant (each must PASS), and against the reference with each
-fault injected (each must be DETECTED: the run exits 1 or 3 with at least one MUST requirement
-failed, errored or blocked). Each case gets its own server, in its own worker process, and the
-suite runs as a user runs it (``python -m conformance run --config ...`` in a subprocess), so a
-case can neither share state with nor crash another.
+reference, against every conformant variant (each must PASS: the run is CONFORMANT, exit 0, with
+every MUST of its profile verified; an INCOMPLETE run means the harness did not configure what
+the suite needs, and fails the case), and against the reference with each fault injected (each
+must be DETECTED: the run exits 1 or 3 with at least one MUST requirement failed, errored or
+blocked). Each case gets its own server, in its own worker process, and the suite runs as a user
+runs it (``python -m conformance run --config ...`` in a subprocess), so a case can neither share
+state with nor crash another.
 
 Detection for a fault whose expected requirements are all SHOULD-level (e.g. nonce replay) means
 those requirements fail as warnings: such a defect never makes a target NOT CONFORMANT, but the
@@ -21,6 +23,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,8 @@ from conformance.catalog import load_catalog
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NOT_PASSING = ("fail", "error", "blocked")
+UNVERIFIED = ("blocked", "skip", "not-run", "untested")
+RUN_EXIT_CODES = (0, 1, 3, 4)  # CONFORMANT, NOT CONFORMANT, UNREACHABLE, INCOMPLETE
 Kind = Literal["reference", "variant", "fault"]
 
 
@@ -169,6 +174,7 @@ def run_case(case: Case, options: RunOptions) -> CaseResult:
     """Start the server for ``case``, run the suite against it in a subprocess, judge the outcome."""
     from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
 
+    _terminate_as_interrupt()  # SIGTERM: leave the with-blocks, so the temp config (secrets) is removed
     started = time.monotonic()
     out_dir = Path(options.report_dir) / f"{case.kind}-{case.name}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +216,7 @@ def run_case(case: Case, options: RunOptions) -> CaseResult:
         if options.keyword:
             cmd += ["-k", options.keyword]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=options.timeout)
+            proc = _run_child(cmd, options.timeout)
         except subprocess.TimeoutExpired:
             return CaseResult(
                 case,
@@ -223,12 +229,32 @@ def run_case(case: Case, options: RunOptions) -> CaseResult:
             )
     shown = " ".join(cmd[2:]).replace(str(config), "TARGET.toml")
     (out_dir / "run.log").write_text(f"$ python {shown}\n\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
-    result = judge(case, proc.returncode, _load(out_dir / "results.json"))
+    result = judge(case, proc.returncode, _load(out_dir / "results.json"), selection=bool(options.keyword))
     result.seconds = round(time.monotonic() - started, 1)
     result.report_dir = str(out_dir)
     if result.outcome == "ERROR" and not result.note:
         result.note = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
     return result
+
+
+def _run_child(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """The case's ``conformance run``; interrupted, it is asked to stop (it writes its reports and
+    removes its temp files) before it is killed."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise
+        except KeyboardInterrupt:
+            child.terminate()
+            try:
+                child.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            raise
+    return subprocess.CompletedProcess(cmd, child.returncode, out, err)
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -238,9 +264,16 @@ def _load(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def judge(case: Case, exit_code: int, results: dict[str, Any] | None) -> CaseResult:
-    """Decide pass/detected from the run's exit code and its results.json."""
-    if results is None or exit_code not in (0, 1, 3):
+def judge(
+    case: Case, exit_code: int, results: dict[str, Any] | None, *, selection: bool = False
+) -> CaseResult:
+    """Decide pass/detected from the run's exit code and its results.json.
+
+    The clean reference and a variant pass only when the run is CONFORMANT with every MUST of
+    its profile verified: nothing skipped, cut short or accepted as a gap. With ``selection``
+    (selftest -k) requirements left out by the selection are the only gaps allowed.
+    """
+    if results is None or exit_code not in RUN_EXIT_CODES:
         return CaseResult(
             case, "ERROR", False, exit_code, note=f"run exited {exit_code} without usable results"
         )
@@ -260,8 +293,18 @@ def judge(case: Case, exit_code: int, results: dict[str, Any] | None) -> CaseRes
         warnings=should_bad,
     )
     if case.kind != "fault":
-        base.ok = exit_code == 0
+        gaps = [
+            f"{r['id']} ({r.get('unverified_reason') or r['verdict']})"
+            for r in reqs
+            if r["level"] == "MUST"
+            and r["verdict"] in UNVERIFIED
+            and not (selection and r.get("unverified_cause") == "deselected")
+        ]
+        verified = not gaps and not must_bad
+        base.ok = verified and (exit_code == 0 or (selection and exit_code == 4))
         base.outcome = "pass" if base.ok else "FAIL"
+        if gaps and not must_bad:
+            base.note = "INCOMPLETE, the harness left MUSTs unverified: " + "; ".join(gaps)[:600]
         return base
     catalog = load_catalog()
     should_only = bool(case.expected) and all(
@@ -284,7 +327,10 @@ def run_matrix(cases: list[Case], options: RunOptions, jobs: int, progress: bool
     """Run every case, ``jobs`` at a time, each in its own worker process; results in case order."""
     results: dict[int, CaseResult] = {}
     ctx = multiprocessing.get_context("spawn")  # no inherited threads or sockets from this process
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
+    with (
+        ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool,
+        _stop_workers_on_interrupt(pool),
+    ):
         futures = {pool.submit(run_case, case, options): i for i, case in enumerate(cases)}
         for done, future in enumerate(as_completed(futures), 1):
             i = futures[future]
@@ -300,6 +346,28 @@ def run_matrix(cases: list[Case], options: RunOptions, jobs: int, progress: bool
                     flush=True,
                 )
     return [results[i] for i in range(len(cases))]
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a CI cancel) unwinds like Ctrl-C: servers stop and temp files holding secrets go."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+@contextlib.contextmanager
+def _stop_workers_on_interrupt(pool: ProcessPoolExecutor) -> Any:
+    """On Ctrl-C or SIGTERM: cancel what has not started and SIGTERM the workers (they clean up)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
 
 
 def summarize(results: list[CaseResult]) -> dict[str, Any]:
@@ -353,6 +421,9 @@ def print_matrix(results: list[CaseResult], summary: dict[str, Any], seconds: fl
         print(f"faults detected: {summary['faults_detected']}/{summary['faults_total']}")
     if summary["variants_total"]:
         print(f"conformant variants passed: {summary['variants_passed']}/{summary['variants_total']}")
+        proven = [r.case.name for r in results if r.case.kind == "variant" and r.ok]
+        if proven:
+            print(f"latitude proven: {', '.join(proven)}")
     if summary["reference_passed"] is not None:
         print(f"clean reference: {'pass' if summary['reference_passed'] else 'FAIL'}")
     for name in summary["undetected_faults"]:
@@ -467,7 +538,12 @@ def main(args: argparse.Namespace) -> int:
         flush=True,
     )
     started = time.monotonic()
-    results = run_matrix(cases, options, args.jobs)
+    _terminate_as_interrupt()
+    try:
+        results = run_matrix(cases, options, args.jobs)
+    except KeyboardInterrupt as exc:
+        print(f"conformance selftest: interrupted ({exc or 'SIGINT'}); no matrix written", file=sys.stderr)
+        return 130
     seconds = time.monotonic() - started
     summary = summarize(results)
     print_matrix(results, summary, seconds)

@@ -63,19 +63,75 @@ def out_of_range(bounds: tuple[int, int, int]) -> st.SearchStrategy[int]:
     )
 
 
+# return_url probes are absolute http(s) URLs (IRIs where they carry Unicode, RFC 3987), so a server
+# that refuses anything else with invalid_input passes every probe that is about something else.
+_IRI_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@")
+# Bidirectional formatting characters: RFC 3987 (section 4.1) forbids them in IRIs.
+_BIDI_FORMATTING = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_ucschar(c: str) -> bool:
+    """RFC 3987 ucschar: the non-ASCII characters an IRI may carry (no private use, no non-characters)."""
+    o = ord(c)
+    if o < 0x10000:
+        return 0xA0 <= o <= 0xD7FF or 0xF900 <= o <= 0xFDCF or 0xFDF0 <= o <= 0xFFEF
+    return (o & 0xFFFF) <= 0xFFFD and (0x10000 <= o <= 0xDFFFF or 0xE1000 <= o <= 0xEFFFF)
+
+
+def _iri_char(c: str) -> bool:
+    return c in _IRI_ASCII or (_is_ucschar(c) and c not in _BIDI_FORMATTING)
+
+
+# Unicode whitespace is a valid ucschar but no client sends it unencoded: left out of the probes.
+_IRI_CHARS = st.characters(exclude_categories=("Cs", "Cc", "Co", "Cn", "Zs", "Zl", "Zp")).filter(_iri_char)
+_NON_ASCII_IRI_CHARS = st.characters(
+    min_codepoint=0xA0, exclude_categories=("Cs", "Cc", "Co", "Cn", "Zs", "Zl", "Zp")
+).filter(_iri_char)
+_PCT_ESCAPES = st.sampled_from(["%20", "%2F", "%25", "%26", "%3D", "%3F", "%23", "%C3%A9", "%e6%97%a5"])
+
+
+def _iri_text(chars: st.SearchStrategy[str], max_size: int, min_size: int = 0) -> st.SearchStrategy[str]:
+    return st.lists(st.one_of(chars, _PCT_ESCAPES), min_size=min_size, max_size=max_size).map("".join)
+
+
+_QUERY_PART_CHARS = _IRI_CHARS.filter(lambda c: c not in "&=")
+
+
 @st.composite
-def return_urls(draw: st.DrawFn) -> str:
-    """Callback URLs as clients send them: with queries, fragments, Unicode and reserved characters."""
+def return_urls(draw: st.DrawFn, unicode: bool = False) -> str:
+    """Callback URLs as clients send them: absolute http(s), with queries, fragments, Unicode (an IRI),
+    percent-escapes and reserved characters. ``unicode=True`` guarantees non-ASCII characters."""
     host = draw(
         st.sampled_from(["www.example.com", "example.org:8443", "xn--bcher-kva.example", "127.0.0.1"])
     )
-    path = draw(
-        st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs"), exclude_characters="?#"), max_size=30)
+    segments = draw(st.lists(_iri_text(_IRI_CHARS, 12), max_size=3))
+    if unicode:
+        segments.append(draw(st.text(_NON_ASCII_IRI_CHARS, min_size=1, max_size=12)))
+    query = draw(
+        st.lists(st.tuples(_iri_text(_QUERY_PART_CHARS, 12, 1), _iri_text(_QUERY_PART_CHARS, 20)), max_size=3)
     )
-    query = draw(st.lists(st.tuples(printable_text, unicode_text), max_size=3))
     qs = "&".join(f"{k}={v}" for k, v in query)
-    url = f"{draw(st.sampled_from(['http', 'https']))}://{host}/{path}" + (f"?{qs}" if qs else "")
-    return url[:600]
+    fragment = draw(st.one_of(st.just(""), _iri_text(st.one_of(_IRI_CHARS, st.sampled_from("/?")), 12)))
+    scheme = draw(st.sampled_from(["http", "https"]))
+    url = (
+        f"{scheme}://{host}/"
+        + "/".join(segments)
+        + (f"?{qs}" if qs else "")
+        + (f"#{fragment}" if fragment else "")
+    )
+    return url
+
+
+NOT_URLS = (
+    "not a url",
+    "www.example.com/upload/callback",
+    "/upload/callback?theme=green",
+    "ftp://example.com/callback",
+    "javascript:alert(1)",
+    "https://example.com/a b",
+    "日本語のテキスト",
+)
+"""return_url values that are not absolute http(s) URLs: echoed exactly or refused with invalid_input."""
 
 
 def base_params(photo_id: str, **extra: str) -> tuple[tuple[str, str], ...]:

@@ -306,7 +306,7 @@ def api_only(req: Received) -> bool:
 
 
 def signed_json(req: Received) -> bool:
-    """Signed format=json requests: the preflight (unsigned XML) and XML tests still work."""
+    """Signed format=json requests: the preflight (signed XML, no format) and XML tests still work."""
     return req.param("format") == "json" and (
         req.header("Authorization") is not None or req.param("oauth_signature") is not None
     )

@@ -23,6 +23,7 @@ SELECTION = {
     "callback_drops_tree_id": "replace_the_photo",
     "callback_loses_return_url_query": "query_is_kept",
     "extra_params_not_repeated": "extra_fields_are_repeated",
+    "callback_values_not_encoded": "values_arrive or short_callback or long_callback or background_callback",
     "callback_long_as_get": "long_callback",
     "callback_always_form": "short_callback",
     "empty_return_url_redirects": "no_return_url",

@@ -252,3 +252,56 @@ def test_restart_keeps_tokens_photos_credentials_and_clock(tmp_path: Path) -> No
         assert offset["offset"] == 60
     assert urlsplit(second.base_url).hostname == "127.0.0.1"
     assert Path(db).exists()
+
+
+# ------------------------------------------------------------------ callback values (encoding), token name
+TRICKY = "a&b=c+d %41 50%#top ü"
+
+
+def test_every_callback_value_arrives_exactly_as_sent(ref: ReferenceServer) -> None:
+    """return_url's own (encoded) query and extra fields holding & = + % # space survive the redirect."""
+    return_url = "https://app.example.com/cb?state=a%26b%3Dc%2Bd+%2541+50%25%23top+%C3%BC&x=%41"
+    token = issue(ref, return_url=return_url)["replace_token"]
+    params = query_of(redeem(ref, token, extra=[("note", TRICKY), ("empty", "")]).headers["Location"])
+    assert params[:2] == [("state", TRICKY), ("x", "A")]
+    assert params[-2:] == [("note", TRICKY), ("empty", "")]
+
+
+def test_fault_callback_values_not_encoded_breaks_the_values() -> None:
+    with ReferenceServer(ReferenceSettings(faults=frozenset({"callback_values_not_encoded"}))) as server:
+        return_url = "https://app.example.com/cb?state=" + "a%26b%3Dc"
+        token = issue(server, return_url=return_url)["replace_token"]
+        location = redeem(server, token, extra=[("note", TRICKY)]).headers["Location"]
+    assert location.startswith("https://app.example.com/cb?state=a&b=c&domain=")
+    assert ("note", TRICKY) not in query_of(location)
+
+
+def test_variant_callback_upload_token_name() -> None:
+    with ReferenceServer(ReferenceSettings(variant="callback_upload_token_name")) as server:
+        token = issue(server, return_url="https://app.example.com/cb")["replace_token"]
+        names = [
+            k
+            for k, _ in query_of(redeem(server, token, extra=[("upload_token", "spoof")]).headers["Location"])
+        ]
+        error = dict(
+            query_of(
+                redeem(server, issue(server, return_url="https://x.example/")["replace_token"], None).headers[
+                    "Location"
+                ]
+            )
+        )
+    assert names == ["domain", "upload_token", "photo_id", "tree_id", "token"]
+    assert error["upload_token"] and "replace_token" not in error and error["error_message"]
+
+
+def test_variant_warning_prefixed_redeem_errors() -> None:
+    with ReferenceServer(ReferenceSettings(variant="warning_prefixed_redeem_errors")) as server:
+        unknown = redeem(server, "0" * 40)
+        token = issue(server)["replace_token"]
+        ok, used = redeem(server, token), redeem(server, token)
+        background = issue(server, return_url="http://127.0.0.1:9/cb", background_return_p="1")[
+            "replace_token"
+        ]
+        no_file = redeem(server, background, None)
+    assert unknown.text == "Warning: Invalid replace token" and used.text.startswith("Warning: ")
+    assert ok.text == "OK" and no_file.text.startswith("error ")

@@ -476,6 +476,27 @@ def test_conformant_and_unreachable_verdicts() -> None:
     assert 'class="verdict unreachable"' in html and "connection refused" in html
 
 
+def test_incomplete_interrupted_and_accepted_gaps_are_in_the_banner_escaped() -> None:
+    """Unverified MUSTs and their reasons (text that can come from a config) are shown, escaped."""
+    results = hostile_results()
+    gap = {"id": "AUTH-READ-DENIED", "reason": "no <b>read</b> credentials", "cause": "skipped"}
+    results["summary"].update(verdict="INCOMPLETE", exit_code=4, must_failed=[], unverified=[gap])
+    html = render_html(results)
+    banner = html.split('id="verdict"', 1)[1].split('<table id="counts">', 1)[0]
+    assert 'class="verdict incomplete"' in html and "MUST not verified (1)" in banner
+    link = '<a href="#req-AUTH-READ-DENIED">AUTH-READ-DENIED</a>'
+    assert f"{link}: no &lt;b&gt;read&lt;/b&gt; credentials" in banner
+    assert parse(html).errors == []
+    results["summary"].update(verdict="CONFORMANT", exit_code=0, unverified=[], accepted_unverified=[gap])
+    banner = render_html(results).split('id="verdict"', 1)[1].split('<table id="counts">', 1)[0]
+    assert "Accepted as unverified by the user (1" in banner and "AUTH-READ-DENIED</a>" in banner
+    results["summary"].update(
+        verdict="INTERRUPTED", exit_code=130, interrupted="SIGTERM", accepted_unverified=[]
+    )
+    html = render_html(results)
+    assert 'class="verdict incomplete"' in html and "Interrupted by SIGTERM" in html
+
+
 def test_sparse_results_still_render() -> None:
     """An old or truncated results.json gives a thinner page, never a crash."""
     sparse = copy.deepcopy(hostile_results())

@@ -43,6 +43,8 @@ TRICKY = {
         (b'\n\n var visual = {"status": "ok"};', "json"),
         (b'cb({"status": "ok"});', "json"),
         (b'app.handlers.done ({"status": "ok"})', "json"),
+        (b'/**/ typeof cb === "function" && cb({"status": "ok"});', "json"),
+        (b'// x\n/**/cb({"status": "ok"})', "json"),
         (b"", None),
         (b"Internal Server Error", None),
         (b"\x00\x01\x02binary", None),
@@ -183,6 +185,12 @@ def test_expected_format_mismatch_is_reported() -> None:
         ("app.handlers.$done_1(\n{}\n);\n", "callback", "app.handlers.$done_1"),
         ("{}", "raw", None),
         ("\ufeff  {}  \n", "raw", None),
+        # Leading JavaScript comments, and Express's res.jsonp guard (FORMAT-JSONP position).
+        ("/**/cb({});", "callback", "cb"),
+        ("/**/ typeof cb === 'function' && cb({});", "callback", "cb"),
+        ('/* a */ typeof app.cb == "function"&&app.cb({})', "callback", "app.cb"),
+        ("// generated\n/* x */\n cb({})", "callback", "cb"),
+        ("// x\u2028var visual = {};", "var", "visual"),
     ],
 )
 def test_json_wrappers_are_unwrapped(template: str, wrapper: str, name: str | None) -> None:
@@ -231,6 +239,11 @@ def test_json_status_missing_is_none() -> None:
         ('var visual = "ok";', "must be an object, got str"),
         ('var visual = {"a": };', "not valid JSON"),
         ('{"a": NaN}', "NaN is not a JSON value"),
+        ('/**/{"a": "b"}', "bare JSON must not start with a JavaScript comment"),
+        ('/**/alert(1);//({"a": "b"})', "trailing '//"),
+        ('// x\u2028alert(1)\ncb({"a": "b"})', "trailing 'cb"),
+        ("/* unclosed cb({})", "JSON wrapper: expected"),
+        ("typeof x === 'function' && cb({})", "guards a call of another name, cb"),
         ("{'a': 'b'}", "not valid JSON"),
         ("[" * 100_000, "not valid JSON"),
     ],

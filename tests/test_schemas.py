@@ -188,9 +188,9 @@ def test_xml_empty_replace_token() -> None:
     ("attrs", "name", "value"),
     [
         ('status="OK" permission_level="write"', "status", "OK"),
-        ('status="ok" permission_level="root"', "permission_level", "root"),
+        ('status="ok" permission_level="root" cached="0"', "permission_level", "root"),
         ('status="ok" permission_level="write" cached="yes"', "cached", "yes"),
-        ('status="ok" permission_level="write" cache_time="today"', "cache_time", "today"),
+        ('status="ok" permission_level="write" cached="0" cache_time="today"', "cache_time", "today"),
     ],
 )
 def test_xml_bad_attribute_values(attrs: str, name: str, value: str) -> None:
@@ -200,9 +200,10 @@ def test_xml_bad_attribute_values(attrs: str, name: str, value: str) -> None:
     assert name in violation.message and value in violation.message
 
 
-@pytest.mark.parametrize("name", ["status", "permission_level"])
+@pytest.mark.parametrize("name", ["status", "permission_level", "cached"])
 def test_xml_missing_required_attribute(name: str) -> None:
-    attrs = {"status": "ok", "permission_level": "write"}
+    """cached is required on a success: index.md lists it among the envelope attributes."""
+    attrs = {"status": "ok", "permission_level": "write", "cached": "0"}
     del attrs[name]
     rendered = " ".join(f'{k}="{v}"' for k, v in attrs.items())
     body = f"<response {rendered}>{''.join(f'<{k}>{v}</{k}>' for k, v in TOKEN_CHILDREN.items())}</response>"
@@ -282,7 +283,7 @@ def test_xml_children_in_any_order_with_extra_elements_validate(
     parts = [f"<{k}>{TOKEN_CHILDREN[k]}</{k}>" for k in order]
     for tag, position in extras:
         parts.insert(min(position, len(parts)), f"<{tag}>extra <b>nested</b></{tag}>")
-    body = f'<response status="ok" permission_level="write">{"".join(parts)}</response>'
+    body = f'<response status="ok" permission_level="write" cached="0">{"".join(parts)}</response>'
     assert validate_xml_response(body.encode()) == []
 
 
@@ -346,16 +347,29 @@ def test_json_integers_instead_of_strings(key: str, value: int, path: str) -> No
     assert any(v.message.startswith(f"{field}:") and "string" in v.message for v in violations)
 
 
-@pytest.mark.parametrize("member", ["replacetoken", "site", "endpoint", "permission_level", "status"])
+@pytest.mark.parametrize(
+    "member", ["replacetoken", "site", "endpoint", "permission_level", "status", "cached"]
+)
 def test_json_success_requires_member(member: str) -> None:
     violation = the_one_error(validate_json_response(mutated(**{member: None})))
     assert violation.path == f"$.{member}"
     assert member in violation.message
 
 
-def test_json_site_needs_its_four_members() -> None:
-    violations = errors(validate_json_response(mutated(site={"domain": "videos.example.com"})))
-    assert {v.path for v in violations} == {"$.site.product_key", "$.site.site_id", "$.site.site_name"}
+def test_json_site_members_are_not_required() -> None:
+    """Position (RESPONSE-JSON-ENVELOPE): the example elides the site object; only an object is required."""
+    assert validate_json_response(mutated(site={"domain": "videos.example.com"})) == []
+    assert validate_json_response(mutated(site={})) == []
+    violation = the_one_error(validate_json_response(mutated(site="videos.example.com")))
+    assert violation.path == "$.site"
+
+
+def test_errors_need_no_cached() -> None:
+    """The documents' failure examples carry no cached attribute: optional on errors."""
+    assert "cached" not in ERROR_JSON
+    assert errors(validate_json_response(ERROR_JSON)) == []
+    body = b'<response status="error" code="no_such_photo" message="m" permission_level="write"/>'
+    assert errors(validate_xml_response(body)) == []
 
 
 @pytest.mark.parametrize("missing", ["code", "message", "permission_level", "endpoint"])

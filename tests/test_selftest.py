@@ -65,6 +65,26 @@ def test_variant_passes_only_with_exit_0(code: int, ok: bool) -> None:
     assert judge(VARIANT, code, _results(verdicts)).ok is ok
 
 
+def test_an_incomplete_variant_run_fails_naming_the_unverified_must() -> None:
+    """A variant run that left a MUST unverified proves nothing about that latitude: FAIL."""
+    results = _results({"AUTH-READ-DENIED": "skip"})
+    results["requirements"][1]["unverified_reason"] = "no read-level credentials configured"
+    r = judge(VARIANT, 4, results)
+    assert not r.ok and r.outcome == "FAIL"
+    assert "INCOMPLETE" in r.note and "AUTH-READ-DENIED (no read-level credentials configured)" in r.note
+    accepted = judge(VARIANT, 0, results)  # exit 0 only because the gap was accepted: still not proven
+    assert not accepted.ok
+
+
+def test_a_selection_may_leave_requirements_out_but_nothing_else() -> None:
+    results = _results({"AUTH-READ-DENIED": "not-run", "AUTH-ADMIN-GRANTED": "skip"})
+    results["requirements"][1]["unverified_cause"] = "deselected"
+    assert not judge(VARIANT, 4, results, selection=True).ok  # the skip is still a gap
+    results["requirements"][3]["verdict"] = "pass"
+    assert judge(VARIANT, 4, results, selection=True).ok
+    assert not judge(VARIANT, 4, results).ok  # without -k a deselected MUST is a gap
+
+
 @pytest.mark.parametrize(("code", "results"), [(2, None), (1, None), (2, {"requirements": []})])
 def test_unusable_runs_are_errors(code: int, results: dict[str, Any] | None) -> None:
     for case in (FAULT, VARIANT):
@@ -135,6 +155,8 @@ def test_reports_are_json_and_autoescaped_html(tmp_path: Path) -> None:
     page = html_path.read_text(encoding="utf-8")
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;n&lt;/b&gt;" in page and 'href="fault-x/results.json"' in page
+    latitude = page.split('<h2 id="latitude">Latitude proven</h2>', 1)[1]
+    assert "<code>long_tokens</code>" in latitude and ">proven<" in latitude
 
 
 # -- real matrix runs ---------------------------------------------------------------------------

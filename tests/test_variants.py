@@ -94,3 +94,19 @@ def test_observable_differences() -> None:
         assert xml(get_token(server)).get("message") == "upload token"
     with _serve("extra_members") as server:
         assert xml(get_token(server)).findtext("title") == "Holiday & <friends>"
+
+
+def test_jsonp_and_return_url_variants_differ_on_the_wire() -> None:
+    """The JSONP forms the suite must accept, and a validated return_url, are what these variants serve."""
+    jsonp = {"photo_id": PHOTO_ID, "format": "json", "callback": "cb"}
+    with _serve("jsonp_express_guard") as server:
+        assert get_token(server, jsonp).text.startswith("/**/ typeof cb === 'function' && cb({")
+        assert get_token(server, jsonp, level="anonymous").text.rstrip().endswith("});")  # errors too
+    with _serve("jsonp_comment_prefix") as server:
+        body = get_token(server, jsonp).text
+        assert body.startswith("// JSONP\n/* generated */ cb({") and body.rstrip().endswith("})")
+    with _serve("return_url_validated") as server:
+        refused = get_token(server, {"photo_id": PHOTO_ID, "return_url": "not a url"})
+        assert xml(refused).get("code") == "invalid_input"
+        iri = "https://e.com/日本?q=é&r=%20#frag"
+        assert xml(get_token(server, {"photo_id": PHOTO_ID, "return_url": iri})).findtext("return_url") == iri

@@ -17,11 +17,14 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import re
 import secrets
 import sys
+import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +47,7 @@ from .render import (
     render_success,
     resolve_options,
 )
-from .store import ReplacementRefused, Store, TokenRow
+from .store import MAX_API_TIME, ClockOutOfRange, ReplacementRefused, StorageError, Store, TokenRow
 
 GET_TOKEN_PATH = "/api/photo/get-replace-token"
 REDEEM_PATH = "/api/photo/redeem-replace-token"
@@ -61,7 +64,16 @@ MESSAGES = {
     "bad_name": "'{name}' must be a JavaScript identifier path",
     "bad_encoding": "Request parameters must be UTF-8 and form-encoded",
     "bad_method": "Only GET and POST are supported",
+    "storage": "The server could not store the request; try again later",
+    "query_on_post": "Parameters in the URL query of a POST are not read; send them in the body",
+    "busy": "database is locked",
 }
+API_PARAMS = frozenset(
+    {"photo_id", "return_url", "background_return_p", "valid_minutes", "max_uploads"}
+    | {"format", "raw", "varname", "callback"}
+)
+"""The method's own parameters (a POST carrying one in its query is refused by refuse_post_query)."""
+STORAGE_ERROR_CODE = "error_processing_upload"  # documented code closest to a server-side failure
 ERROR_HTTP_STATUS = {"invalid_signature": 401, "permission_denied": 403, "no_such_photo": 404}
 """Only for the ``errors_http_4xx`` fault: the REST-style statuses the platform does NOT use."""
 REDEEM_MESSAGES = {
@@ -72,6 +84,7 @@ REDEEM_MESSAGES = {
     "bad_request": "The upload could not be read; send multipart/form-data with POST",
     "no_file": "No file was included in the upload",
     "too_long": "The callback URL would exceed the allowed length",
+    "storage": "The server could not store the upload; try again later",
 }
 
 
@@ -87,10 +100,11 @@ class Context:
     photo_ids: tuple[str, ...] = ()
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
     sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # for sequence faults
+    issue_lock: threading.Lock = field(default_factory=threading.Lock)  # concurrent_requests_error only
 
     def api_now(self) -> int:
-        """The API clock: wall clock plus the (persisted) test offset."""
-        return int(time.time()) + self.store.clock_offset()
+        """The API clock: wall clock plus the (persisted) test offset, kept where dates format."""
+        return min(max(int(time.time()) + self.store.clock_offset(), 0), MAX_API_TIME)
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,6 +247,10 @@ def new_token(req: TokenRequest, now: int, ctx: Context) -> str:
         return hashlib.sha1(f"{now}{req.photo_id}".encode()).hexdigest()
     if b.fault("token_reused_per_photo"):
         return hmac.new(b"reference-secret", req.photo_id.encode(), "sha1").hexdigest()
+    if b.token_format == "uuid4_hex":
+        return uuid.uuid4().hex
+    if b.token_format == "base64url":
+        return secrets.token_urlsafe(b.token_bytes)
     return secrets.token_hex(b.token_bytes)
 
 
@@ -312,6 +330,13 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
     if request.method.upper() == "POST" and (b.fault("post_reads_query") or b.fault("post_body_ignored")):
         query = first_values([p for p in decode_pairs(api.signed.raw_query) if not p[0].startswith("oauth_")])
         api.params = {**query, **api.params} if b.fault("post_reads_query") else query
+    post_query = (
+        {k for k, _ in decode_pairs(api.signed.raw_query)} if request.method.upper() == "POST" else set()
+    )
+    if b.refuse_post_query and API_PARAMS & post_query:
+        return error("invalid_input", MESSAGES["query_on_post"])
+    if b.fault("default_request_errors") and set(api.params) <= {"photo_id"}:
+        return error("invalid_input", MESSAGES["invalid_input"])  # options treated as required
 
     bad_name: str | None = None
     try:
@@ -341,7 +366,16 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         check_photo(req, ctx)
     except ParamError as exc:
         return error(exc.code, exc.message)
-    row = issue_token(req, auth, now, ctx)
+    if b.fault("concurrent_requests_error"):
+        if not ctx.issue_lock.acquire(blocking=False):  # SQLite with busy_timeout 0: no waiting
+            return error("invalid_input", MESSAGES["busy"])
+        try:
+            time.sleep(0.05)
+            row = issue_token(req, auth, now, ctx)
+        finally:
+            ctx.issue_lock.release()
+    else:
+        row = issue_token(req, auth, now, ctx)
     rendered = render_success(
         token_fields=token_fields(row),
         level=level,
@@ -404,6 +438,13 @@ def lookup_token(upload: Upload, ctx: Context, now: int) -> TokenRow:
     return row
 
 
+def redeem_text(text: str, b: Behaviour, now: int) -> Response:
+    """A plain-text redeem answer; a browser-mode error gets the variant's prefix (never ok/error lines)."""
+    if b.redeem_error_prefix and text != "OK" and not text.startswith(("ok ", "error ")):
+        text = b.redeem_error_prefix + text
+    return text_response(text, now)
+
+
 def respond_callback(
     callback: cb.Callback, row: TokenRow, ctx: Context, now: int, *, ok_line: str, replacement_id: int = 0
 ) -> Response:
@@ -423,7 +464,7 @@ def respond_callback(
     if replacement_id:
         ctx.store.record_callback(replacement_id, url, "browser")
     if not cb.scheme_allowed(row.return_url):
-        return text_response("OK" if ok_line.startswith("ok") else ok_line.removeprefix("error "), now)
+        return redeem_text("OK" if ok_line.startswith("ok") else ok_line.removeprefix("error "), b, now)
     redirect = len(url) <= b.callback_threshold or b.fault("callback_long_as_get")
     if redirect and not b.fault("callback_always_form"):
         response = Response(f"Redirecting to {url}\n", status=b.redirect_status, content_type="text/plain")
@@ -442,9 +483,9 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
     except RedeemError as exc:
         if b.fault("redeem_unknown_token_redirects") and str(exc) == REDEEM_MESSAGES["unknown"]:
             return finish(Response("", status=b.redirect_status, headers={"Location": "/?upload=done"}), now)
-        return text_response(str(exc), now)
+        return redeem_text(str(exc), b, now)
     domain = site_domain(request, ctx)
-    base = [("domain", domain), ("replace_token", row.replace_token)]
+    base = [("domain", domain), (b.callback_token_name, row.replace_token)]
     return_to = row.return_url  # where the callback goes
     if b.fault("callback_loses_return_url_query"):
         return_to = return_to.partition("?")[0]
@@ -454,9 +495,11 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
     if not upload.data and not b.fault("redeem_missing_file_succeeds"):
         message = REDEEM_MESSAGES["no_file"]
         if not row.return_url:
-            return text_response(f"error {message}" if row.background_return_p else message, now)
+            return redeem_text(f"error {message}" if row.background_return_p else message, b, now)
         callback = cb.Callback(
-            return_to, cb.callback_params([*base, ("error_message", message)], upload.extra_fields)
+            return_to,
+            cb.callback_params([*base, ("error_message", message)], upload.extra_fields),
+            raw_values=b.fault("callback_values_not_encoded"),
         )
         return respond_callback(callback, row, ctx, now, ok_line=f"error {message}")
 
@@ -471,7 +514,11 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
         if b.fault("callback_drops_tree_id"):
             ids = ids[:1]
         params = [*base, *ids, ("token", replacement.token)]
-        return cb.Callback(return_to, cb.callback_params(params, upload.extra_fields))
+        return cb.Callback(
+            return_to,
+            cb.callback_params(params, upload.extra_fields),
+            raw_values=b.fault("callback_values_not_encoded"),
+        )
 
     if b.fault("redeem_limit_racy"):
         time.sleep(0.03)  # the use check (lookup_token) and the update below are no longer one atomic step
@@ -494,7 +541,7 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
         fresh = ctx.store.get_token(row.replace_token)
         state = fresh.state(now) if fresh else "unknown"
         message = REDEEM_MESSAGES.get(state, REDEEM_MESSAGES["consumed"])
-        return text_response(f"error {message}" if row.background_return_p else message, now)
+        return redeem_text(f"error {message}" if row.background_return_p else message, b, now)
     if not row.return_url and not b.fault("empty_return_url_redirects"):
         if row.background_return_p:
             ok = f"ok {domain} {replacement.tree_id} {replacement.photo_id} {replacement.token} "
@@ -526,7 +573,10 @@ def handle_clock(request: Request, ctx: Context) -> Response:
     raw = (request.form.get("advance_seconds") or request.args.get("advance_seconds") or "").strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
         return json_response({"error": "advance_seconds must be a non-negative integer"}, ctx.api_now(), 400)
-    offset = ctx.store.advance_clock(int(raw))
+    try:
+        offset = ctx.store.advance_clock(int(raw))
+    except ClockOutOfRange as exc:  # the API clock stays where dates can still be formatted
+        return json_response({"error": str(exc)}, ctx.api_now(), 400)
     now = ctx.api_now()
     return json_response({"now": now, "offset": offset}, now)
 
@@ -570,9 +620,14 @@ class ReferenceApp:
         path = request.path
         try:
             now = ctx.api_now()
-        except Exception:  # a broken database must still answer
+        except StorageError as exc:  # a broken database must still answer
+            ctx.log(f"reference: {exc}")
+            now = int(time.time())
+        except Exception:
             traceback.print_exc(file=sys.stderr)
             now = int(time.time())
+        if ctx.behaviour.clock_jitter_seconds:  # this answer comes from a node whose clock lags a little
+            now -= random.randint(0, ctx.behaviour.clock_jitter_seconds)
         try:
             if path == GET_TOKEN_PATH:
                 return handle_get_token(request, ctx, now)
@@ -592,6 +647,8 @@ class ReferenceApp:
 
     def fallback(self, request: Request, path: str, now: int, exc: Exception) -> Response:
         """Any failure becomes a well-formed answer; only stderr sees the details."""
+        if isinstance(exc, StorageError):
+            return self.storage_failure(request, path, now, exc)
         if not isinstance(exc, (HTTPException, UnicodeDecodeError, ValueError)):
             traceback.print_exc(file=sys.stderr)
         else:
@@ -611,3 +668,28 @@ class ReferenceApp:
             )
             return rendered_response(rendered, now)
         return text_response("Bad request", now, 400)
+
+    def storage_failure(self, request: Request, path: str, now: int, exc: StorageError) -> Response:
+        """The database failed (full disk, I/O error): a server-side error, never the client's fault.
+
+        error-codes.md lists no internal error; ``error_processing_upload`` (an error occurred
+        while processing) is the documented code closest to it. The API answer keeps the format
+        the client asked for and the platform's HTTP 200; the hooks answer 500.
+        """
+        self.ctx.log(f"reference: {exc}")  # "database write failed: database or disk is full"
+        if path == REDEEM_PATH:
+            return text_response(REDEEM_MESSAGES["storage"], now)
+        if path == GET_TOKEN_PATH:
+            try:
+                options = resolve_options(read_request(request).params, self.ctx.behaviour)
+            except Exception:  # an unreadable request still gets the default format
+                options = RenderOptions()
+            rendered = render_error(
+                code=STORAGE_ERROR_CODE,
+                message=MESSAGES["storage"],
+                level="anonymous",
+                options=options,
+                behaviour=self.ctx.behaviour,
+            )
+            return rendered_response(rendered, now)
+        return text_response("database write failed", now, 500)

@@ -52,6 +52,11 @@ class Behaviour:
 
     # Tokens
     token_bytes: int = 20  # 40 hex characters, 160 bits
+    token_format: Literal["hex", "uuid4_hex", "base64url"] = "hex"  # uuid4_hex ignores token_bytes
+
+    # Clock and HTTP (permitted freedoms, see variants.py)
+    clock_jitter_seconds: int = 0  # each answer's API clock is 0..N s behind (a cluster's nodes)
+    refuse_post_query: bool = False  # a POST with API parameters in its query -> invalid_input
 
     # Rendering
     xml_content_type: str = "text/xml; charset=utf-8"
@@ -67,6 +72,10 @@ class Behaviour:
     xml_reverse_children: bool = False
     omit_empty_return_url: bool = False
     json_ensure_ascii: bool = False
+    jsonp_prefix: str = ""  # text before a JSONP call, e.g. Express's "/**/ " content-sniffing guard
+    jsonp_typeof_guard: bool = False  # "typeof NAME === 'function' && NAME(...)", as Express emits
+    jsonp_semicolon: bool = True  # the ";" after a JSONP call
+    validate_return_url: bool = False  # refuse a return_url that is not an absolute http(s) URL
     extra_xml_attributes: dict[str, str] = field(default_factory=dict)
     extra_xml_elements: tuple[tuple[str, str], ...] = ()
     extra_json_members: dict[str, object] = field(default_factory=dict)
@@ -84,6 +93,8 @@ class Behaviour:
     redirect_status: int = 301
     background_timeout_seconds: float = 5.0
     background_max_chars: int = 1500
+    callback_token_name: str = "replace_token"  # or "upload_token" (browser-based-uploads.md, 4a/4b)
+    redeem_error_prefix: str = ""  # put before every plain-text browser-mode redeem error
 
     def fault(self, name: str) -> bool:
         """True when fault ``name`` is injected; call this at the one step the fault changes."""

@@ -7,7 +7,10 @@ Positions:
   length threshold is measured on that final ASCII URL (an internationalised host is IDNA-encoded).
 - callback parameters come first (``domain``, ``replace_token`` then ``photo_id``, ``tree_id``,
   ``token`` or ``error_message``), followed by the extra form fields in the order sent; an extra
-  field whose name collides with a callback parameter is dropped (the server's value wins).
+  field whose name collides with a callback parameter is dropped (the server's value wins). The
+  token's other documented name, ``upload_token``, counts as a callback parameter too.
+- every value is URL-encoded, so it reaches ``return_url`` exactly as sent; return_url's own query
+  is kept as given (its escapes included).
 - at most ``callback_threshold`` characters: HTTP 301 with ``Location``; longer: an HTML page with a
   form that POSTs the parameters (hidden inputs) to ``return_url`` unchanged, auto-submitted.
 - callbacks go only to ``http``/``https`` URLs (relative ones too for browser redirects);
@@ -21,13 +24,15 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from .behaviour import Behaviour
 
-RESERVED = frozenset({"domain", "replace_token", "photo_id", "tree_id", "token", "error_message"})
+RESERVED = frozenset(
+    {"domain", "replace_token", "upload_token", "photo_id", "tree_id", "token", "error_message"}
+)
 URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -67,14 +72,30 @@ class Callback:
 
     return_url: str
     params: list[tuple[str, str]]
+    raw_values: bool = False  # fault callback_values_not_encoded: values joined without URL-encoding
+
+    @property
+    def address(self) -> str:
+        """return_url as the callback uses it; with ``raw_values`` its own query decoded and joined raw."""
+        if not self.raw_values:
+            return self.return_url
+        base, hash_, fragment = self.return_url.partition("#")
+        path, question, query = base.partition("?")
+        decoded = parse_qsl(query, keep_blank_values=True)
+        return path + question + _join_raw(decoded) + hash_ + fragment
 
     @property
     def url(self) -> str:
         """The GET-style callback URL, ASCII only."""
-        base, hash_, fragment = self.return_url.partition("#")
-        query = urlencode(self.params)
+        base, hash_, fragment = self.address.partition("#")
+        query = _join_raw(self.params) if self.raw_values else urlencode(self.params)
         sep = ("" if base.endswith(("?", "&")) else "&") if "?" in base else "?"
         return to_ascii_url(base + sep + query + hash_ + fragment)
+
+
+def _join_raw(pairs: list[tuple[str, str]]) -> str:
+    """The fault's query: name=value pairs joined with no URL-encoding at all."""
+    return "&".join(f"{k}={v}" for k, v in pairs)
 
 
 def callback_params(
@@ -89,7 +110,7 @@ def form_page(callback: Callback) -> str:
         f'    <input type="hidden" name="{html.escape(k, quote=True)}" value="{html.escape(v, quote=True)}">'
         for k, v in callback.params
     )
-    action = html.escape(to_ascii_url(callback.return_url), quote=True)
+    action = html.escape(to_ascii_url(callback.address), quote=True)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Returning</title></head>\n'
         "<body>\n"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from .behaviour import UnknownBehaviourName
 from .server import ReferenceServer, ReferenceSettings, write_target_config
+from .store import StorageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +48,45 @@ def settings_from_args(args: argparse.Namespace) -> ReferenceSettings:
     )
 
 
+def _writable_file(path: str, option: str) -> str | None:
+    """Why ``path`` cannot be a file this command creates or rewrites (None when it can)."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{option} {path}: is a directory; give a file path"
+    parent = target.parent
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        return f"{option} {path}: {parent} {why}"
+    if target.exists() and not os.access(target, os.W_OK):
+        return f"{option} {path}: the file is not writable"
+    if not target.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"{option} {path}: cannot create a file in {parent}"
+    return None
+
+
+def check_args(args: argparse.Namespace) -> str | None:
+    """The first option that cannot work, as one line (checked before anything starts)."""
+    if not 0 <= args.port <= 65535:
+        return f"--port {args.port}: must be 0 (any free port) to 65535"
+    if not str(args.photo_id).isascii() or not str(args.photo_id).isdigit():
+        return f"--photo-id {args.photo_id!r}: must be a numeric photo id (the API's photo_id is a number)"
+    if args.db is not None:
+        problem = _writable_file(args.db, "--db")
+        if problem:
+            return problem
+    if args.write_config:
+        return _writable_file(args.write_config, "--write-config")
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
     if getattr(args, "list", False):
         print_catalogue()
         return 0
+    problem = check_args(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
@@ -62,10 +100,17 @@ def main(args: argparse.Namespace) -> int:
     except UnknownBehaviourName as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"error: --db: {exc}", file=sys.stderr)
+        return 2
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if args.write_config:
-            write_target_config(server, args.write_config)
+            try:
+                write_target_config(server, args.write_config)
+            except OSError as exc:
+                print(f"error: --write-config {args.write_config}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
             print(f"target config written to {args.write_config}", file=sys.stderr)
         print(server.base_url, flush=True)
         while not stop.wait(0.5):

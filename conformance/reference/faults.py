@@ -83,6 +83,15 @@ CORE_FAULTS: list[Fault] = [
     Fault("jsonp_callback_unchecked", "FORMAT",
           "The JSONP callback name is reflected without validation (cross-site scripting).",
           ("FORMAT-CALLBACK-SAFE",)),
+    Fault("jsonp_callback_prefix_checked", "FORMAT",
+          "The callback is validated with an unanchored regex match (only its start must look like an "
+          "identifier) and emitted behind Express's '/**/ ' guard, so '/**/ alert(1);//({...});' "
+          "reflects the name after the start of the body.",
+          ("FORMAT-CALLBACK-SAFE",), tweak=_set(jsonp_prefix="/**/ ")),
+    Fault("error_ignores_callback", "FORMAT",
+          "Errors are rendered by a framework error handler that knows nothing of callback, varname or "
+          "raw: every JSON error is 'var visual = {...};', so a JSONP client never sees it.",
+          ("FORMAT-JSONP", "FORMAT-JSON-VARNAME", "FORMAT-JSON-RAW")),
     Fault("xml_text_unescaped", "FORMAT",
           "XML element text is concatenated without escaping, so '&' or '<' in return_url breaks the XML.",
           ("FORMAT-UTF8",)),
@@ -158,6 +167,10 @@ CORE_FAULTS: list[Fault] = [
     Fault("valid_until_node_skew", "TIME",
           "Two load-balanced nodes, one with its clock 30 s behind: valid_until jumps back and forth.",
           ("TIME-MONOTONIC", "TIME-VALID-UNTIL")),
+    Fault("default_request_errors", "TIME",
+          "valid_minutes and max_uploads are read with a required-parameter helper: a request carrying "
+          "nothing but photo_id (the documented default case) is answered invalid_input.",
+          ("TIME-VALID-UNTIL", "PARAMS-VALID-MINUTES-DEFAULT", "AUTH-WRITE-GRANTED", "TOKEN-UNIQUE")),
     # -- TOKEN ---------------------------------------------------------------------------------
     Fault("token_sequential", "TOKEN",
           "The token is the row's auto-increment id, zero-padded to look random.",
@@ -167,6 +180,10 @@ CORE_FAULTS: list[Fault] = [
           ("TOKEN-UNPREDICTABLE", "TOKEN-UNIQUE")),
     Fault("token_reused_per_photo", "TOKEN",
           "The token is an HMAC of photo_id only, so every call returns the photo's same token.",
+          ("TOKEN-UNIQUE",)),
+    Fault("concurrent_requests_error", "TOKEN",
+          "Token inserts lock the table without waiting (SQLite busy_timeout 0): a request that arrives "
+          "while another is being issued is answered with an error ('database is locked').",
           ("TOKEN-UNIQUE",)),
     Fault("token_short", "TOKEN",
           "Tokens are 8 hex digits (32 bits) from a truncated random id.",
@@ -215,6 +232,12 @@ REDEEM_FAULTS: list[Fault] = [
     Fault("extra_params_not_repeated", "REDEEM",
           "Only the known form fields (replace_token, file) are read; extra fields never reach the callback.",
           ("REDEEM-EXTRA-PARAMS",), profile="full"),
+    Fault("callback_values_not_encoded", "REDEEM",
+          "The callback URL is built by string concatenation: return_url's own query is decoded and "
+          "joined back raw, and the callback and extra values are not URL-encoded, so '&', '=', '+', "
+          "'%', '#' and spaces in them break the parameters the receiver sees.",
+          ("REDEEM-RETURN-URL-QUERY", "REDEEM-EXTRA-PARAMS", "CALLBACK-REDIRECT-SHORT", "CALLBACK-POST-LONG",
+           "BACKGROUND-CALLBACK"), profile="full"),
     # -- CALLBACK ------------------------------------------------------------------------------
     Fault("callback_long_as_get", "CALLBACK",
           "No length check: every callback is a 301 redirect, however long the URL.",

@@ -3,7 +3,9 @@
 Positions: repeated keys -> the first occurrence wins; an empty value counts as omitted (the
 default applies); integers are ASCII digits with an optional leading ``-``, anything else is
 ``invalid_input``; out-of-range values are clamped to the nearest bound or rejected, per the
-server's ``bounds_policy``; ``background_return_p`` is on only for the value ``1``.
+server's ``bounds_policy``; ``background_return_p`` is on only for the value ``1``. ``return_url`` is
+echoed as given; the ``return_url_validated`` variant refuses one that is not an absolute http(s)
+URL or IRI with ``invalid_input``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,28 @@ from .behaviour import Behaviour, SimulatedCrash
 from .render import XML_INVALID_RE
 
 INT_RE = re.compile(r"^-?[0-9]+$")
+
+# RFC 3987 ucschar (Unicode allowed in an IRI) and iprivate (allowed in its query as well).
+_UCSCHAR = (
+    "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+    + "".join(f"{chr(plane << 16)}-{chr((plane << 16) | 0xFFFD)}" for plane in range(1, 14))
+    + "\U000e1000-\U000efffd"
+)
+_IPRIVATE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+_IUNRESERVED = "A-Za-z0-9\\-._~" + _UCSCHAR
+_SUB_DELIMS = "!$&'()*+,;="
+_PCT = "%[0-9A-Fa-f]{2}"
+_IPCHAR = f"(?:[{_IUNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+HTTP_IRI_RE = re.compile(
+    "(?i:https?)://"
+    f"(?:(?:[{_IUNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"  # userinfo
+    f"(?:\\[[0-9A-Fa-f:.]+\\]|(?:[{_IUNRESERVED}{_SUB_DELIMS}]|{_PCT})+)"  # host
+    "(?::[0-9]*)?"  # port
+    f"(?:/(?:{_IPCHAR}|/)*)?"  # path
+    f"(?:\\?(?:{_IPCHAR}|[/?{_IPRIVATE}])*)?"  # query
+    f"(?:#(?:{_IPCHAR}|[/?])*)?",  # fragment
+)
+"""An absolute http(s) URL or IRI (RFC 3986/3987): what the return_url_validated variant accepts."""
 MAX_INT_DIGITS = 30  # longer numbers are certainly out of range; avoids int() on huge strings
 
 
@@ -94,6 +118,8 @@ def parse_token_request(params: dict[str, str], behaviour: Behaviour) -> TokenRe
         raise ParamError("invalid_input", f"'return_url' is longer than {behaviour.max_return_url_chars}")
     if XML_INVALID_RE.search(return_url) and not behaviour.fault("control_chars_unfiltered"):
         raise ParamError("invalid_input", "'return_url' contains characters that cannot be represented")
+    if behaviour.validate_return_url and return_url and not HTTP_IRI_RE.fullmatch(return_url):
+        raise ParamError("invalid_input", "'return_url' must be an absolute http or https URL")
     background = params.get("background_return_p", "").strip() == "1"
     valid_minutes = bounded_int(
         params, "valid_minutes", behaviour.default_valid_minutes, behaviour.valid_minutes_bounds, behaviour

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .behaviour import JS_NAME_RE, Behaviour
 
+JS_NAME_START_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 # Characters XML 1.0 cannot carry at all, even escaped.
 XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -49,7 +50,9 @@ def resolve_options(params: dict[str, str], behaviour: Behaviour) -> RenderOptio
     callback = "" if behaviour.fault("callback_ignored") else params.get("callback", "")
     varname = "" if behaviour.fault("varname_ignored") else params.get("varname", "")
     if callback:
-        if not JS_NAME_RE.match(callback) and not behaviour.fault("jsonp_callback_unchecked"):
+        # The fault: an unanchored match, so only the start of the name has to look like an identifier.
+        prefix_ok = behaviour.fault("jsonp_callback_prefix_checked") and JS_NAME_START_RE.match(callback)
+        if not (JS_NAME_RE.match(callback) or prefix_ok or behaviour.fault("jsonp_callback_unchecked")):
             raise BadRenderName("callback")
         return RenderOptions(fmt="json", wrapper="callback", name=callback)
     if "raw" in params and not (behaviour.fault("raw_needs_true_value") and params["raw"] in ("", "0")):
@@ -76,7 +79,9 @@ def wrap_json(obj: dict[str, Any], options: RenderOptions, behaviour: Behaviour)
     if options.wrapper == "raw":
         out = text
     elif options.wrapper == "callback":
-        out = f"{options.name}({text});"
+        guard = f"typeof {options.name} === 'function' && " if behaviour.jsonp_typeof_guard else ""
+        end = ";" if behaviour.jsonp_semicolon else ""
+        out = f"{behaviour.jsonp_prefix}{guard}{options.name}({text}){end}"
     else:
         out = f"var {options.name} = {text};"
     return Rendered((out + "\n").encode("utf-8"), behaviour.json_content_type)
@@ -155,6 +160,8 @@ def render_error(
 ) -> Rendered:
     """An API error in the requested format (always served with HTTP 200)."""
     dropped = {"code"} if behaviour.fault("error_without_code") else set()
+    if options.fmt == "json" and behaviour.fault("error_ignores_callback"):
+        options = default_json_options(behaviour)
     if options.fmt == "xml":
         attrs = {"status": "error", "code": code, "message": message, "permission_level": level}
         attrs = {k: v for k, v in attrs.items() if k not in dropped}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,8 +47,23 @@ class ReferenceSettings:
     log_requests: bool = False  # access log on stderr (the serve command turns it on)
 
 
+_SIGNATURE_IN_LOG = re.compile(r"(oauth_signature(?:=|%3D|%253D))[^&\s\"']*", re.IGNORECASE)
+
+
+def redact_log_line(text: str) -> str:
+    """An access-log line without ``oauth_signature`` values (a signature is a bearer credential)."""
+    return _SIGNATURE_IN_LOG.sub(r"\1<redacted>", text)
+
+
 class _Handler(WSGIRequestHandler):
-    """Leaves the ``Date`` header to the application, which stamps it from the API clock."""
+    """Leaves the ``Date`` header to the application, which stamps it from the API clock.
+
+    Its log lines (access log and errors, which quote the request line) never show a signature.
+    """
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        text = message % args if args else message
+        super().log(type, "%s", redact_log_line(text))
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self.log_request(code)
@@ -89,12 +105,19 @@ class ReferenceServer:
     def start(self) -> ReferenceServer:
         s = self.settings
         behaviour = Behaviour.from_settings(s.faults, s.variant, s.bounds_policy)  # validates the names first
+        if s.variant is not None:  # a variant may need another setup (a short photo_id, say)
+            from .variants import VARIANTS
+
+            self.settings = s = replace(s, **VARIANTS[s.variant].settings)
         db_path = s.db_path
         if db_path is None:
             fd, db_path = tempfile.mkstemp(prefix="conformance-reference-", suffix=".sqlite3")
             os.close(fd)
             self._temp_db = db_path
         self.store = Store(db_path)
+        problem = self.store.check_clock_offset()
+        if problem:  # a bad offset from an earlier run must not break every answer
+            print(f"reference: {problem}", file=sys.stderr)
         self.credentials = self._load_credentials(self.store)
         self.store.seed_photo(s.photo_id)
         self.behaviour = behaviour
@@ -198,7 +221,7 @@ class ReferenceServer:
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return str(value)
     text = str(value)
     out = []
@@ -212,21 +235,30 @@ def _toml_value(value: Any) -> str:
     return '"' + "".join(out) + '"'
 
 
-def write_target_config(server: ReferenceServer, path: str | os.PathLike[str]) -> None:
-    """Write the server's target config as TOML (hand-written: the stdlib only reads TOML)."""
-    config = server.target_config()
+def write_target_config(server: ReferenceServer, path: str | os.PathLike[str], **overrides: Any) -> None:
+    """Write the server's target config as TOML (hand-written: the stdlib only reads TOML).
+
+    ``overrides`` replace top-level keys; a dict value (``limits={...}``) becomes a table.
+    """
+    config = {**server.target_config(), **overrides}
     lines = ["# Target config for the embedded reference server (contains live secrets)."]
+    tables = {k: v for k, v in config.items() if isinstance(v, dict) and k != "credentials"}
     for key, value in config.items():
-        if key != "credentials":
+        if key != "credentials" and key not in tables:
             lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables.items():
+        lines += ["", f"[{name}]", *(f"{k} = {_toml_value(v)}" for k, v in table.items())]
     for level, creds in config["credentials"].items():
         lines.append("")
         lines.append(f"[credentials.{level}]")
         for key, value in creds.items():
             lines.append(f"{key} = {_toml_value(value)}")
     target = Path(path)
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Created 0600 from the start (it holds live secrets): no moment where others could read it.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
     try:
-        target.chmod(0o600)
+        target.chmod(0o600)  # an existing file keeps its mode through O_CREAT: tighten it
     except OSError:  # pragma: no cover - e.g. unusual filesystems
         print(f"warning: could not restrict permissions of {target}", file=sys.stderr)

@@ -4,17 +4,25 @@ Everything lives in one database file so a restart with the same file loses noth
 operation opens its own short-lived connection (werkzeug serves each request on a new thread);
 writes run inside ``BEGIN IMMEDIATE`` so SQLite serialises them, and the database uses WAL so
 readers never block.
+
+The file holds every live secret, so a new database is created 0600 (an existing one is
+tightened to it). Any SQLite failure (full disk, I/O error, unwritable file) surfaces as
+:class:`StorageError`, a server-side fault the application answers as such, never as the
+client's mistake. The API clock offset is bounded (:data:`MAX_API_TIME`) so the clock can never
+leave the range dates can be formatted in, and a stored offset out of range is ignored.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
+import os
 import secrets
 import sqlite3
 import string
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +84,33 @@ CREATE TABLE IF NOT EXISTS nonces (
 
 PHOTO_TOKEN_ALPHABET = string.ascii_letters + string.digits
 SEED_TREE_ID = 97531
+# The API clock stays below 9998-01-01 (year 9999 minus a year's margin): tokens (valid up to a
+# day), the Date header and ISO dates keep formatting, whatever the test hook is asked to do.
+MAX_API_TIME = calendar.timegm((9998, 1, 1, 0, 0, 0))
+
+
+class StorageError(Exception):
+    """The database could not be read or written (full disk, I/O error, unwritable file)."""
+
+
+class ClockOutOfRange(ValueError):
+    """A clock move would take the API clock past :data:`MAX_API_TIME`."""
+
+
+def _create_private(path: str) -> None:
+    """Create ``path`` 0600 if it does not exist yet; tighten an existing file we own to 0600."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path} is a directory") from None
+        if os.path.isfile(path):
+            with suppress(OSError):  # not our file: SQLite reports what matters
+                os.chmod(path, 0o600)
+        return
+    os.close(fd)
 
 
 def new_photo_token() -> str:
@@ -123,9 +158,16 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+        try:
+            _create_private(path)
+            conn = self._connect()
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+            finally:
+                conn.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the database {path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -135,24 +177,41 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
         try:
             yield conn
+        except sqlite3.Error as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
         finally:
             conn.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A serialised write transaction (``BEGIN IMMEDIATE``), rolled back on any exception."""
-        conn = self._connect()
+        """A serialised write transaction (``BEGIN IMMEDIATE``), rolled back on any exception.
+
+        SQLite failures (disk full, I/O error, read-only file) become :class:`StorageError`.
+        """
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise StorageError(f"database write failed: {exc}") from exc
         finally:
             conn.close()
 
@@ -163,13 +222,52 @@ class Store:
         return row["value"] if row else default
 
     def clock_offset(self) -> int:
-        return int(self.get_meta("clock_offset", "0") or 0)
+        """The persisted API clock offset; a value that is not an integer counts as 0."""
+        try:
+            return int(self.get_meta("clock_offset", "0") or 0)
+        except ValueError:
+            return 0
 
-    def advance_clock(self, seconds: int) -> int:
-        """Add ``seconds`` to the persisted API clock offset; returns the new offset."""
+    def check_clock_offset(self, now: float | None = None) -> str | None:
+        """Reset a stored offset that is unreadable or out of range; the reason, when it did.
+
+        Run at startup: a database written by an older server (or edited by hand) must never
+        make every answer fail.
+        """
+        raw = self.get_meta("clock_offset", "0") or "0"
+        now = time.time() if now is None else now
+        try:
+            offset = int(raw)
+        except ValueError:
+            problem = f"stored clock offset {raw[:40]!r} is not an integer"
+        else:
+            if 0 <= now + offset <= MAX_API_TIME:
+                return None
+            problem = f"stored clock offset {offset} puts the API clock outside 1970..{_year(MAX_API_TIME)}"
+        with self.write() as conn:
+            conn.execute("UPDATE meta SET value = '0' WHERE key = 'clock_offset'")
+        return f"{problem}; reset to 0"
+
+    def advance_clock(self, seconds: int, now: float | None = None) -> int:
+        """Add ``seconds`` to the persisted API clock offset; returns the new offset.
+
+        Raises :class:`ClockOutOfRange` (and changes nothing) when the API clock would pass
+        :data:`MAX_API_TIME`.
+        """
+        now = time.time() if now is None else now
         with self.write() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
-            offset = (int(row["value"]) if row else 0) + seconds
+            try:
+                current = int(row["value"]) if row else 0
+            except ValueError:
+                current = 0
+            offset = current + seconds
+            if now + offset > MAX_API_TIME:
+                raise ClockOutOfRange(
+                    f"advance_seconds={seconds} would move the API clock past "
+                    f"{time.strftime('%Y-%m-%d', time.gmtime(MAX_API_TIME))}; at most "
+                    f"{max(0, int(MAX_API_TIME - now - current))} more seconds are allowed"
+                )
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('clock_offset', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -354,6 +452,10 @@ class Store:
             except sqlite3.IntegrityError:
                 return False
         return True
+
+
+def _year(timestamp: int) -> int:
+    return time.gmtime(timestamp).tm_year
 
 
 class ReplacementRefused(Exception):

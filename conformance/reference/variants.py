@@ -23,6 +23,7 @@ class Variant:
     description: str  # the permitted freedom it takes, and where the spec permits it
     knobs: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)  # target-config keys it must declare
+    settings: Mapping[str, Any] = field(default_factory=dict)  # ReferenceSettings it is served with
     profile: str = "core"  # the suite profile that exercises the difference
 
     def apply(self, behaviour: Behaviour) -> None:
@@ -86,12 +87,52 @@ VARIANT_LIST: list[Variant] = [
             "A varname/callback that is not a JavaScript identifier is ignored (default wrapper) "
             "instead of refused; both are safe.",
             knobs={"refuse_bad_render_names": False}),
+    Variant("jsonp_comment_prefix",
+            "JSONP preceded by JavaScript comments and whitespace, without the trailing ';' (any leading "
+            "comment is harmless script; frameworks add one as a content-sniffing guard).",
+            knobs={"jsonp_prefix": "// JSONP\n/* generated */ ", "jsonp_semicolon": False}),
+    Variant("jsonp_express_guard",
+            "JSONP exactly as Express's res.jsonp emits it: \"/**/ typeof NAME === 'function' && "
+            "NAME({...});\".",
+            knobs={"jsonp_prefix": "/**/ ", "jsonp_typeof_guard": True}),
+    Variant("return_url_validated",
+            "A return_url that is not an absolute http(s) URL (or IRI) is refused with invalid_input; "
+            "the documents describe return_url as a URL and say nothing of other text.",
+            knobs={"validate_return_url": True}),
     Variant("missing_photo_no_such_photo",
             "A request without photo_id gets no_such_photo instead of invalid_input.",
             knobs={"missing_photo_code": "no_such_photo"}),
     Variant("empty_return_url_omitted",
             "Without a return_url the field is left out instead of echoed empty.",
             knobs={"omit_empty_return_url": True}),
+    Variant("uuid4_hex_tokens",
+            "Tokens are the 32 hex digits of a UUID4 (122 random bits: above the 64-bit floor, below the "
+            "recommended 128, so a TOKEN-ENTROPY-128 warning); the documents fix no token format.",
+            knobs={"token_format": "uuid4_hex"}),
+    Variant("base64url_tokens",
+            "Tokens are 32 base64url characters of mixed case with '-' and '_' (192 bits); any URL-safe "
+            "alphabet is a token.",
+            knobs={"token_format": "base64url", "token_bytes": 24}),
+    Variant("short_photo_id",
+            "The photo's id is '7', which occurs by chance inside most random hex tokens; ids are the "
+            "platform's, of any length.",
+            settings={"photo_id": "7"}),
+    Variant("post_query_refused",
+            "A POST carrying API parameters in its URL query is refused with invalid_input instead of "
+            "answered with the query ignored; oauth.md says such parameters do not work.",
+            knobs={"refuse_post_query": True}),
+    Variant("clock_skewed_cluster",
+            "Load-balanced nodes whose clocks differ by up to 2 s: each answer's clock (its Date header "
+            "and valid_until) lags by 0..2 s, so valid_until may step back a little between answers.",
+            knobs={"clock_jitter_seconds": 2}, profile="full"),
+    Variant("callback_upload_token_name",
+            "Redeem callbacks name the token upload_token, as browser-based-uploads.md (4a, 4b) does for "
+            "this flow, instead of replace_token.",
+            knobs={"callback_token_name": "upload_token"}, profile="full"),
+    Variant("warning_prefixed_redeem_errors",
+            "Plain-text redeem errors read 'Warning: <message>' (e.g. 'Warning: This replace token has "
+            "expired'); the documents only ask for a plain, unstyled error message.",
+            knobs={"redeem_error_prefix": "Warning: "}, profile="full"),
 ]
 # fmt: on
 

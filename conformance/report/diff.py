@@ -1,7 +1,10 @@
 """``conformance report diff OLD NEW``: which requirements changed verdict between two runs.
 
 Built for staging gates: run the suite before and after a deploy and fail the pipeline when a MUST
-that passed before no longer does. Exit 1 when a MUST regressed, 2 when a file cannot be read, else 0.
+that passed before now fails. A requirement the new run did not verify (skipped, deselected, cut
+short by a signal, the budget or the deadline, blocked) is reported as unverified, never as a
+regression: nothing was seen to break. Exit 1 when a MUST regressed, 2 when a file cannot be read,
+else 0.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 
 from conformance.report.html import verdict_label
 
-REGRESSED = ("fail", "error", "blocked")
+REGRESSED = ("fail", "error")
+UNVERIFIED = ("blocked", "skip", "not-run", "untested")
 EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
 
 
@@ -29,7 +33,7 @@ class Change:
 
     @property
     def regression(self) -> bool:
-        """A MUST that passed before and now fails, errors or is blocked."""
+        """A MUST that passed before and now fails or errors (not one that went unverified)."""
         return self.level == "MUST" and self.old == "pass" and self.new in REGRESSED
 
     @property
@@ -42,6 +46,8 @@ class Change:
             return "REGRESSION"
         if self.new == "pass":
             return "fixed"
+        if self.new in UNVERIFIED:
+            return "unverified"
         if self.old == "pass":
             return "worse"
         return "changed"
@@ -97,7 +103,10 @@ def render(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]
             f"{c.kind}"
         )
     regressions = [c.id for c in changes if c.regression]
+    unverified = [c.id for c in changes if c.kind == "unverified" and c.level == "MUST"]
     lines.append("")
+    if unverified:
+        lines.append(f"not verified by the new run (not regressions): {', '.join(unverified)}")
     lines.append(f"MUST regressions: {', '.join(regressions)}" if regressions else "no MUST regressed")
     return lines
 
@@ -117,7 +126,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(path: str) -> dict[str, Any]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
-        raise ValueError("not a conformance results.json (no 'requirements' list)")
+        raise ValueError(f"{path}: not a conformance results.json (no 'requirements' list)")
+    for n, req in enumerate(data["requirements"], 1):  # diff_results reads both keys of every entry
+        for key in ("id", "verdict"):
+            if not isinstance(req, dict) or not isinstance(req.get(key), str):
+                raise ValueError(f"{path}: not a conformance results.json (requirement #{n} has no {key!r})")
     return data
 
 

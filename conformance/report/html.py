@@ -75,7 +75,17 @@ def _verdict_class(verdict: str) -> str:
         return "ok"
     if verdict.startswith("UNREACHABLE"):
         return "unreachable"
+    if verdict.startswith(("INCOMPLETE", "INTERRUPTED")):
+        return "incomplete"
     return "bad"
+
+
+def _by_reason(gaps: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Unverified requirements grouped by why (a -k run leaves dozens out for one reason)."""
+    grouped: dict[str, list[str]] = {}
+    for gap in gaps:
+        grouped.setdefault(str(gap.get("reason") or "not verified"), []).append(str(gap.get("id", "")))
+    return list(grouped.items())
 
 
 def _pairs(raw: Any) -> list[tuple[str, str]]:
@@ -191,6 +201,7 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "label": verdict_label(verdict, str(req.get("level", ""))),
                 "tests": [(t, *anchors.get(t, (None, ""))) for t in req.get("tests") or ()],
                 "warnings": len(req.get("warnings") or ()),
+                "unverified_reason": req.get("unverified_reason") or "",
             }
         )
 
@@ -257,7 +268,9 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
         ("Suite", f"{suite.get('name', '')} {suite.get('version', '')} (Python {suite.get('python', '?')})"),
         (
             "Profile",
-            str(run.get("profile", "")) + (" (partial run: -k selection)" if run.get("partial") else ""),
+            str(run.get("profile", ""))
+            + (f" (partial run: {run['selection']})" if run.get("selection") else "")
+            + (" (partial run)" if run.get("partial") and not run.get("selection") else ""),
         ),
         ("Seed", f"{run.get('seed', '')} (reproduce every draw with --seed {run.get('seed', '')})"),
         (
@@ -302,6 +315,15 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
         "exit_code": summary.get("exit_code"),
         "results_format": results.get("format", "?"),
         "must_not_passed": list(summary.get("must_not_passed") or ()),
+        # results.json files older than the INCOMPLETE verdict have must_not_passed only
+        "must_failed": list(summary.get("must_failed", summary.get("must_not_passed")) or ()),
+        "unverified": _by_reason(summary.get("unverified") or ()),
+        "unverified_count": len(summary.get("unverified") or ()),
+        "accepted_unverified": _by_reason(summary.get("accepted_unverified") or ()),
+        "accepted_count": len(summary.get("accepted_unverified") or ()),
+        "interrupted": summary.get("interrupted"),
+        "cut_short": summary.get("cut_short"),
+        "partial": bool(summary.get("partial") or run.get("partial")),
         "should_warnings": list(summary.get("should_warnings") or ()),
         "target": target,
         "run": run,

@@ -18,14 +18,23 @@ def test_xml_is_the_default_and_valid(api: Api, explicit: bool) -> None:
 
 
 def _expect_wrapped(api: Api, r: str, wrapper: str, cases: list[tuple[dict[str, str], str | None]]) -> None:
-    """format=json with the given extra parameters, each case wrapped as asked (sent concurrently)."""
-    reqs = [api.request(format="json", **params) for params, _ in cases]
-    for (_, name), obs in zip(cases, api.call_many(reqs), strict=True):
-        api.expect(
-            checks.check_api_response(obs, "json", r),
-            checks.check_json_wrapper(obs, wrapper, name, r),
-            checks.check_status_ok(obs, r),
-        )
+    """format=json with the given extra parameters, each case wrapped as asked (sent concurrently).
+
+    Each case is also sent unsigned and without photo_id: an error comes in the wrapper the client
+    asked for as much as a token does, or a JSONP client never sees it.
+    """
+    reqs = []
+    for params, _ in cases:
+        signed = api.request(format="json", **params)
+        reqs += [signed, signed.but(auth=None), signed.with_params(photo_id=None)]
+    observed = api.call_many(reqs)
+    for i, (_, name) in enumerate(cases):
+        success, *errors = observed[3 * i : 3 * i + 3]
+        api.expect(checks.check_status_ok(success, r))
+        for obs in (success, *errors):
+            api.expect(
+                checks.check_api_response(obs, "json", r), checks.check_json_wrapper(obs, wrapper, name, r)
+            )
 
 
 @requirement("FORMAT-JSON-VAR")
@@ -70,13 +79,13 @@ def test_xml_and_json_carry_the_same_values(api: Api, reqs: list[ApiRequest]) ->
 @requirement("FORMAT-UTF8")
 @given(
     batch=st.lists(
-        st.tuples(strategies.unicode_text.filter(bool), st.sampled_from(["xml", "json"])),
+        st.tuples(strategies.return_urls(unicode=True), st.sampled_from(["xml", "json"])),
         min_size=1,
         max_size=6,
     )
 )
 def test_unicode_round_trips(api: Api, batch: list[tuple[str, str]]) -> None:
-    """Each example is a batch of independent requests, sent concurrently."""
+    """Unicode inside valid URLs (IRIs) in every part; each example is a batch sent concurrently."""
     r = "FORMAT-UTF8"
     reqs = [
         api.request(return_url=url, **({"format": "json"} if fmt == "json" else {})) for url, fmt in batch
@@ -146,7 +155,6 @@ def test_non_identifier_names_are_never_reflected(api: Api, batch: list[tuple[st
     ]
     for name, obs in zip(names, api.call_many(reqs), strict=True):
         api.expect(
-            checks.check_http_status_200(obs, r),
-            checks.check_no_server_error(obs, r),
+            checks.check_api_response(obs, None, r),  # refused or ignored: either way a documented answer
             checks.check_name_not_reflected(obs, name, r),
         )

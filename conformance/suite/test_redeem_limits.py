@@ -9,11 +9,10 @@ import time
 import pytest
 
 from conformance import redeem_checks as rc
-from conformance.lifecycle import Lifecycle
+from conformance.lifecycle import RETURN_URL, Lifecycle
 from conformance.plugin import Api, requirement
 from conformance.uploads import make_upload
 
-RETURN_URL = "https://app.example.com/upload/callback?theme=green"
 EXPIRY_MARGIN = 60  # seconds kept away from valid_until on either side (clock granularity, round trips)
 
 

@@ -52,3 +52,18 @@ def test_long_return_url_is_echoed_whole_or_refused(api: Api, fmt: str) -> None:
     reqs = [api.request(return_url=long_url(n), **extra).but(http_method="POST") for n in lengths]
     for req, obs in zip(reqs, api.call_many(reqs), strict=True):
         api.expect(checks.check_api_response(obs, fmt, r), checks.check_echo(obs, req, r))
+
+
+@requirement("RESPONSE-ECHO")
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_return_url_that_is_not_a_url_is_echoed_or_refused(api: Api, fmt: str) -> None:
+    """Text that is not an absolute http(s) URL: echoed exactly, or refused with invalid_input.
+
+    The documents describe return_url as a URL without saying what happens to other text, so a
+    server may validate it; what fails is changing it (or any other error).
+    """
+    r = "RESPONSE-ECHO"
+    extra = {"format": "json"} if fmt == "json" else {}
+    reqs = [api.request(return_url=text, **extra) for text in strategies.NOT_URLS]
+    for req, obs in zip(reqs, api.call_many(reqs), strict=True):
+        api.expect(checks.check_api_response(obs, fmt, r), checks.check_echo_or_refused(obs, req, r))

@@ -23,11 +23,11 @@ from hypothesis.stateful import (
 
 from conformance import redeem_checks as rc
 from conformance.checks import Finding
-from conformance.lifecycle import IssuedToken, Lifecycle
+from conformance.lifecycle import IssuedToken, Lifecycle, return_url_with_state
 from conformance.plugin import Api, requirement
 from conformance.uploads import make_upload
 
-RETURN_URL = "https://app.example.com/upload/callback?theme=stateful"
+RETURN_URL = return_url_with_state("https://app.example.com/upload/callback", theme="stateful")
 UNSURE_SECONDS = 30
 # (examples, steps per example) per settings profile: bounded, since every step is a request or two.
 SCALE = {"polite": (2, 8), "default": (4, 12), "thorough": (20, 30)}

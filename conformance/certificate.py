@@ -1,0 +1,290 @@
+"""``conformance run --certify``: a certificate bundle a reviewer can verify offline.
+
+``certificate.zip`` holds ``certificate.json`` (what was certified, under which suite, catalog and
+schemas, every requirement's verdict, and a manifest of SHA-256 digests of every other file), the
+run's ``results.json``, ``report.html`` and ``junit.xml``, an SVG badge, and optionally
+``certificate.sig``: an Ed25519 signature of the exact bytes of ``certificate.json`` made with the
+``cryptography`` library. ``conformance certificate verify`` (certificate_verify.py) checks it.
+
+The verdict rules live in ``conformance/results.py``; this module only classifies requirements
+(verified / accepted-unverified) and asks results.py to fold them.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from conformance.badge import render_badge
+
+CERTIFICATE_FORMAT = 1
+CERTIFICATE = "certificate.json"
+SIGNATURE = "certificate.sig"
+BADGE = "badge.svg"
+BUNDLE = "certificate.zip"
+RUN_FILES = ("results.json", "report.html", "junit.xml")
+# Requirement states in a certificate.
+VERIFIED, ACCEPTED, WARNING, NOT_IN_PROFILE, UNVERIFIED = (
+    "verified",
+    "accepted-unverified",
+    "warning",
+    "not-in-profile",
+    "unverified",
+)
+
+
+class CertificateError(Exception):
+    """A certificate cannot be made or read (bad key file, refused verdict); one line for the user."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------ keys
+def load_private_key(path: str | Path) -> Ed25519PrivateKey:
+    """An Ed25519 private key from an unencrypted PEM file (``openssl genpkey -algorithm ed25519``)."""
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except OSError as exc:
+        raise CertificateError(f"--sign-key {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CertificateError(f"--sign-key {path}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CertificateError(f"--sign-key {path}: an Ed25519 key is needed, got {type(key).__name__}")
+    return key
+
+
+def load_public_key(path: str | Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file (``openssl pkey -in key.pem -pubout``)."""
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except OSError as exc:
+        raise CertificateError(f"--public-key {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CertificateError(f"--public-key {path}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise CertificateError(f"--public-key {path}: an Ed25519 key is needed, got {type(key).__name__}")
+    return key
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw 32-byte public key, hex: what the certificate names its signer by."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256_hex(raw)
+
+
+# ------------------------------------------------------------------ the verdict, folded by results.py
+def accepted_ids(summary: Mapping[str, Any]) -> list[str]:
+    """Accepted gaps as results.json records them (ids, or objects with an id)."""
+    raw = summary.get("accepted_unverified") or ()
+    return sorted({str(a["id"]) if isinstance(a, Mapping) else str(a) for a in raw})
+
+
+def fold(requirements: Iterable[Mapping[str, Any]], accepted: Iterable[str]) -> str:
+    """The overall verdict the suite's own rules give these requirement verdicts (results.py)."""
+    from conformance import results
+
+    reqs = [dict(r) for r in requirements]
+    return str(results.overall(reqs, None, accepted=list(accepted))["verdict"])
+
+
+def requirement_state(req: Mapping[str, Any], accepted: Iterable[str]) -> str:
+    """verified / accepted-unverified / warning / not-in-profile / unverified, for one requirement."""
+    verdict = req.get("verdict")
+    if verdict == "pass":
+        return VERIFIED
+    if verdict == "not-in-profile":
+        return NOT_IN_PROFILE
+    if req.get("id") in set(accepted):
+        return ACCEPTED
+    if req.get("level") == "SHOULD" and verdict == "fail":
+        return WARNING
+    return UNVERIFIED
+
+
+def refusal(results: Mapping[str, Any]) -> str | None:
+    """Why this run cannot be certified, or None when it can."""
+    summary = results.get("summary") or {}
+    verdict = str(summary.get("verdict", ""))
+    if verdict != "CONFORMANT" or summary.get("partial") or (results.get("run") or {}).get("partial"):
+        gaps = [str(g.get("id")) for g in summary.get("unverified") or () if isinstance(g, Mapping)]
+        named = f"; not verified: {', '.join(gaps)}" if gaps else ""
+        shown = verdict or "missing"
+        return f"--certify: refused, the verdict is {shown} (a certificate needs CONFORMANT){named}"
+    accepted = accepted_ids(summary)
+    gaps = [
+        r["id"]
+        for r in results.get("requirements") or ()
+        if r.get("level") == "MUST" and requirement_state(r, accepted) == UNVERIFIED
+    ]
+    if gaps:
+        return (
+            f"--certify: refused, MUST requirement(s) not verified and not accepted: {', '.join(gaps)} "
+            "(accept a gap knowingly with [verdict] accept_unverified)"
+        )
+    return None
+
+
+# ------------------------------------------------------------------ building the bundle
+def _ended_at(run: Mapping[str, Any]) -> str:
+    try:
+        start = calendar.timegm(time.strptime(str(run.get("started_at")), "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return ""
+    end = start + float(run.get("duration_seconds") or 0)
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))
+
+
+def build_certificate(
+    results: Mapping[str, Any], files: Mapping[str, bytes], signer: Ed25519PublicKey | None
+) -> dict[str, Any]:
+    """certificate.json's content: the facts of the run, every requirement's verdict, the manifest."""
+    summary = results.get("summary") or {}
+    run = results.get("run") or {}
+    target = results.get("target") or {}
+    integrity = results.get("integrity") or {}
+    suite = results.get("suite") or {}
+    accepted = accepted_ids(summary)
+    reasons = {
+        str(g.get("id")): str(g.get("reason", ""))
+        for g in summary.get("accepted_unverified") or ()
+        if isinstance(g, Mapping)
+    }
+    requirements = [
+        {
+            "id": r["id"],
+            "level": r.get("level"),
+            "profile": r.get("profile"),
+            "verdict": r.get("verdict"),
+            "state": requirement_state(r, accepted),
+        }
+        for r in results.get("requirements") or ()
+    ]
+    counts: dict[str, int] = {}
+    for r in requirements:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    return {
+        "format": CERTIFICATE_FORMAT,
+        "kind": "twentythree-replace-token-conformance-certificate",
+        "suite": {"name": suite.get("name"), "version": suite.get("version")},
+        "catalog_sha256": integrity.get("catalog_sha256"),
+        "schemas_sha256": dict(integrity.get("schemas_sha256") or {}),
+        "profile": run.get("profile"),
+        "target": {
+            "base_url": target.get("base_url"),
+            "embedded": target.get("embedded"),
+            "bounds_policy": target.get("bounds_policy"),
+        },
+        "run": {
+            "seed": run.get("seed"),
+            "settings_profile": run.get("settings_profile"),
+            "max_examples": (run.get("hypothesis") or {}).get("max_examples"),
+            "include_slow": run.get("include_slow"),
+            "request_budget": run.get("request_budget"),
+            "max_rps": run.get("max_rps"),
+            "timeout_seconds": run.get("timeout_seconds"),
+            "requests_sent": run.get("requests_sent"),
+            "started_at": run.get("started_at"),
+            "ended_at": _ended_at(run),
+        },
+        "verdict": summary.get("verdict"),
+        "exit_code": summary.get("exit_code"),
+        "accepted_unverified": [{"id": rid, "reason": reasons.get(rid, "")} for rid in accepted],
+        "requirements": requirements,
+        "counts": {"by_state": counts, "by_verdict": summary.get("counts") or {}},
+        "signature": None
+        if signer is None
+        else {
+            "algorithm": "Ed25519",
+            "file": SIGNATURE,
+            "public_key_sha256": fingerprint(signer),
+            "public_key": base64.b64encode(
+                signer.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            ).decode("ascii"),
+        },
+        "manifest": {name: sha256_hex(data) for name, data in sorted(files.items())},
+    }
+
+
+def bundle_bytes(
+    results: Mapping[str, Any], run_files: Mapping[str, bytes], key: Ed25519PrivateKey | None = None
+) -> bytes:
+    """The zip archive: run files, the badge, certificate.json and, with a key, certificate.sig."""
+    files = dict(run_files)
+    summary = results.get("summary") or {}
+    files[BADGE] = render_badge(
+        str(summary.get("verdict", "")),
+        str((results.get("run") or {}).get("profile", "")),
+        str((results.get("integrity") or {}).get("catalog_sha256", "")),
+    ).encode("utf-8")
+    cert = build_certificate(results, files, key.public_key() if key else None)
+    cert_bytes = (json.dumps(cert, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    entries = [(CERTIFICATE, cert_bytes), *sorted(files.items())]
+    if key is not None:
+        entries.append((SIGNATURE, base64.b64encode(key.sign(cert_bytes)) + b"\n"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=time.gmtime()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def write_bundle(results: Mapping[str, Any], report_dir: Path, key: Ed25519PrivateKey | None = None) -> Path:
+    """Write ``certificate.zip`` (and ``badge.svg`` beside it); CertificateError when refused."""
+    reason = refusal(results)  # before reading any file: a refusal is about the verdict
+    if reason:
+        raise CertificateError(reason)
+    run_files = {}
+    for name in RUN_FILES:
+        try:
+            run_files[name] = (report_dir / name).read_bytes()
+        except OSError as exc:
+            raise CertificateError(f"--certify: {name} of the run is missing ({exc.strerror})") from None
+    # The certificate describes the results.json it ships (secrets scrubbed), not the in-memory dict.
+    data = bundle_bytes(json.loads(run_files["results.json"]), run_files, key)
+    path = report_dir / BUNDLE
+    path.write_bytes(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # the same badge, for a README next to the reports
+        (report_dir / BADGE).write_bytes(zf.read(BADGE))
+    return path
+
+
+def signing_key(path: str | None, certify: bool) -> Ed25519PrivateKey | None:
+    """The --sign-key of a run, loaded before the run starts (CertificateError: exit 2)."""
+    if path is None:
+        return None
+    if not certify:
+        raise CertificateError("--sign-key signs a certificate: it needs --certify")
+    return load_private_key(path)
+
+
+def certify_after_run(
+    results: Mapping[str, Any], report_dir: Path, key: Ed25519PrivateKey | None, code: int
+) -> int:
+    """Write the bundle after the reports; a refusal is one line and a non-zero exit."""
+    import sys
+
+    try:
+        path = write_bundle(results, report_dir, key)
+    except CertificateError as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return code or 2
+    signed = f", signed by key {fingerprint(key.public_key())}" if key else ""
+    print(f"conformance: certificate written to {path}{signed}")
+    return code
