@@ -502,7 +502,7 @@ def _test_record(
     if kind == "pass" and api is not None:  # replayable by `conformance certificate verify --recheck`
         from conformance.recheck import record_samples
 
-        samples = record_samples(api.exchanges, api.config.photo_id)
+        samples = record_samples(api.exchanges, api.config.photo_id, ids)
         if samples:
             record["samples"] = samples
     return record

@@ -9,8 +9,9 @@ changed behaviour (a fault introduced, a permission check dropped) fails, naming
 of the tests whose samples no longer hold.
 
 Only requests whose answer depends on the request alone are sampled: get-replace-token requests
-with a logical form, a parseable answer, and a nonce used once (a deliberate replay is not
-reproducible by a fresh signature). Requests that change the target (redeem, clock moves) never are.
+of core-profile tests with a logical form, a parseable answer, and a nonce used once (a deliberate
+replay is not reproducible by a fresh signature). Requests that change the target (redeem, clock
+moves) never are, so the lifecycle requirements of the full profile are not rechecked.
 """
 
 from __future__ import annotations
@@ -59,8 +60,22 @@ def _answer(obs: checks.Observation) -> dict[str, Any]:
     return answer
 
 
-def record_samples(exchanges: Sequence[Exchange], photo_id: str, limit: int = SAMPLES_PER_TEST) -> list[dict]:
-    """Up to ``limit`` replayable requests of one passing test (first and last), for results.json."""
+def record_samples(
+    exchanges: Sequence[Exchange],
+    photo_id: str,
+    requirements: Sequence[str] = (),
+    limit: int = SAMPLES_PER_TEST,
+) -> list[dict]:
+    """Up to ``limit`` replayable requests of one passing test (first and last), for results.json.
+
+    Tests of full-profile requirements (the redeem lifecycle) keep none: their get-replace-token
+    requests only set the stage, and replaying them would say nothing about those requirements.
+    """
+    from conformance.catalog import load_catalog
+
+    catalog = load_catalog()
+    if any(rid in catalog and catalog[rid].profile == "full" for rid in requirements):
+        return []
     nonces: dict[str, int] = {}
     for ex in exchanges:
         n = _nonce(ex)
