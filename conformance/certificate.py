@@ -54,29 +54,36 @@ def sha256_hex(data: bytes) -> str:
 
 
 # ------------------------------------------------------------------ keys
-def load_private_key(path: str | Path) -> Ed25519PrivateKey:
-    """An Ed25519 private key from an unencrypted PEM file (``openssl genpkey -algorithm ed25519``)."""
+def _load_key(path: str | Path, option: str, private: bool) -> Ed25519PrivateKey | Ed25519PublicKey:
+    """An Ed25519 key from a PEM file, or a CertificateError naming the option and what is wrong."""
+    what = "an unencrypted PEM private key" if private else "a PEM public key"
     try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+        data = Path(path).read_bytes()
+        key = (
+            serialization.load_pem_private_key(data, password=None)
+            if private
+            else serialization.load_pem_public_key(data)
+        )
     except OSError as exc:
-        raise CertificateError(f"--sign-key {path}: {exc.strerror or exc}") from None
+        raise CertificateError(f"{option} {path}: {exc.strerror or exc}") from None
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise CertificateError(f"--sign-key {path}: not an unencrypted PEM private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise CertificateError(f"--sign-key {path}: an Ed25519 key is needed, got {type(key).__name__}")
+        raise CertificateError(f"{option} {path}: not {what} ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey if private else Ed25519PublicKey):
+        raise CertificateError(f"{option} {path}: an Ed25519 key is needed, got {type(key).__name__}")
+    return key
+
+
+def load_private_key(path: str | Path) -> Ed25519PrivateKey:
+    """The signing key (``openssl genpkey -algorithm ed25519``)."""
+    key = _load_key(path, "--sign-key", private=True)
+    assert isinstance(key, Ed25519PrivateKey)
     return key
 
 
 def load_public_key(path: str | Path) -> Ed25519PublicKey:
-    """An Ed25519 public key from a PEM file (``openssl pkey -in key.pem -pubout``)."""
-    try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except OSError as exc:
-        raise CertificateError(f"--public-key {path}: {exc.strerror or exc}") from None
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise CertificateError(f"--public-key {path}: not a PEM public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise CertificateError(f"--public-key {path}: an Ed25519 key is needed, got {type(key).__name__}")
+    """A reviewer's verification key (``openssl pkey -in key.pem -pubout``)."""
+    key = _load_key(path, "--public-key", private=False)
+    assert isinstance(key, Ed25519PublicKey)
     return key
 
 

@@ -124,6 +124,12 @@ def run(args: Any) -> int:
             server.stop()
 
 
+def _suite_pytest_args() -> list[str]:
+    """How pytest is pointed at the shipped suite, for the run and for validating a selection alike."""
+    suite = suite_dir()
+    return [str(suite), "-c", str(suite / "suite.ini"), "--rootdir", str(suite), "-p", "no:cacheprovider"]
+
+
 def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
     from conformance.certificate import CertificateError, signing_key
 
@@ -166,15 +172,9 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
             _err(f"target unreachable: {state.preflight_error}")
         keep_previous_results(report_dir)
         pytest_args = [
-            str(suite_dir()),
-            "-c",
-            str(suite_dir() / "suite.ini"),
-            "--rootdir",
-            str(suite_dir()),
+            *_suite_pytest_args(),
             "-p",
             "conformance.plugin",
-            "-p",
-            "no:cacheprovider",
             f"--junitxml={report_dir / 'junit.xml'}",
             "-o",
             "junit_family=xunit2",
@@ -335,13 +335,7 @@ def check_selection(keyword: str, profile: str) -> None:
     counter = _SelectionCounter(profile)
     imported_before = set(sys.modules)
     args = [
-        str(suite_dir()),
-        "-c",
-        str(suite_dir() / "suite.ini"),
-        "--rootdir",
-        str(suite_dir()),
-        "-p",
-        "no:cacheprovider",
+        *_suite_pytest_args(),
         "--collect-only",
         "-q",
         "-k",

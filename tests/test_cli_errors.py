@@ -114,18 +114,24 @@ def test_report_diff_on_results_without_a_verdict(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ catalog | head
 def test_catalog_into_a_closed_pipe_ends_quietly() -> None:
-    """``conformance catalog | head -1``: the reader goes away; no BrokenPipeError traceback."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "catalog", "--with-tests"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # what head does after its first line
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports a tool ended by the pipe
-    assert err == ""
+    """``conformance catalog | head -1``: the reader is gone; no BrokenPipeError traceback.
+
+    The reading end is closed before the command starts, so its first write meets a broken pipe
+    whatever the pipe buffer's size (a reader that leaves late would race with the writer).
+    """
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "conformance", "catalog", "--with-tests"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141  # 128 + SIGPIPE, as a shell reports a tool ended by the pipe
+    assert proc.stderr.decode() == ""
 
 
 # ------------------------------------------------------------------ -k selections

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape, quoteattr
 
@@ -25,6 +26,7 @@ from tests.hostile import (
     Ctx,
     HostileServer,
     Received,
+    RunOutcome,
     distinctive_credentials,
     reflect,
     run_conformance,
@@ -48,29 +50,35 @@ def decoded(data: bytes) -> str:
     return unquote(unquote(text))
 
 
-def test_no_secret_or_signature_is_written_anywhere(tmp_path: Path) -> None:
-    creds = distinctive_credentials("s")
-    with HostileServer(when(reflected, reflect), upstream=True, credentials=creds) as hs:
+def reflecting_run(
+    tmp_path: Path, reflector: Any, creds: dict[str, Credentials], keyword: str
+) -> tuple[RunOutcome, set[str]]:
+    """A run against a target that reflects about half the signed requests; the signatures it saw."""
+    with HostileServer(when(reflected, reflector), upstream=True, credentials=creds) as hs:
         config = write_config(tmp_path / "target.toml", hs.base_url, creds)
         out = run_conformance(
             tmp_path,
             config,
-            "--max-examples",
-            "3",
-            "--timeout",
-            "2",
-            "--deadline",
-            "30",
-            "-k",
-            "auth or test_success_and_errors_are_http_200 or test_get_and_post or test_post_does_not_use",
+            *("--max-examples", "3", "--timeout", "2", "--deadline", "30", "-k", keyword),
             env=secret_env(creds),
             quiet=False,  # the per-test console lines are searched too
         )
-        signatures = hs.signatures()
+        signatures = set(hs.signatures())
         reflections = sum(reflected(r) for r in hs.received)
     assert_survived(out, 30)
-    assert out.code == 1
     assert len(signatures) >= 15 and reflections >= 5, (len(signatures), reflections)
+    return out, signatures
+
+
+def test_no_secret_or_signature_is_written_anywhere(tmp_path: Path) -> None:
+    creds = distinctive_credentials("s")
+    out, signatures = reflecting_run(
+        tmp_path,
+        reflect,
+        creds,
+        "auth or test_success_and_errors_are_http_200 or test_get_and_post or test_post_does_not_use",
+    )
+    assert out.code == 1
 
     written = every_byte(out)
     plain = written.decode("utf-8", errors="replace")
@@ -155,26 +163,12 @@ def search_forms(value: str) -> set[str]:
 def test_secrets_and_signatures_reflected_in_any_encoding_are_never_written(tmp_path: Path) -> None:
     creds = distinctive_credentials("e")
     secrets = [s for c in creds.values() for s in (c.consumer_secret, c.access_token_secret)]
-    with HostileServer(when(reflected, reflect_encoded(secrets)), upstream=True, credentials=creds) as hs:
-        config = write_config(tmp_path / "target.toml", hs.base_url, creds)
-        out = run_conformance(
-            tmp_path,
-            config,
-            "--max-examples",
-            "3",
-            "--timeout",
-            "2",
-            "--deadline",
-            "30",
-            "-k",
-            "auth or test_success_and_errors_are_http_200 or test_get_and_post",
-            env=secret_env(creds),
-            quiet=False,
-        )
-        signatures = hs.signatures()
-        reflections = sum(reflected(r) for r in hs.received)
-    assert_survived(out, 30)
-    assert len(signatures) >= 15 and reflections >= 5, (len(signatures), reflections)
+    out, signatures = reflecting_run(
+        tmp_path,
+        reflect_encoded(secrets),
+        creds,
+        "auth or test_success_and_errors_are_http_200 or test_get_and_post",
+    )
 
     written = every_byte(out)
     plain = written.decode("utf-8", errors="replace")
