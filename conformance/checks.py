@@ -48,9 +48,10 @@ class Finding:
     observed: str = ""
     exchange: Exchange | None = None
     severity: Literal["error", "warning"] = "error"
+    related: Exchange | None = None  # the other answer a comparison judged (the XML of an XML/JSON pair)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "requirement": self.requirement,
             "check": self.check,
             "message": self.message,
@@ -59,6 +60,9 @@ class Finding:
             "severity": self.severity,
             "exchange": self.exchange.to_dict() if self.exchange else None,
         }
+        if self.related is not None:
+            data["related_exchange"] = self.related.to_dict()
+        return data
 
 
 @dataclass
@@ -644,6 +648,8 @@ def check_formats_agree(
                     str(ub),
                 )
             )
+    for f in findings:  # the report shows both answers, not only the JSON one
+        f.related = xml.exchange
     return findings
 
 

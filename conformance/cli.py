@@ -22,11 +22,28 @@ EXIT_INCOMPLETE, EXIT_INTERRUPTED = 4, 130
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="target TOML config (default: start the embedded reference server)")
-    p.add_argument("--profile", choices=("core", "full"), default="core")
-    p.add_argument("--report-dir", default="reports")
-    p.add_argument("--seed", type=int, default=None, help="fix every Hypothesis draw (printed when omitted)")
-    p.add_argument("--max-examples", type=int, default=None, help="Hypothesis examples per property test")
+    p.add_argument(
+        "--config", metavar="FILE", help="target TOML config (default: start the embedded reference server)"
+    )
+    p.add_argument(
+        "--profile",
+        choices=("core", "full"),
+        default="core",
+        help="core: read-only checks (default); full: also redeem tokens, which replaces the file of "
+        "photo_id on the target (needs 'destructive = true' in the config)",
+    )
+    p.add_argument(
+        "--report-dir",
+        default="reports",
+        metavar="DIR",
+        help="where report.html, junit.xml and results.json are written (default: reports)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="fix every Hypothesis draw (printed when omitted)"
+    )
+    p.add_argument(
+        "--max-examples", type=int, default=None, metavar="N", help="Hypothesis examples per property test"
+    )
     p.add_argument(
         "--settings",
         choices=("default", "thorough", "polite"),
@@ -34,13 +51,18 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="Hypothesis settings profile: fast default, thorough (nightly), polite (shared staging)",
     )
     p.add_argument("--include-slow", action="store_true", help="run tests that wait in real time (expiry)")
-    p.add_argument("--request-budget", type=int, default=None, help="maximum requests sent to the target")
-    p.add_argument("--max-rps", type=float, default=None, help="cap on requests per second (0 = uncapped)")
-    p.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
+    p.add_argument(
+        "--request-budget", type=int, default=None, metavar="N", help="maximum requests sent to the target"
+    )
+    p.add_argument(
+        "--max-rps", type=float, default=None, metavar="X", help="cap on requests per second (0 = uncapped)"
+    )
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-request timeout in seconds")
     p.add_argument(
         "--deadline",
         type=float,
         default=None,
+        metavar="S",
         help="total run deadline in seconds: no request is sent after it ([limits] run_deadline_seconds)",
     )
     p.add_argument(
@@ -50,9 +72,58 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="PEM file of CAs to trust for an https target (overrides ca_bundle in the config)",
     )
     p.add_argument(
-        "-k", dest="keyword", default=None, help="only run suite tests matching this pytest expression"
+        "-k",
+        dest="keyword",
+        default=None,
+        metavar="EXPR",
+        help="only run suite tests whose names match this pytest expression (a partial run: INCOMPLETE)",
     )
-    p.add_argument("--quiet", action="store_true", help="no per-test progress lines")
+    p.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only run the tests verifying this requirement ID, or a group given as a prefix such as "
+        "AUTH- (repeatable; a partial run: INCOMPLETE)",
+    )
+    p.add_argument(
+        "--max-failures",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N failed tests (fast CI feedback; the tests not run are reported unverified)",
+    )
+    p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failed test")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the console: auto (default) on a terminal unless NO_COLOR is set",
+    )
+    p.add_argument(
+        "-v",
+        "--pytest-output",
+        action="store_true",
+        help="pytest-style console: one line per test and a table per requirement",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines, only the final block")
+    net = p.add_mutually_exclusive_group()
+    net.add_argument(
+        "--proxy",
+        default=None,
+        metavar="URL",
+        help="send every request through this proxy (default: HTTP_PROXY / HTTPS_PROXY / NO_PROXY "
+        "from the environment; a loopback target is never proxied)",
+    )
+    net.add_argument("--no-proxy", action="store_true", help="ignore the proxy environment variables")
+    p.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="send this header on every request, e.g. for an API gateway (repeatable); its value is "
+        "treated as a secret and redacted from every report",
+    )
     p.add_argument(
         "--accept-unverified",
         action="append",
@@ -74,8 +145,36 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def version_text() -> str:
+    """``conformance --version``: the suite version and the digest of the catalog it certifies against."""
+    from conformance import __version__
+    from conformance.catalog import catalog_sha256
+
+    return f"conformance {__version__} (catalog sha256 {catalog_sha256()})"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the suite version and catalog digest")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_arguments(sub.add_parser("run", help="certify a target (default: the embedded reference)"))
 
@@ -99,6 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="query parameter added to a POST URL",
+    )
+    rp.add_argument(
+        "--params-json",
+        default=None,
+        metavar="JSON",
+        help='parameters as [["key", "value"], ...] (printed for values with control characters)',
+    )
+    rp.add_argument("--requirement", default=None, metavar="ID", help="the requirement to re-judge")
+    rp.add_argument(
+        "--check", default=None, metavar="NAME", help="the check to re-judge (exit 1 on a finding)"
     )
     rp.add_argument("params", nargs="*", metavar="KEY=VALUE")
 
@@ -207,8 +316,16 @@ def replay_request(args: Any) -> ApiRequest:
     """The logical request a ``conformance replay`` command line describes (ReplayUsageError if none)."""
     if not args.path.startswith("/"):
         raise ReplayUsageError(f"--path {args.path!r} must start with '/' (it is appended to base_url)")
+    params = _pairs(args.params)
+    if getattr(args, "params_json", None):
+        from conformance.replay import params_from_json
+
+        try:
+            params += params_from_json(args.params_json)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            raise ReplayUsageError(str(exc)) from exc
     return ApiRequest(
-        params=_pairs(args.params),
+        params=params,
         http_method=args.method,
         auth=None if args.auth == "none" else args.auth,
         placement=args.placement,
@@ -219,8 +336,6 @@ def replay_request(args: Any) -> ApiRequest:
 
 
 def _replay(args: Any) -> int:
-    from conformance.checks import observe
-    from conformance.client import TargetClient, TransportError
     from conformance.config import ConfigError, did_you_mean, load_config
 
     try:
@@ -240,25 +355,9 @@ def _replay(args: Any) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    client = TargetClient(config)
-    try:
-        ex = client.send(req)
-    except TransportError as exc:
-        print(f"conformance: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    finally:
-        client.close()
-    assert ex.response is not None
-    print(f"{ex.method} {ex.url}")
-    print(f"HTTP {ex.response.status} {ex.response.reason}")
-    for k, v in ex.response.headers:
-        print(f"{k}: {v}")
-    print()
-    print(ex.response.text)
-    obs = observe(ex)
-    if obs.parse_error:
-        print(f"\n(parse error: {obs.parse_error})", file=sys.stderr)
-    return EXIT_OK
+    from conformance.replay import run_replay
+
+    return run_replay(req, config, args.requirement, args.check)
 
 
 def _catalog(args: Any) -> int:

@@ -395,13 +395,57 @@ def sign(
     return uri, form, urlencode(oauth_params)
 
 
+@dataclass(frozen=True)
+class NetworkOptions:
+    """How requests reach the target: a proxy (or none) and headers an API gateway may need.
+
+    ``proxy`` None means the environment's HTTP(S)_PROXY / NO_PROXY, as every requests-based tool
+    does; ``no_proxy`` ignores both. ``headers`` go on every request and count as secrets: their
+    values are redacted from everything recorded.
+    """
+
+    proxy: str | None = None
+    no_proxy: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def proxies_for(base_url: str, network: NetworkOptions) -> dict[str, str]:
+    """The proxies requests should use for the target: none for loopback (the embedded reference)."""
+    host = urlsplit(base_url).hostname or ""
+    if network.no_proxy or _is_loopback(host):
+        return {}
+    if network.proxy:
+        return {"http": network.proxy, "https": network.proxy}
+    return dict(requests.utils.get_environ_proxies(base_url))  # honours NO_PROXY
+
+
 class TargetClient:
     """Sends API requests to one target; thread-safe; one instance per run."""
 
-    def __init__(self, config: TargetConfig) -> None:
+    def __init__(self, config: TargetConfig, network: NetworkOptions | None = None) -> None:
         self.config = config
         self.limits = config.limits
-        self.redactor = Redactor(config.secrets())
+        self.network = network or NetworkOptions()
+        self.proxies = proxies_for(config.base_url, self.network)
+        proxy_password = urlsplit(self.network.proxy).password if self.network.proxy else None
+        self.redactor = Redactor(
+            [
+                *config.secrets(),
+                *(v for _, v in self.network.headers),
+                *([proxy_password] if proxy_password else []),
+            ]
+        )
         self.stats = ClientStats()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -414,15 +458,19 @@ class TargetClient:
         self._cooldown = max(5.0, 3 * self.limits.timeout_seconds)
         self._deadline = time.monotonic() + self.limits.run_deadline_seconds
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.limits.concurrency))
+        self._main_in_flight = 0  # main-thread requests awaiting their answer (see send_built)
+        self.interrupt_pending = False  # a Ctrl-C arrived during one: stop once it is answered
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.trust_env = False
+            session.trust_env = False  # no .netrc or env CA bundle; proxies are resolved in proxies_for
+            session.proxies = dict(self.proxies)
             session.verify = self.config.ca_bundle or True
             session.headers["User-Agent"] = "twentythree-conformance/0.1"
+            session.headers.update(dict(self.network.headers))  # never recorded: not in `headers` below
             session.max_redirects = 5
             adapter = _WatchedAdapter(max_retries=0)  # retries are the client's own: once, counted
             session.mount("http://", adapter)
@@ -579,7 +627,28 @@ class TargetClient:
             return [self.send(r) for r in reqs]
         return list(self._pool.map(self.send, reqs))
 
-    def send_built(
+    def in_flight(self) -> bool:
+        """Whether the main thread is waiting for a request's answer right now."""
+        return self._main_in_flight > 0
+
+    def send_built(self, req: ApiRequest | None, *args: Any, **kwargs: Any) -> Exchange:
+        """See :meth:`_send_built`; a Ctrl-C that arrives meanwhile takes effect once it is answered.
+
+        The SIGINT handler sets ``interrupt_pending`` instead of raising while the main thread is
+        in a request, so the target sees a complete exchange, never a connection cut mid-request.
+        """
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            self._main_in_flight += 1
+        try:
+            return self._send_built(req, *args, **kwargs)
+        finally:
+            if main:
+                self._main_in_flight -= 1
+                if self.interrupt_pending and self._main_in_flight == 0:
+                    raise KeyboardInterrupt("interrupted after the request in flight was answered")
+
+    def _send_built(
         self,
         req: ApiRequest | None,
         method: str,

@@ -21,7 +21,14 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from conformance.catalog import load_catalog
 from conformance.checks import Observation, measure_skew, observe
 from conformance.cli import EXIT_USAGE, new_seed, suite_dir
-from conformance.client import BODY_REDACTED, GET_REPLACE_TOKEN, ApiRequest, TargetClient, TransportError
+from conformance.client import (
+    BODY_REDACTED,
+    GET_REPLACE_TOKEN,
+    ApiRequest,
+    NetworkOptions,
+    TargetClient,
+    TransportError,
+)
 from conformance.config import (
     ConfigError,
     TargetConfig,
@@ -32,6 +39,8 @@ from conformance.config import (
     load_config,
     parse_config,
 )
+from conformance.console import Progress, summary_lines, use_color
+from conformance.console import unverified_lines as unverified_lines  # re-exported
 from conformance.plugin import ConformancePlugin, InterruptSignals, RunState, apply_limit_overrides
 from conformance.receiver import LISTEN_ENV, describe_plan, plan_receiver
 from conformance.results import VERDICT_LABELS, build_results, write_outputs
@@ -87,6 +96,9 @@ def run(args: Any) -> int:
         check_report_dir(Path(args.report_dir))
         if args.keyword:
             check_selection(args.keyword, args.profile)
+        args.requirement_ids = check_requirements(getattr(args, "requirement", None) or [], args.profile)
+        network = network_options(args)
+        args.network = network
         if file_config is not None:
             config = file_config
         else:
@@ -155,7 +167,9 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
         embedded=embedded,
         accept_unverified=accepted,
     )
-    state.client = TargetClient(config)
+    state.client = TargetClient(config, getattr(args, "network", None))
+    if state.client.proxies:
+        print(f"conformance: via proxy {_proxy_display(state.client.proxies)}")
     print(
         f"conformance: target {config.base_url} | profile {args.profile} | seed {seed} "
         f"(reproduce with --seed {seed}) | settings {args.settings}"
@@ -166,6 +180,14 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
     # SIGINT and SIGTERM (a CI cancel) end the run like Ctrl-C: reports are written, exit 130.
     signals = InterruptSignals(state).install()
     plugin = ConformancePlugin(state)
+    pytest_output = bool(getattr(args, "pytest_output", False))
+    color = use_color(getattr(args, "color", "auto") or "auto", sys.stdout)
+    plugins: list[Any] = [plugin]
+    selected = getattr(args, "requirement_ids", None)
+    if selected:
+        plugins.append(RequirementSelection(state, selected, list(getattr(args, "requirement", []))))
+    if not pytest_output and not args.quiet:
+        plugins.append(Progress(state, sys.stdout, tty=sys.stdout.isatty(), color=color))
     try:
         state.preflight_error = preflight(state.client, state)
         if state.preflight_error:
@@ -181,20 +203,23 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
             "-o",
             "junit_suite_name=conformance",
             f"--hypothesis-seed={seed}",
-            "--tb=no",
-            "-rN",
-            "--no-header",
             "-W",
             "ignore::pytest.PytestAssertRewriteWarning",
-            "-q" if args.quiet else "-v",
         ]
+        if pytest_output:  # the pytest-style console of earlier versions
+            pytest_args += ["--tb=no", "-rN", "--no-header", "-q" if args.quiet else "-v"]
+        else:  # the suite's own console (conformance.console); pytest prints nothing
+            pytest_args += ["-p", "no:terminal"]
+        max_failures = 1 if getattr(args, "exitfirst", False) else getattr(args, "max_failures", None)
+        if max_failures:
+            pytest_args.append(f"--maxfail={max_failures}")
         if args.keyword:
             pytest_args += ["-k", args.keyword]
         # Hypothesis keeps caches under .hypothesis/ in the cwd; a run leaves nothing behind (database=None).
         with tempfile.TemporaryDirectory(prefix="conformance-hypothesis-") as hypothesis_home:
             set_hypothesis_home_dir(hypothesis_home)
             try:
-                code = pytest.main(pytest_args, plugins=[plugin])
+                code = pytest.main(pytest_args, plugins=plugins)
             finally:
                 set_hypothesis_home_dir(None)
     except KeyboardInterrupt:  # outside pytest's own handling (the preflight, say): write the reports here
@@ -218,7 +243,10 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
     if results is None:
         _err("the suite produced no results")
         return EXIT_USAGE
-    print_summary(results)
+    if pytest_output:
+        print_summary(results)
+    for line in summary_lines(results, color=color, report_dir=report_dir):
+        print(line)
     code = int(results["summary"]["exit_code"])
     if getattr(args, "certify", False):
         from conformance.certificate import certify_after_run
@@ -440,6 +468,7 @@ def _judge_preflight(obs: Observation, config: TargetConfig) -> None:
 
 
 def print_summary(results: dict[str, Any]) -> None:
+    """The per-requirement table of the pytest-style console (``-v``); the final block follows it."""
     ran = {t["nodeid"] for t in results["tests"]}
     rows = [  # a requirement none of whose tests ran (deselected, interrupted) is listed further down
         r
@@ -455,58 +484,110 @@ def print_summary(results: dict[str, Any]) -> None:
         if r["verdict"] == "fail" and r["level"] == "SHOULD":
             verdict = "WARN"
         print(f"{r['id']:<{width}}  {r['level']:<6}  {verdict}")
-    run = results["run"]
-    summary = results["summary"]
-    print()
-    skew = run["clock_skew_seconds"]
-    print(
-        f"requests sent: {run['requests_sent']} (budget {run['request_budget']}), retries {run['retries']}, "
-        f"timeouts {run['timeouts']}, clock skew {'n/a' if skew is None else f'{skew:+.1f}s'}, "
-        f"duration {run['duration_seconds']:.1f}s, seed {run['seed']}"
+
+
+def check_requirements(selection: list[str], profile: str) -> list[str]:
+    """``--requirement``: the catalog IDs selected (an exact ID, or a group prefix such as ``AUTH-``).
+
+    UsageError, before any request, for a selection that names nothing or nothing the profile's
+    suite tests verify.
+    """
+    if not selection:
+        return []
+    from conformance.config import did_you_mean
+
+    catalog = load_catalog()
+    chosen: list[str] = []
+    for given in selection:
+        token = given.strip()
+        prefix = token.upper().rstrip("-") + "-"
+        ids = (
+            [token]
+            if token in catalog
+            else [rid for rid, req in catalog.items() if rid.startswith(prefix) or req.group + "-" == prefix]
+        )
+        if not token or not ids:
+            groups = sorted({r.group + "-" for r in catalog.values()})
+            raise UsageError(
+                f"--requirement {given!r}: no requirement ID or group prefix ({', '.join(groups)})"
+                f"{did_you_mean(token, list(catalog))}"
+            )
+        chosen += [rid for rid in ids if rid not in chosen]
+    imported_before = set(sys.modules)
+    try:
+        tested = set(collect_test_index())
+    finally:  # suite modules bind the Hypothesis profile at import: the run imports them afresh
+        for name in set(sys.modules) - imported_before:
+            if name.startswith("conformance.suite."):
+                del sys.modules[name]
+    runnable = [rid for rid in chosen if rid in tested and catalog[rid].in_profile(profile)]
+    if not runnable:
+        where = " (add --profile full)" if any(rid in tested for rid in chosen) else ""
+        raise UsageError(
+            f"--requirement {' '.join(selection)}: no suite test of profile {profile} verifies it{where}; "
+            "nothing would be certified"
+        )
+    return runnable
+
+
+class RequirementSelection:
+    """Deselects the suite tests that verify none of the selected requirements (``--requirement``)."""
+
+    def __init__(self, state: RunState, ids: list[str], given: list[str]) -> None:
+        self.state = state
+        self.ids = set(ids)
+        self.given = given
+
+    def pytest_configure(self, config: pytest.Config) -> None:  # after ConformancePlugin's (tryfirst)
+        self.state.partial = True
+        flags = " ".join(f"--requirement {g}" for g in self.given)
+        self.state.selection = f"{self.state.selection} {flags}".strip()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        keep, drop = [], []
+        for item in items:
+            ids = {i for mark in item.iter_markers("requirement") for i in mark.args}
+            (keep if ids & self.ids else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def network_options(args: Any) -> NetworkOptions:
+    """``--proxy`` / ``--no-proxy`` / ``--header``, checked before any request (UsageError)."""
+    proxy = getattr(args, "proxy", None)
+    if proxy is not None:
+        parts = urlsplit(proxy)
+        if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+            raise UsageError(
+                f"--proxy {_redact_userinfo(proxy)!r}: not a proxy URL such as http://proxy:3128"
+            )
+    headers: list[tuple[str, str]] = []
+    for raw in getattr(args, "header", None) or []:
+        name, sep, value = raw.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or not value:
+            raise UsageError("--header: expected 'Name: value' (a header name, a colon, a value)")
+        if any(ch in value for ch in "\r\n\0"):
+            raise UsageError(f"--header {name}: the value holds a line break")
+        if name.lower() in ("authorization", "host", "content-type", "content-length"):
+            raise UsageError(f"--header {name}: the suite sets this header itself")
+        headers.append((name, value))
+    return NetworkOptions(
+        proxy=proxy, no_proxy=bool(getattr(args, "no_proxy", False)), headers=tuple(headers)
     )
-    receiver = run.get("callback_receiver") or {}
-    if receiver.get("dropped_requests"):
-        print(
-            f"warning (run): the callback receiver on {receiver['listen']} dropped "
-            f"{receiver['dropped_requests']} requests for no live test endpoint (a flood?); "
-            "the target is not blamed for them"
-        )
-    if summary["should_warnings"]:
-        print(f"warnings (SHOULD): {', '.join(summary['should_warnings'])}")
-    failed = summary.get("must_failed", summary["must_not_passed"])
-    if failed:
-        print(f"MUST failed: {', '.join(failed)}")
-        from conformance.report.evidence import console_lines
-
-        for line in console_lines(results):
-            print(line)
-    if summary.get("interrupted"):
-        print(f"run interrupted by {summary['interrupted']}: the results are partial")
-    if summary.get("cut_short"):
-        print(f"run cut short: {summary['cut_short']}")
-    if summary.get("unverified"):
-        print(
-            f"MUST not verified ({len(summary['unverified'])}); to accept a gap knowingly: "
-            "--accept-unverified ID or [verdict] accept_unverified in the config"
-        )
-        for line in unverified_lines(summary["unverified"]):
-            print(line)
-    if summary.get("accepted_unverified"):
-        print(f"MUST accepted as unverified by the user ({len(summary['accepted_unverified'])}):")
-        for line in unverified_lines(summary["accepted_unverified"]):
-            print(line)
-    print(f"verdict: {summary['verdict']} (profile {run['profile']})")
 
 
-def unverified_lines(gaps: list[dict[str, Any]], limit: int = 30) -> list[str]:
-    """One line per reason, naming every requirement left unverified for it."""
-    by_reason: dict[str, list[str]] = {}
-    for gap in gaps:
-        by_reason.setdefault(str(gap.get("reason") or "not verified"), []).append(str(gap["id"]))
-    lines = [f"  {', '.join(ids)}: {reason}" for reason, ids in by_reason.items()]
-    if len(lines) > limit:
-        lines = [*lines[:limit], f"  ... and {len(lines) - limit} more reasons in report.html"]
-    return lines
+def _redact_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":[redacted]@", 1)
+    return url
+
+
+def _proxy_display(proxies: dict[str, str]) -> str:
+    return ", ".join(sorted({_redact_userinfo(u) for u in proxies.values()}))
 
 
 def collect_test_index() -> dict[str, list[str]]:

@@ -105,3 +105,64 @@ def test_report_needs_a_subcommand() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["report"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "kind"), [("not-in-profile", "now in profile"), ("untested", "now verified")]
+)
+def test_first_verified_pass_is_not_a_fix(old: str, kind: str) -> None:
+    (change,) = diff_results(results({"A-ONE": old}), results({"A-ONE": "pass"}))
+    assert change.kind == kind and not change.regression
+
+
+def _targeted(data: dict[str, Any], base_url: str, profile: str = "core") -> dict[str, Any]:
+    return {**data, "target": {"base_url": base_url}, "run": {"profile": profile}}
+
+
+def test_markdown_is_a_table_a_pr_comment_can_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write(tmp_path, "old", _targeted(results({"A-ONE": "pass", "A-TWO": "pass"}), "https://a.example"))
+    b = write(
+        tmp_path,
+        "new",
+        _targeted(results({"A-ONE": "fail", "A-TWO": "skip"}), "https://b.example", "full"),
+    )
+    assert main(["report", "diff", a, b, "--format", "markdown"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("### ") and "**1 MUST regression**: `A-ONE`" in lines
+    notes = [line for line in lines if line.startswith("> ")]
+    assert any("different base URLs: https://a.example and https://b.example" in n for n in notes)
+    assert any("different profiles: core and full" in n for n in notes)
+    header = lines.index("| requirement | level | old | new | change |")
+    assert lines[header + 1] == "|---|---|---|---|---|"
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in lines[header + 2 :]
+        if line.startswith("| `")
+    ]
+    assert rows == [
+        ["`A-ONE`", "MUST", "PASS", "FAIL", "**REGRESSION**"],
+        ["`A-TWO`", "MUST", "PASS", "SKIP", "unverified"],
+    ]
+    assert "Not verified by the new run (not regressions): `A-TWO`" in lines
+
+
+def test_json_output_parses_and_carries_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path, "old", _targeted(results({"A-ONE": "fail", "A-TWO": "not-in-profile"}), "https://x"))
+    b = write(tmp_path, "new", _targeted(results({"A-ONE": "pass", "A-TWO": "pass"}), "https://x"))
+    assert main(["report", "diff", a, b, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["notes"] == [] and data["regressions"] == [] and data["exit_code"] == 0
+    assert [(c["id"], c["kind"]) for c in data["changes"]] == [
+        ("A-ONE", "fixed"),
+        ("A-TWO", "now in profile"),
+    ]
+    assert data["old"]["base_url"] == data["new"]["base_url"] == "https://x"
+
+
+def test_text_names_a_different_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path, "old", _targeted(results({"A-ONE": "pass"}), "https://a.example"))
+    b = write(tmp_path, "new", _targeted(results({"A-ONE": "pass"}), "https://b.example"))
+    assert main(["report", "diff", a, b]) == 0
+    assert "note: the two runs targeted different base URLs" in capsys.readouterr().out

@@ -32,6 +32,8 @@ HOSTILE = " ".join(PAYLOADS)
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 TEMPLATE_TAGS = {
+    "ul",  # the failures summary and the banner's unverified lists
+    "li",
     "html",
     "head",
     "meta",
@@ -512,3 +514,64 @@ def test_templates_ship_as_package_data() -> None:
     templates = resources.files("conformance.report") / "templates"
     names = {p.name for p in templates.iterdir()}
     assert {"report.html.j2", "_macros.html.j2", "report.css", "report.js"} <= names
+
+
+def _failing_results(findings: list[dict[str, Any]], **rec: Any) -> dict[str, Any]:
+    data = hostile_results()
+    data["tests"] = [
+        record(
+            "test_format.py::test_xml_and_json_agree",
+            "fail",
+            ["FORMAT-XML-JSON-AGREE"],
+            findings=findings,
+            **rec,
+        )
+    ]
+    return data
+
+
+def test_failures_summary_sits_under_the_banner_before_the_matrix(hostile_html: str) -> None:
+    summary = hostile_html.index('id="failures-summary"')
+    assert hostile_html.index('id="verdict"') < summary < hostile_html.index('id="counts"')
+    block = hostile_html[summary : hostile_html.index("</section>", summary)]
+    text = " ".join("".join(parse("<div>" + block.split(">", 1)[1] + "</div>").text).split())
+    assert "PARAMS-OUT-OF-RANGE: rejected" in text  # the first finding, escaped, linked to its evidence
+    anchors = re.findall(r'href="#(test-\d+)"', block)
+    assert anchors and all(f'id="{a}"' in hostile_html for a in anchors)
+
+
+def test_absent_values_and_object_addresses_are_shown_for_people() -> None:
+    note = "Falsifying example: test(api=<conformance.plugin.Api object at 0x7f3a2b1c>, value=None)"
+    data = _failing_results(
+        [finding("RESPONSE-ECHO", message="return_url not echoed exactly", expected="'x'", observed="None")],
+        hypothesis=[note],
+    )
+    page = render_html(data)
+    text = " ".join("".join(parse(page).text).split())
+    assert "(absent)" in text and "value=(absent)" in text
+    assert not re.search(r"\bNone\b", text)
+    assert " at 0x" not in page and "<conformance.plugin.Api>" in text
+
+
+def test_xml_json_disagreement_shows_both_answers_and_replays_the_failing_side() -> None:
+    params = [["photo_id", "123456"], ["return_url", "https://example.com/done"]]
+    json_ex = exchange('var visual = {"return_url": "https://example.com/done"};', id=21)
+    json_ex["logical"] = {**json_ex["logical"], "params": [*params, ["format", "json"]]}
+    xml_ex = exchange('<response status="ok"><return_url></return_url></response>', id=20)
+    xml_ex["logical"] = {**xml_ex["logical"], "params": params}
+    f = finding(
+        "FORMAT-XML-JSON-AGREE",
+        check="check_formats_agree",
+        message="return_url differs: XML '', JSON 'https://example.com/done'",
+        exchange=json_ex,
+        related_exchange=xml_ex,
+    )
+    page = render_html(_failing_results([f]))
+    p = parse(page)
+    assert p.errors == []
+    text = " ".join("".join(p.text).split())
+    assert "XML answer: request, exchange #20" in text and "JSON answer: request, exchange #21" in text
+    assert "Failing side: XML (its return_url is not the value sent" in text
+    repro = "".join(p.pre_text["repro"])
+    assert "--requirement FORMAT-XML-JSON-AGREE --check check_formats_agree" in repro
+    assert "format=json" not in repro  # the XML side's request, which the replay sends in both formats

@@ -226,7 +226,10 @@ def test_junit_has_one_testcase_per_test_with_its_requirement_ids(broken_run: Ru
     for case in cases:
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
         assert "requirements" in props, ET.tostring(case)[:300]
-        nodeid = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
+        shown = re.fullmatch(r"\[([A-Z0-9, -]+)\] (.+)", case.get("name", ""))
+        assert shown, case.get("name")  # CI views show the requirement IDs in the test name
+        assert shown.group(1).replace(", ", ",") == props["requirements"]
+        nodeid = f"{case.get('classname', '').replace('.', '/')}.py::{shown.group(2)}"
         seen[nodeid] = props["requirements"]
         if props["requirements"] == FAILING:
             assert case.find("failure") is not None
@@ -248,30 +251,32 @@ def test_html_shows_the_failing_requirement_with_evidence(broken_run: Run) -> No
 
 def test_console_prints_the_first_finding_and_its_reproduction(broken_run: Run) -> None:
     out = broken_run.proc.stdout
-    assert "evidence (first finding per failed MUST):" in out
-    tail = out[out.index("evidence (first finding") :]
+    assert "MUST failed (1):" in out
+    tail = out[out.index("MUST failed (1):") :]
     assert f"{FAILING}: " in tail and "conformance replay --config target.toml" in tail
     assert "export T23_CONSUMER_" in tail  # names of the secret variables, never their values
 
 
 def test_reproduction_command_in_the_report_gets_an_http_answer(broken_run: Run) -> None:
-    """Copy the command out of report.html, paste it into a shell: the target answers, and fails again."""
+    """Copy the command out of report.html, paste it into a POSIX shell: the target answers, the
+    replay re-judges the answer, and exits 1 with the finding because the target still fails."""
     commands = [
         html.unescape(m) for m in re.findall(r'<pre class="repro">(.*?)</pre>', broken_run.html(), re.S)
     ]
     replay = next(c for c in commands if "conformance replay" in c and "valid_minutes=" in c)
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("bash is not installed")
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("sh is not installed")
     proc = subprocess.run(
-        [bash, "-c", replay],
+        [sh, "-c", replay],
         cwd=broken_run.cwd,
         env=broken_run.env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert f"FAIL [{FAILING}]" in proc.stderr and "bounds_policy is 'clamp'" in proc.stderr
     assert re.search(r"^HTTP 200 ", proc.stdout, re.M)
     assert 'code="invalid_input"' in proc.stdout or '"code":"invalid_input"' in proc.stdout.replace(" ", "")
 
@@ -394,6 +399,9 @@ def test_browser_shows_verdict_matrix_and_evidence_of_a_failing_run(broken_run: 
         assert req["id"] in text
     assert "Position taken" in text and "Spec reference" in text
     assert "bounds_policy is 'clamp'" in text and "invalid_input" in text  # the failure's evidence
+    # the failures summary sits under the banner, above the full matrix
+    assert text.index(" failing test") < text.index("Position taken")
+    assert text.index(f"{FAILING}: valid_minutes=") < text.index("Position taken")
     assert "conformance replay --config target.toml" in text
     assert ("form", "id", "filters") in dom.attrs
     assert not [a for a in dom.attrs if a[0] == "form" and a[1] == "hidden"]  # the page's script ran (CSP ok)

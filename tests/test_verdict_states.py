@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -292,10 +293,8 @@ def test_a_signal_mid_run_is_interrupted_with_reports_and_no_temp_files(
     killer.start()
     try:
         assert proc.stdout is not None
-        passed = 0
-        for line in proc.stdout:  # wait until the suite is really running tests
-            passed += " PASSED" in line
-            if passed >= 3:
+        for line in proc.stdout:  # wait until the suite is really running tests: a group has finished
+            if re.match(r"^  [A-Z]+ +\d+/\d+ +tests ", line):
                 break
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=240)

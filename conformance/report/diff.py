@@ -45,7 +45,10 @@ class Change:
         if self.regression:
             return "REGRESSION"
         if self.new == "pass":
-            return "fixed"
+            if self.old in REGRESSED:
+                return "fixed"
+            # not-in-profile, skipped, untested -> pass: first verified now, nothing was broken before
+            return "now in profile" if self.old == "not-in-profile" else "now verified"
         if self.new in UNVERIFIED:
             return "unverified"
         if self.old == "pass":
@@ -84,14 +87,31 @@ def _describe(results: Mapping[str, Any]) -> str:
     )
 
 
+def notes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What makes the two runs not like for like: target, catalog, profile, suite version."""
+    out = []
+    base = [str((r.get("target") or {}).get("base_url", "?")) for r in (old, new)]
+    if base[0] != base[1]:
+        out.append(f"the two runs targeted different base URLs: {base[0]} and {base[1]}")
+    catalogs = [(r.get("integrity") or {}).get("catalog_sha256") for r in (old, new)]
+    if catalogs[0] != catalogs[1]:
+        out.append("the two runs used different requirement catalogs")
+    profiles = [str((r.get("run") or {}).get("profile", "?")) for r in (old, new)]
+    if profiles[0] != profiles[1]:
+        out.append(f"the two runs used different profiles: {profiles[0]} and {profiles[1]}")
+    return out
+
+
+def _summary(changes: list[Change]) -> tuple[list[str], list[str]]:
+    regressions = [c.id for c in changes if c.regression]
+    unverified = [c.id for c in changes if c.kind == "unverified" and c.level == "MUST"]
+    return regressions, unverified
+
+
 def render(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]) -> list[str]:
+    """Plain text for a terminal or a CI log."""
     lines = [f"old: {_describe(old)}", f"new: {_describe(new)}"]
-    if (old.get("integrity") or {}).get("catalog_sha256") != (new.get("integrity") or {}).get(
-        "catalog_sha256"
-    ):
-        lines.append("note: the two runs used different requirement catalogs")
-    if (old.get("run") or {}).get("profile") != (new.get("run") or {}).get("profile"):
-        lines.append("note: the two runs used different profiles")
+    lines += [f"note: {n}" for n in notes(old, new)]
     if not changes:
         lines.append("no requirement changed verdict")
         return lines
@@ -102,13 +122,93 @@ def render(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]
             f"{c.id:<{width}}  {c.level:<6}  {_label(c.old, c.level):>14} -> {_label(c.new, c.level):<14}  "
             f"{c.kind}"
         )
-    regressions = [c.id for c in changes if c.regression]
-    unverified = [c.id for c in changes if c.kind == "unverified" and c.level == "MUST"]
+    regressions, unverified = _summary(changes)
     lines.append("")
     if unverified:
         lines.append(f"not verified by the new run (not regressions): {', '.join(unverified)}")
     lines.append(f"MUST regressions: {', '.join(regressions)}" if regressions else "no MUST regressed")
     return lines
+
+
+def _cell(text: str) -> str:
+    """A Markdown table cell: pipes escaped, no line breaks."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_markdown(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]) -> list[str]:
+    """GitHub/GitLab-flavoured Markdown for a pull/merge request comment."""
+    regressions, unverified = _summary(changes)
+    head = (
+        f"**{len(regressions)} MUST regression{'s' if len(regressions) != 1 else ''}**: "
+        + ", ".join(f"`{r}`" for r in regressions)
+        if regressions
+        else "**No MUST regressed**"
+    )
+    lines = ["### Conformance: verdict changes", "", head, ""]
+    lines += [f"> **Note:** {n}" for n in notes(old, new)]
+    if notes(old, new):
+        lines.append("")
+    lines += ["| run | verdict | base URL | profile | started | suite |", "|---|---|---|---|---|---|"]
+    for name, r in (("old", old), ("new", new)):
+        cells = [
+            (r.get("summary") or {}).get("verdict", "?"),
+            (r.get("target") or {}).get("base_url", "?"),
+            (r.get("run") or {}).get("profile", "?"),
+            (r.get("run") or {}).get("started_at", "?"),
+            (r.get("suite") or {}).get("version", "?"),
+        ]
+        lines.append(f"| {name} | " + " | ".join(_cell(str(c)) for c in cells) + " |")
+    lines.append("")
+    if not changes:
+        lines.append("No requirement changed verdict.")
+        return lines
+    lines += ["| requirement | level | old | new | change |", "|---|---|---|---|---|"]
+    for c in changes:
+        kind = f"**{c.kind}**" if c.regression else c.kind
+        lines.append(
+            f"| `{c.id}` | {c.level} | {_label(c.old, c.level)} | {_label(c.new, c.level)} | {kind} |"
+        )
+    if unverified:
+        lines += [
+            "",
+            f"Not verified by the new run (not regressions): {', '.join(f'`{u}`' for u in unverified)}",
+        ]
+    return lines
+
+
+def as_json(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]) -> dict[str, Any]:
+    """The diff as data, for scripts."""
+    regressions, unverified = _summary(changes)
+
+    def run(r: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "verdict": (r.get("summary") or {}).get("verdict"),
+            "base_url": (r.get("target") or {}).get("base_url"),
+            "profile": (r.get("run") or {}).get("profile"),
+            "started_at": (r.get("run") or {}).get("started_at"),
+            "suite_version": (r.get("suite") or {}).get("version"),
+            "catalog_sha256": (r.get("integrity") or {}).get("catalog_sha256"),
+        }
+
+    return {
+        "old": run(old),
+        "new": run(new),
+        "notes": notes(old, new),
+        "changes": [
+            {
+                "id": c.id,
+                "level": c.level,
+                "old": c.old,
+                "new": c.new,
+                "kind": c.kind,
+                "regression": c.regression,
+            }
+            for c in changes
+        ],
+        "regressions": regressions,
+        "unverified": unverified,
+        "exit_code": EXIT_REGRESSED if regressions else EXIT_OK,
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +221,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     d.add_argument("old", help="results.json of the earlier run (e.g. before the deploy)")
     d.add_argument("new", help="results.json of the later run")
+    d.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (terminal, CI log), markdown (a pull/merge request comment) or json",
+    )
 
 
 def _load(path: str) -> dict[str, Any]:
@@ -143,6 +249,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"conformance report diff: {exc}", file=sys.stderr)
         return EXIT_USAGE
     changes = diff_results(old, new)
-    for line in render(old, new, changes):
-        print(line)
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        print(json.dumps(as_json(old, new, changes), indent=2))
+    else:
+        for line in (render_markdown if fmt == "markdown" else render)(old, new, changes):
+            print(line)
     return EXIT_REGRESSED if any(c.regression for c in changes) else EXIT_OK

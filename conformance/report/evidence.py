@@ -65,7 +65,7 @@ def must_failures(results: Mapping[str, Any]) -> list[FailureEvidence]:
                 req["id"],
                 rec.get("nodeid", ""),
                 _first_line(finding.get("message", "")),
-                build_reproduction(finding.get("exchange"), target),
+                build_reproduction(finding.get("exchange"), target, finding),
             )
         )
     return out

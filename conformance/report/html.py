@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -148,18 +149,64 @@ def _exchange_view(ex: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+ABSENT = "(absent)"
+_NONE_WORD = re.compile(r"(?<![\w'\"])None(?![\w'\"])")
+_OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>")
+
+
+def shown(value: Any) -> str:
+    """A value as a reader sees it: Python's ``None`` is "(absent)", object addresses are dropped."""
+    if value is None:
+        return ABSENT
+    return _OBJECT_REPR.sub(r"<\1>", _NONE_WORD.sub(ABSENT, str(value)))
+
+
+_DIFFERS = re.compile(r"^(\w+) differs: XML (.*), JSON (.*)$")
+
+
+def failing_side(f: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For an XML/JSON disagreement: ("XML" or "JSON", why), the side not carrying the value sent."""
+    m = _DIFFERS.match(str(f.get("message", "")))
+    ex = f.get("exchange") or {}
+    if not m:
+        return None
+    sent = dict(_pairs((ex.get("logical") or {}).get("params")))
+    name = m.group(1)
+    if name not in sent:
+        return None
+    value = repr(sent[name])
+    if m.group(2) == value and m.group(3) != value:
+        return "JSON", f"its {name} is not the value sent ({value})"
+    if m.group(3) == value and m.group(2) != value:
+        return "XML", f"its {name} is not the value sent ({value})"
+    return None
+
+
 def _finding_view(f: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
     ex = f.get("exchange")
+    related = f.get("related_exchange")
+    side = failing_side(f) if related else None
+    replayed = related if side and side[0] == "XML" else ex
     return {
         "requirement": f.get("requirement", ""),
         "check": f.get("check", ""),
-        "message": f.get("message", ""),
-        "expected": f.get("expected", ""),
-        "observed": f.get("observed", ""),
+        "message": shown(f.get("message", "")),
+        "expected": shown(f.get("expected", "")),
+        "observed": shown(f.get("observed", "")),
         "severity": f.get("severity", "error"),
         "exchange": _exchange_view(ex) if ex else None,
-        "reproduction": build_reproduction(ex, target) if ex else None,
+        "related": _exchange_view(related) if related else None,
+        "failing_side": f"{side[0]} ({side[1]}); the replay below sends both formats again" if side else "",
+        "reproduction": build_reproduction(replayed, target, f) if replayed else None,
     }
+
+
+def _headline(rec: Mapping[str, Any], limit: int = 240) -> str:
+    """One line for the failures summary: the first error finding, else the test's message."""
+    first = next((f for f in rec.get("findings") or () if f.get("severity", "error") == "error"), None)
+    text = shown(first.get("message", "") if first else rec.get("message", "")).strip()
+    line = text.splitlines()[0] if text else "(no message)"
+    return line if len(line) <= limit else line[:limit] + "…"
 
 
 def _anchors(tests: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
@@ -223,8 +270,9 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "when": rec.get("when", "call"),
                 "requirements": list(rec.get("requirements") or ()),
                 "doc": rec.get("doc", ""),
-                "message": rec.get("message", ""),
-                "hypothesis": [str(n) for n in rec.get("hypothesis") or ()],
+                "message": shown(rec.get("message", "")),
+                "headline": _headline(rec),
+                "hypothesis": [shown(n) for n in rec.get("hypothesis") or ()],
                 "findings": [_finding_view(f, target) for f in rec.get("findings") or ()],
                 "rerun": rerun_command(results, str(rec.get("nodeid", ""))),
             }
@@ -299,6 +347,7 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
     ]
     if run.get("preflight_error"):
         facts.append(("Unreachable", str(run["preflight_error"])))
+    facts = [(label, shown(value)) for label, value in facts]
     hashes = [("catalog.toml", integrity.get("catalog_sha256", ""))]
     hashes += sorted((str(k), str(v)) for k, v in (integrity.get("schemas_sha256") or {}).items())
 

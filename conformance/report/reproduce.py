@@ -8,6 +8,7 @@ command names the config, and the config reads its secrets from environment vari
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -37,27 +38,13 @@ class Reproduction:
 
 
 def shell_quote(arg: str) -> str:
-    """``shlex.quote``, except for control characters, which get bash ANSI-C quoting (``$'..'``).
+    """``shlex.quote``: POSIX sh quoting (no bash-only ``$'..'``), safe in dash, bash and zsh alike.
 
-    Raw control characters inside single quotes are legal shell but do not survive copy and paste.
+    Arguments with control characters never reach it from a replay command: those parameters are
+    printed as ``--params-json`` with JSON escapes (see ``replay_argv``). A curl command keeps them
+    inside single quotes, which every POSIX shell passes through unchanged.
     """
-    if all(ch.isprintable() for ch in arg):
-        return shlex.quote(arg)
-    out = []
-    for ch in arg:
-        if ch in "\\'":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch.isprintable():
-            out.append(ch)
-        else:  # UTF-8 bytes: bash's \u escapes depend on the locale, its \x escapes do not
-            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", errors="surrogatepass"))
-    return "$'" + "".join(out) + "'"
+    return shlex.quote(arg)
 
 
 def join_command(argv: Sequence[str]) -> str:
@@ -88,13 +75,25 @@ def _pairs(raw: Any) -> list[tuple[str, str]]:
     return [(str(p[0]), str(p[1])) for p in raw or ()]
 
 
-def replay_argv(logical: Mapping[str, Any], config: str) -> list[str]:
-    """``conformance replay`` arguments that rebuild the logical request and sign it afresh."""
-    argv = [
-        "conformance",
-        "replay",
-        "--config",
-        config,
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
+
+
+def replay_argv(
+    logical: Mapping[str, Any], config: str, requirement: str | None = None, check: str | None = None
+) -> list[str]:
+    """``conformance replay`` arguments that rebuild the logical request, sign it afresh and re-judge.
+
+    ``requirement`` and ``check`` name the finding, so replay runs the same check on the fresh answer
+    and exits 1 while it still fails. Parameters holding a control character go as ``--params-json``
+    (JSON escapes are printable ASCII): the command stays POSIX-sh safe and lossless.
+    """
+    argv = ["conformance", "replay", "--config", config]
+    if requirement:
+        argv += ["--requirement", requirement]
+    if check:
+        argv += ["--check", check]
+    argv += [
         "--method",
         str(logical.get("http_method") or "GET"),
         "--auth",
@@ -110,7 +109,10 @@ def replay_argv(logical: Mapping[str, Any], config: str) -> list[str]:
     for key, value in _pairs(logical.get("query_on_post")):
         item = f"{key}={value}"
         argv += [f"--post-query={item}"] if item.startswith("-") else ["--post-query", item]
-    params = [f"{k}={v}" for k, v in _pairs(logical.get("params"))]
+    pairs = _pairs(logical.get("params"))
+    if not all(_printable(k) and _printable(v) for k, v in pairs) or any("=" in k for k, _ in pairs):
+        return [*argv, "--params-json", json.dumps([list(p) for p in pairs], ensure_ascii=True)]
+    params = [f"{k}={v}" for k, v in pairs]
     if any(p.startswith("-") for p in params):
         argv.append("--")  # so argparse never reads a parameter as an option
     return argv + params
@@ -124,13 +126,9 @@ def _fidelity_notes(logical: Mapping[str, Any]) -> list[str]:
         and logical.get("sign_query_on_post") is False
     ):
         notes.append("the original left the POST query out of the signature; replay signs it")
-    values = [
-        v for pair in [*_pairs(logical.get("params")), *_pairs(logical.get("query_on_post"))] for v in pair
-    ]
+    values = [v for pair in _pairs(logical.get("query_on_post")) for v in pair]
     if any("\x00" in v for v in values):
         notes.append("a parameter contains a NUL character, which no shell can pass: the replay differs")
-    if any("=" in k for k, _ in _pairs(logical.get("params"))):
-        notes.append("a parameter name contains '=', which KEY=VALUE cannot express: the replay differs")
     return notes
 
 
@@ -235,17 +233,24 @@ def _curl(exchange: Mapping[str, Any], target: Mapping[str, Any]) -> Reproductio
     return Reproduction("curl", " ".join(words), notes)
 
 
-def build_reproduction(exchange: Mapping[str, Any] | None, target: Mapping[str, Any]) -> Reproduction | None:
+def build_reproduction(
+    exchange: Mapping[str, Any] | None,
+    target: Mapping[str, Any],
+    finding: Mapping[str, Any] | None = None,
+) -> Reproduction | None:
     """A reproduction for a recorded exchange (``Exchange.to_dict()`` shape) of a run on ``target``.
 
-    ``target`` is ``results["target"]``. Returns None when there is no exchange to reproduce.
+    ``target`` is ``results["target"]``; ``finding`` (a ``Finding.to_dict()``) makes the replay
+    re-judge its requirement and check. Returns None when there is no exchange to reproduce.
     """
     if not exchange:
         return None
     logical = exchange.get("logical")
     if not logical:
         return _curl(exchange, target)
-    argv = replay_argv(logical, config_argument(target))
+    requirement = str(finding.get("requirement") or "") or None if finding else None
+    check = str(finding.get("check") or "") or None if finding else None
+    argv = replay_argv(logical, config_argument(target), requirement, check)
     return Reproduction("replay", join_command(argv), _common_notes(target) + _fidelity_notes(logical))
 
 
