@@ -618,6 +618,35 @@ class RunOutcome:
         return "\n".join(parts)
 
 
+class _HighWaterMark:
+    """The child's own peak RSS after exec, polled from /proc/PID/status (VmHWM).
+
+    ``wait4``'s ru_maxrss also counts the moment between fork and exec, when the child still maps
+    the parent's memory: a test process grown large over a long session inflates it.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.kb = 0
+        self._path = Path(f"/proc/{pid}/status")
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(0.02):
+            try:
+                text = self._path.read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.kb = max(self.kb, int(line.split()[1]))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def run_conformance(
     tmp: Path,
     config: Path,
@@ -664,10 +693,12 @@ def run_conformance(
         )
         killer = threading.Timer(hard_timeout, lambda: _kill(proc.pid))
         killer.start()
+        peak = _HighWaterMark(proc.pid)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             killer.cancel()
+            peak.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - t0
     results_path = report_dir / "results.json"
@@ -675,7 +706,7 @@ def run_conformance(
     return RunOutcome(
         proc.returncode,
         elapsed,
-        usage.ru_maxrss,
+        peak.kb or usage.ru_maxrss,
         out_path.read_text("utf-8", "replace"),
         err_path.read_text("utf-8", "replace"),
         report_dir,
