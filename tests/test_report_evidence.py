@@ -1,8 +1,9 @@
-"""The console's evidence lines: first finding and reproduction per failed MUST, brief by design."""
+"""The console's evidence block: first finding and reproduction per failed MUST, brief by design."""
 
 from __future__ import annotations
 
-from conformance.report.evidence import console_lines, must_failures
+from conformance.console import summary_lines
+from conformance.report.evidence import must_failures
 from tests.test_report_html import hostile_results
 
 
@@ -15,29 +16,34 @@ def test_one_entry_per_failed_or_errored_must_in_catalog_order() -> None:
     assert params.reproduction is not None and params.reproduction.kind == "replay"
 
 
-def test_console_lines_carry_message_test_and_command() -> None:
-    lines = console_lines(hostile_results())
-    assert lines[0] == "evidence (first finding per failed MUST):"
-    text = "\n".join(lines)
-    assert "  PARAMS-OUT-OF-RANGE: rejected" in text
-    assert "    conformance replay --config" in text and "    # the config reads its secrets" in text
-    assert "AUTH-NONCE-REPLAY" not in text  # SHOULD warnings stay in the table and the report
-
-
-def test_console_lines_are_capped() -> None:
-    lines = console_lines(hostile_results(), limit=1)
-    assert lines[-1] == "  ... and 1 more failed MUST requirements in report.html"
-    assert "PARAMS-OUT-OF-RANGE" not in "\n".join(lines)
-
-
-def test_nothing_for_conformant_or_unreachable_runs() -> None:
+def failing_results() -> dict:
+    """The hostile fixture with the summary field the console block lists failures from."""
     results = hostile_results()
+    results["summary"]["must_failed"] = [e.requirement for e in must_failures(results)]
+    return results
+
+
+def test_console_block_carries_message_test_and_command() -> None:
+    text = "\n".join(summary_lines(failing_results()))
+    assert "MUST failed (" in text and "  PARAMS-OUT-OF-RANGE: rejected" in text
+    assert "    conformance replay --config" in text and "    # the config reads its secrets" in text
+    assert "AUTH-NONCE-REPLAY:" not in text  # SHOULD warnings are not listed as MUST failures
+
+
+def test_console_block_is_capped() -> None:
+    text = "\n".join(summary_lines(failing_results(), limit=1))
+    assert "  ... and 1 more in report.html" in text
+    assert "  PARAMS-OUT-OF-RANGE:" not in text
+
+
+def test_no_failure_block_for_conformant_or_unreachable_runs() -> None:
+    results = failing_results()
     results["summary"]["verdict"] = "UNREACHABLE"
-    assert console_lines(results) == []
+    assert "MUST failed (" not in "\n".join(summary_lines(results))
     for req in results["requirements"]:
         req["verdict"] = "pass"
-    results["summary"]["verdict"] = "CONFORMANT"
-    assert console_lines(results) == []
+    results["summary"].update(verdict="CONFORMANT", must_failed=[])
+    assert "MUST failed (" not in "\n".join(summary_lines(results))
 
 
 def test_a_failure_without_findings_still_names_the_test() -> None:

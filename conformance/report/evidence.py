@@ -69,22 +69,3 @@ def must_failures(results: Mapping[str, Any]) -> list[FailureEvidence]:
             )
         )
     return out
-
-
-def console_lines(results: Mapping[str, Any], limit: int = 10) -> list[str]:
-    """Brief evidence lines for the console: message, test, and the reproduction command.
-
-    Nothing for an unreachable target (the preflight error says it all); at most ``limit`` entries.
-    """
-    if str((results.get("summary") or {}).get("verdict", "")).startswith("UNREACHABLE"):
-        return []
-    evidence = must_failures(results)
-    lines: list[str] = []
-    for ev in evidence[:limit]:
-        lines.append(f"  {ev.requirement}: {ev.message}")
-        lines.append(f"    test: {ev.nodeid} (full evidence in report.html)")
-        if ev.reproduction is not None:
-            lines += [f"    {line}" for line in ev.reproduction.text.splitlines()]
-    if len(evidence) > limit:
-        lines.append(f"  ... and {len(evidence) - limit} more failed MUST requirements in report.html")
-    return ["evidence (first finding per failed MUST):", *lines] if lines else []
