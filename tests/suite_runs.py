@@ -62,7 +62,7 @@ def run_plain_pytest(
             "-m",
             "pytest",
             "-p",
-            "conformance.plugin",
+            "conformance.suite.plugin",
             "--pyargs",
             "conformance.suite",
             "--target-config",

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from conformance.catalog import load_catalog, render_markdown
-from conformance.runner import collect_test_index, unknown_requirement_ids
+from conformance.commands.run import collect_test_index, unknown_requirement_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,10 +21,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from conformance.badge import GREEN, GREY, RED, render_badge
 from conformance.catalog import catalog_sha256
-from conformance.certificate import bundle_bytes, fingerprint
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
+from conformance.report.badge import GREEN, GREY, RED, render_badge
+from conformance.report.certificate import bundle_bytes, fingerprint
 
 
 @dataclass

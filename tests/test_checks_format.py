@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from conformance import checks, strategies
+from conformance import checks
 from conformance.checks import Finding, Observation, observe
-from conformance.client import ApiRequest, Exchange, RecordedResponse
 from conformance.reference.params import HTTP_IRI_RE
+from conformance.suite import strategies
+from conformance.transport.client import ApiRequest, Exchange, RecordedResponse
 
 PHOTO = "123456"
 RETURN_URL = "https://www.example.com/upload/callback?theme=green"

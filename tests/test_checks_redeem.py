@@ -14,10 +14,10 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from conformance import redeem_checks as rc
 from conformance.checks import Finding
-from conformance.client import Exchange, RecordedResponse
-from conformance.receiver import ReceivedRequest
+from conformance.checks import redeem as rc
+from conformance.transport.client import Exchange, RecordedResponse
+from conformance.transport.receiver import ReceivedRequest
 
 TOKEN = "a" * 40
 PHOTO = "7"

@@ -24,7 +24,7 @@ import pytest
 
 from conformance import __version__
 from conformance.catalog import catalog_sha256
-from conformance.cli import build_parser
+from conformance.commands.cli import build_parser
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from tests.suite_runs import run_suite, write_config
 

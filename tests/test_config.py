@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.commands.cli import main
 from conformance.config import ConfigError, check_callback_listen, load_config, parse_config
 from tests.suite_runs import run_suite
 

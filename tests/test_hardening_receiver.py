@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from conformance.config import parse_config
-from conformance.receiver import CallbackReceiver, describe_plan, plan_receiver
 from conformance.reference import ReferenceServer, ReferenceSettings, write_target_config
+from conformance.transport.receiver import CallbackReceiver, describe_plan, plan_receiver
 from tests.hostile import Ctx, HostileServer, distinctive_credentials, run_conformance
 
 REDEEM = "/api/photo/redeem-replace-token"
@@ -199,7 +199,7 @@ def test_receiver_binds_all_interfaces_only_when_the_callback_url_needs_it(
 
 def test_a_live_key_keeps_at_most_its_bound() -> None:
     """A flood that uses a live key cannot grow memory without bound either."""
-    from conformance.receiver import MAX_PER_KEY
+    from conformance.transport.receiver import MAX_PER_KEY
 
     data = {
         "base_url": "http://127.0.0.1:9",

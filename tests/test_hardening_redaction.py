@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 
-from conformance.redaction import BODY_REDACTED, REDACTED, Redactor
+from conformance.transport.redaction import BODY_REDACTED, REDACTED, Redactor
 
 SIG = "tR3+xK9/abcdefghijklmnopqrs="
 LONG = "CSECRETWRITEzq1234abcdXy"

@@ -19,12 +19,12 @@ import requests
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
 
-from conformance import redeem_checks as rc
-from conformance.client import Exchange, RecordedResponse
+from conformance.checks import redeem as rc
 from conformance.config import parse_config
-from conformance.receiver import NO_RECEIVER, CallbackReceiver, ReceiverPlan, plan_receiver
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from conformance.uploads import gif, make_upload, multipart_form, png
+from conformance.transport.client import Exchange, RecordedResponse
+from conformance.transport.receiver import NO_RECEIVER, CallbackReceiver, ReceiverPlan, plan_receiver
+from conformance.transport.uploads import gif, make_upload, multipart_form, png
 from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config
 
 LIFECYCLE = "redeem or stateful"

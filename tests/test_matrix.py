@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from conformance.matrix import load_implementation, write_matrix
-from conformance.matrix_live import DEMO_FAULTS, _demo_cases, targets_from_configs
+from conformance.commands.matrix import DEMO_FAULTS, _demo_cases, targets_from_configs
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
+from conformance.report.matrix import load_implementation, write_matrix
 from tests.test_report_html import parse
 from tests.test_report_run import CHROMIUM, needs_browser
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from conformance import checks
-from conformance.client import ApiRequest, TargetClient
+from conformance.commands.replay import run_replay
 from conformance.config import parse_config
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
 from conformance.reference.variants import VARIANTS
-from conformance.replay import run_replay
 from conformance.report.reproduce import build_reproduction
+from conformance.transport.client import ApiRequest, TargetClient
 from tests.test_report_run import subprocess_env
 
 SH = shutil.which("sh")
@@ -148,7 +148,7 @@ def test_xml_json_disagreement_replays_both_formats_and_names_the_failing_side(
 def test_replay_without_a_check_judges_the_baseline(
     servers: dict[str, ReferenceServer], tmp_path: Path
 ) -> None:
-    from conformance.cli import main
+    from conformance.commands.cli import main
 
     cwd = _workdir(servers["clean"], tmp_path, "plain")
     assert main(["replay", "--config", str(cwd / "target.toml"), "photo_id=123456"]) == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import main
+from conformance.commands.cli import main
 from conformance.report.diff import diff_results
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.console import summary_lines
+from conformance.report.console import summary_lines
 from conformance.report.evidence import must_failures
 from tests.test_report_html import hostile_results
 

@@ -541,7 +541,7 @@ def test_failures_summary_sits_under_the_banner_before_the_matrix(hostile_html: 
 
 
 def test_absent_values_and_object_addresses_are_shown_for_people() -> None:
-    note = "Falsifying example: test(api=<conformance.plugin.Api object at 0x7f3a2b1c>, value=None)"
+    note = "Falsifying example: test(api=<conformance.suite.plugin.Api object at 0x7f3a2b1c>, value=None)"
     data = _failing_results(
         [finding("RESPONSE-ECHO", message="return_url not echoed exactly", expected="'x'", observed="None")],
         hypothesis=[note],
@@ -550,7 +550,7 @@ def test_absent_values_and_object_addresses_are_shown_for_people() -> None:
     text = " ".join("".join(parse(page).text).split())
     assert "(absent)" in text and "value=(absent)" in text
     assert not re.search(r"\bNone\b", text)
-    assert " at 0x" not in page and "<conformance.plugin.Api>" in text
+    assert " at 0x" not in page and "<conformance.suite.plugin.Api>" in text
 
 
 def test_xml_json_disagreement_shows_both_answers_and_replays_the_failing_side() -> None:

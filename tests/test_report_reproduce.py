@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import build_parser, replay_request
-from conformance.client import ApiRequest
+from conformance.commands.cli import build_parser, replay_request
 from conformance.report.reproduce import (
     EMBEDDED_CONFIG,
     build_reproduction,
@@ -19,6 +18,7 @@ from conformance.report.reproduce import (
     rerun_command,
     shell_quote,
 )
+from conformance.transport.client import ApiRequest
 
 NASTY_VALUES = [
     "plain",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.responses import (
+from conformance.parse.responses import (
     ParsedResponse,
     ResponseParseError,
     parse_response,

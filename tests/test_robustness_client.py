@@ -19,9 +19,9 @@ from urllib.parse import quote
 import pytest
 
 from conformance.checks import check_json_wrapper, observe
-from conformance.client import BODY_REDACTED, ApiRequest, Redactor, TargetClient, TransportError
 from conformance.config import TargetConfig, parse_config
-from conformance.responses import ResponseParseError, parse_response
+from conformance.parse.responses import ResponseParseError, parse_response
+from conformance.transport.client import BODY_REDACTED, ApiRequest, Redactor, TargetClient, TransportError
 from tests.hostile import (
     BILLION_LAUGHS,
     HTML_ERROR_PAGE,

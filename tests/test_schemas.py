@@ -16,8 +16,8 @@ import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance import schemas
-from conformance.schemas import (
+from conformance.parse import schemas
+from conformance.parse.schemas import (
     DOCUMENTED_ERROR_CODES,
     Violation,
     schema_dir,

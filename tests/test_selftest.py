@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 
 from conformance.catalog import load_catalog
+from conformance.commands.selftest import (
+    Case,
+    CaseResult,
+    all_cases,
+    judge,
+    select_cases,
+    summarize,
+    write_reports,
+)
 from conformance.reference.faults import FAULT_LIST
 from conformance.reference.variants import VARIANT_LIST
-from conformance.selftest import Case, CaseResult, all_cases, judge, select_cases, summarize, write_reports
 
 
 def _results(verdicts: dict[str, str]) -> dict[str, Any]:

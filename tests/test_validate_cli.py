@@ -1,4 +1,4 @@
-"""``conformance validate FILE...`` through :func:`conformance.validate.main`."""
+"""``conformance validate FILE...`` through :func:`conformance.commands.validate.main`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conformance.validate import main
+from conformance.commands.validate import main
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "spec_examples"
 EXAMPLES = sorted(str(p) for p in FIXTURES.iterdir() if p.suffix in {".xml", ".json", ".url"})

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
+from conformance.parse.schemas import validate_json_response, validate_xml_response
 from conformance.reference import ReferenceServer, ReferenceSettings
 from conformance.reference.behaviour import Behaviour
 from conformance.reference.variants import VARIANT_LIST, VARIANTS
-from conformance.schemas import validate_json_response, validate_xml_response
 from tests.reference_helpers import PHOTO_ID, get_token, js, xml
 
 

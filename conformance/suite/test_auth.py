@@ -1,7 +1,7 @@
 """AUTH: who may get a replace token, and how requests are signed."""
 
 from conformance import checks
-from conformance.plugin import Api, requirement
+from conformance.suite.plugin import Api, requirement
 
 
 def _expect_denied(api: Api, auth: str | None, levels: set[str], r: str) -> None:

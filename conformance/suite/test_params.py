@@ -5,9 +5,10 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import checks, strategies
+from conformance import checks
 from conformance.checks import MAX_UPLOADS, VALID_MINUTES
-from conformance.plugin import Api, requirement
+from conformance.suite import strategies
+from conformance.suite.plugin import Api, requirement
 
 
 @requirement("PARAMS-VALID-MINUTES-DEFAULT")

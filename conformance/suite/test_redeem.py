@@ -11,11 +11,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import redeem_checks as rc
-from conformance.lifecycle import RETURN_URL, TRICKY_EXTRA, TRICKY_VALUE, Lifecycle
-from conformance.plugin import Api, requirement
-from conformance.strategies import unicode_text
-from conformance.uploads import make_upload
+from conformance.checks import redeem as rc
+from conformance.suite.lifecycle import RETURN_URL, TRICKY_EXTRA, TRICKY_VALUE, Lifecycle
+from conformance.suite.plugin import Api, requirement
+from conformance.suite.strategies import unicode_text
+from conformance.transport.uploads import make_upload
 
 RESERVED = {
     *rc.TOKEN_NAMES,

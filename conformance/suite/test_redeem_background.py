@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance import redeem_checks as rc
-from conformance.lifecycle import TRICKY_EXTRA, Lifecycle, return_url_with_state
-from conformance.plugin import Api, RunState, requirement
-from conformance.receiver import CallbackReceiver, plan_receiver
-from conformance.uploads import make_upload
+from conformance.checks import redeem as rc
+from conformance.suite.lifecycle import TRICKY_EXTRA, Lifecycle, return_url_with_state
+from conformance.suite.plugin import Api, RunState, requirement
+from conformance.transport.receiver import CallbackReceiver, plan_receiver
+from conformance.transport.uploads import make_upload
 
 
 @pytest.fixture(scope="module")

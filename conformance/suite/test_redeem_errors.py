@@ -8,10 +8,10 @@ import secrets
 
 import pytest
 
-from conformance import redeem_checks as rc
-from conformance.lifecycle import RETURN_URL, Lifecycle
-from conformance.plugin import Api, requirement
-from conformance.uploads import make_upload
+from conformance.checks import redeem as rc
+from conformance.suite.lifecycle import RETURN_URL, Lifecycle
+from conformance.suite.plugin import Api, requirement
+from conformance.transport.uploads import make_upload
 
 
 def _altered(token: str) -> str:

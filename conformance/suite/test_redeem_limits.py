@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from conformance import redeem_checks as rc
-from conformance.lifecycle import RETURN_URL, Lifecycle
-from conformance.plugin import Api, requirement
-from conformance.uploads import make_upload
+from conformance.checks import redeem as rc
+from conformance.suite.lifecycle import RETURN_URL, Lifecycle
+from conformance.suite.plugin import Api, requirement
+from conformance.transport.uploads import make_upload
 
 EXPIRY_MARGIN = 60  # seconds kept away from valid_until on either side (clock granularity, round trips)
 

@@ -4,9 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import checks, strategies
-from conformance.client import ApiRequest
-from conformance.plugin import Api, requirement
+from conformance import checks
+from conformance.suite import strategies
+from conformance.suite.plugin import Api, requirement
+from conformance.transport.client import ApiRequest
 
 
 @requirement("RESPONSE-FIELDS", "RESPONSE-JSON-ENVELOPE", "RESPONSE-CACHED-ZERO", "RESPONSE-ECHO")

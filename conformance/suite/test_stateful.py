@@ -21,11 +21,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance import redeem_checks as rc
 from conformance.checks import Finding
-from conformance.lifecycle import IssuedToken, Lifecycle, return_url_with_state
-from conformance.plugin import Api, requirement
-from conformance.uploads import make_upload
+from conformance.checks import redeem as rc
+from conformance.suite.lifecycle import IssuedToken, Lifecycle, return_url_with_state
+from conformance.suite.plugin import Api, requirement
+from conformance.transport.uploads import make_upload
 
 RETURN_URL = return_url_with_state("https://app.example.com/upload/callback", theme="stateful")
 UNSURE_SECONDS = 30

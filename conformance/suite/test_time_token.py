@@ -3,8 +3,9 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import checks, strategies
-from conformance.plugin import Api, requirement
+from conformance import checks
+from conformance.suite import strategies
+from conformance.suite.plugin import Api, requirement
 
 
 @requirement("TIME-VALID-UNTIL")

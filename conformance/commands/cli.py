@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conformance.client import ApiRequest
+from conformance.transport.client import ApiRequest
 
 EXIT_OK, EXIT_NOT_CONFORMANT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_INCOMPLETE, EXIT_INTERRUPTED = 4, 130
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--with-tests", action="store_true")
 
     try:
-        from conformance.selftest import add_arguments as add_selftest_arguments
+        from conformance.commands.selftest import add_arguments as add_selftest_arguments
     except ImportError:
         pass
     else:
@@ -231,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         rep = sub.add_parser("report", help="work with results.json files")
         add_report_arguments(rep)
 
-    from conformance.certificate_verify import add_arguments as add_certificate_arguments
-    from conformance.matrix import add_arguments as add_matrix_arguments
+    from conformance.commands.certificate_verify import add_arguments as add_certificate_arguments
+    from conformance.report.matrix import add_arguments as add_matrix_arguments
 
     add_certificate_arguments(sub.add_parser("certificate", help="verify a certificate bundle"))
     add_matrix_arguments(sub.add_parser("matrix", help="many implementations side by side (matrix.html)"))
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
-            from conformance.runner import run
+            from conformance.commands.run import run
 
             return run(args)
         if args.command == "serve":
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return serve_main(args)
         if args.command == "validate":
-            from conformance.validate import main as validate_main
+            from conformance.commands.validate import main as validate_main
 
             return validate_main(args.files)
         if args.command == "replay":
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "catalog":
             return _catalog(args)
         if args.command == "selftest":
-            from conformance.selftest import main as selftest_main
+            from conformance.commands.selftest import main as selftest_main
 
             return selftest_main(args)
         if args.command == "report":
@@ -267,11 +267,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return report_main(args)
         if args.command == "certificate":
-            from conformance.certificate_verify import main as certificate_main
+            from conformance.commands.certificate_verify import main as certificate_main
 
             return certificate_main(args)
         if args.command == "matrix":
-            from conformance.matrix import main as matrix_main
+            from conformance.report.matrix import main as matrix_main
 
             return matrix_main(args)
     except KeyboardInterrupt:
@@ -318,7 +318,7 @@ def replay_request(args: Any) -> ApiRequest:
         raise ReplayUsageError(f"--path {args.path!r} must start with '/' (it is appended to base_url)")
     params = _pairs(args.params)
     if getattr(args, "params_json", None):
-        from conformance.replay import params_from_json
+        from conformance.commands.replay import params_from_json
 
         try:
             params += params_from_json(args.params_json)
@@ -355,7 +355,7 @@ def _replay(args: Any) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from conformance.replay import run_replay
+    from conformance.commands.replay import run_replay
 
     return run_replay(req, config, args.requirement, args.check)
 
@@ -365,7 +365,7 @@ def _catalog(args: Any) -> int:
 
     index = None
     if args.with_tests:
-        from conformance.runner import collect_test_index
+        from conformance.commands.run import collect_test_index
 
         index = collect_test_index()
     print(render_markdown(index))
@@ -377,7 +377,7 @@ def new_seed() -> int:
 
 
 def suite_dir() -> Path:
-    return Path(__file__).parent / "suite"
+    return Path(__file__).parent.parent / "suite"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,6 @@
 """The lifecycle driver the ``full`` profile's suite tests use: issue, redeem, move the clock, inspect.
 
-Everything goes through the run's :class:`~conformance.client.TargetClient` (budget, rate cap,
+Everything goes through the run's :class:`~conformance.transport.client.TargetClient` (budget, rate cap,
 timeouts, redaction) and every exchange is recorded on the test's ``api`` handle as evidence.
 Redemptions are anonymous browser-style multipart POSTs whose redirects are never followed: the
 suite reads ``Location`` instead. The optional history hook is only consulted when the target
@@ -21,10 +21,10 @@ import pytest
 
 from conformance import checks
 from conformance.checks import Observation
-from conformance.client import REDEEM_REPLACE_TOKEN, Exchange
-from conformance.plugin import Api
-from conformance.redeem_checks import PhotoHistory, RedeemAnswer, read_redeem_answer
-from conformance.uploads import Upload, multipart_form
+from conformance.checks.redeem import PhotoHistory, RedeemAnswer, read_redeem_answer
+from conformance.suite.plugin import Api
+from conformance.transport.client import REDEEM_REPLACE_TOKEN, Exchange
+from conformance.transport.uploads import Upload, multipart_form
 
 CLOCK_HOOK_SUFFIX = "/_test/clock"
 # Callback values must reach return_url exactly as sent, so the lifecycle sends values holding every

@@ -23,7 +23,7 @@ from xml.etree.ElementTree import Element
 import jsonschema
 import xmlschema
 
-from conformance.responses import ParsedResponse, ResponseParseError, parse_response
+from conformance.parse.responses import ParsedResponse, ResponseParseError, parse_response
 
 __all__ = [
     "CALLBACK_SCHEMA",
@@ -91,7 +91,7 @@ def schema_dir() -> pathlib.Path:
             return pathlib.Path(str(packaged))
     except (ModuleNotFoundError, OSError, TypeError):
         pass
-    return pathlib.Path(__file__).resolve().parent.parent / "schemas"
+    return pathlib.Path(__file__).resolve().parents[2] / "schemas"
 
 
 def schema_sha256() -> dict[str, str]:

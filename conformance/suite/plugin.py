@@ -1,6 +1,6 @@
 """The pytest plugin: options, fixtures, the ``requirement`` marker, and evidence collection.
 
-Use it from plain pytest with ``pytest -p conformance.plugin --pyargs conformance.suite
+Use it from plain pytest with ``pytest -p conformance.suite.plugin --pyargs conformance.suite
 --target-config target.toml``; ``conformance run`` uses the same plugin in-process. Results flow
 out through ``report.user_properties`` (so they survive pytest-xdist) into ``results.json``.
 """
@@ -25,13 +25,13 @@ from hypothesis import HealthCheck, Phase, settings
 from conformance import __version__
 from conformance.catalog import load_catalog
 from conformance.checks import Finding, Observation, measure_skew, observe
-from conformance.client import ApiRequest, BudgetExhausted, Exchange, TargetClient, TransportError
 from conformance.config import ConfigError, TargetConfig, check_requirement_ids, load_config
+from conformance.transport.client import ApiRequest, BudgetExhausted, Exchange, TargetClient, TransportError
 
 PROFILES = ("core", "full")
 # Transport refusals that end a test because the run's own limits ran out: the test is unverified.
 CUT_SHORT_KINDS = ("budget", "deadline")
-# "<conformance.plugin.Api object at 0x7f...>" in Hypothesis' notes: an address says nothing to a reader.
+# "<...plugin.Api object at 0x7f...>" in Hypothesis' notes: an address says nothing to a reader.
 _OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>")
 
 
@@ -505,7 +505,7 @@ def _test_record(
     if kind == "not-run" and transport is not None:
         record["cause"] = transport.kind  # "budget" or "deadline": which limit left it unverified
     if kind == "pass" and api is not None:  # replayable by `conformance certificate verify --recheck`
-        from conformance.recheck import record_samples
+        from conformance.commands.recheck import record_samples
 
         samples = record_samples(api.exchanges, api.config.photo_id, ids)
         if samples:
@@ -712,6 +712,6 @@ def _start_embedded(state: RunState) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Entry for ``-p conformance.plugin``: register one ConformancePlugin unless the CLI did."""
+    """Entry for ``-p conformance.suite.plugin``: register one ConformancePlugin unless the CLI did."""
     if find_plugin(config) is None:
         config.pluginmanager.register(ConformancePlugin(), "conformance-plugin")

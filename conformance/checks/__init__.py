@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from conformance.client import GET_REPLACE_TOKEN, ApiRequest, Exchange
-from conformance.responses import ParsedResponse, ResponseParseError, parse_response
-from conformance.schemas import DOCUMENTED_ERROR_CODES, validate_json_response, validate_xml_response
+from conformance.parse.responses import ParsedResponse, ResponseParseError, parse_response
+from conformance.parse.schemas import DOCUMENTED_ERROR_CODES, validate_json_response, validate_xml_response
+from conformance.transport.client import GET_REPLACE_TOKEN, ApiRequest, Exchange
 
 TOKEN_FIELDS = ("replace_token", "photo_id", "max_uploads", "valid_minutes", "valid_until")
 VALID_MINUTES = (15, 1440, 180)  # min, max, default

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from conformance.certificate import (
+from conformance.report.certificate import (
     CERTIFICATE,
     SIGNATURE,
     CertificateError,
@@ -32,7 +32,7 @@ from conformance.certificate import (
     requirement_state,
     sha256_hex,
 )
-from conformance.certificate_zip import DamagedMember, UnsafeBundle, read_bundle
+from conformance.report.certificate_zip import DamagedMember, UnsafeBundle, read_bundle
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 REPORT_FORMAT_SCHEMAS = {"results.schema.json"}
@@ -125,7 +125,7 @@ def _check_manifest(v: Verification, members: Mapping[str, bytes], cert: dict[st
 def _check_suite(v: Verification, cert: dict[str, Any]) -> None:
     from conformance import __version__
     from conformance.catalog import catalog_sha256
-    from conformance.schemas import schema_sha256
+    from conformance.parse.schemas import schema_sha256
 
     issued = cert.get("catalog_sha256")
     issued_by = (cert.get("suite") or {}).get("version", "?")
@@ -276,7 +276,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _recheck(result: Verification, members: Mapping[str, bytes], config: Any, limit: int) -> None:
-    from conformance.recheck import recheck
+    from conformance.commands.recheck import recheck
 
     results = json.loads(members["results.json"])
     certified = (result.certificate.get("target") or {}).get("base_url")

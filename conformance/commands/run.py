@@ -20,15 +20,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from conformance.catalog import load_catalog
 from conformance.checks import Observation, measure_skew, observe
-from conformance.cli import EXIT_USAGE, new_seed, suite_dir
-from conformance.client import (
-    BODY_REDACTED,
-    GET_REPLACE_TOKEN,
-    ApiRequest,
-    NetworkOptions,
-    TargetClient,
-    TransportError,
-)
+from conformance.commands.cli import EXIT_USAGE, new_seed, suite_dir
 from conformance.config import (
     ConfigError,
     TargetConfig,
@@ -39,11 +31,19 @@ from conformance.config import (
     load_config,
     parse_config,
 )
-from conformance.console import Progress, summary_lines, use_color
-from conformance.console import unverified_lines as unverified_lines  # re-exported
-from conformance.plugin import ConformancePlugin, InterruptSignals, RunState, apply_limit_overrides
-from conformance.receiver import LISTEN_ENV, describe_plan, plan_receiver
+from conformance.report.console import Progress, summary_lines, use_color
+from conformance.report.console import unverified_lines as unverified_lines  # re-exported
 from conformance.results import VERDICT_LABELS, build_results, write_outputs
+from conformance.suite.plugin import ConformancePlugin, InterruptSignals, RunState, apply_limit_overrides
+from conformance.transport.client import (
+    BODY_REDACTED,
+    GET_REPLACE_TOKEN,
+    ApiRequest,
+    NetworkOptions,
+    TargetClient,
+    TransportError,
+)
+from conformance.transport.receiver import LISTEN_ENV, describe_plan, plan_receiver
 
 SLOW_TEST_ALLOWANCE = 20 * 60  # seconds added to the run deadline by --include-slow
 PREVIOUS_RESULTS = "results.previous.json"  # where a new run keeps the report dir's earlier results
@@ -143,7 +143,7 @@ def _suite_pytest_args() -> list[str]:
 
 
 def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
-    from conformance.certificate import CertificateError, signing_key
+    from conformance.report.certificate import CertificateError, signing_key
 
     try:  # a bad key file is a usage error before any request, not a lost run
         sign_key = signing_key(getattr(args, "sign_key", None), getattr(args, "certify", False))
@@ -196,7 +196,7 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
         pytest_args = [
             *_suite_pytest_args(),
             "-p",
-            "conformance.plugin",
+            "conformance.suite.plugin",
             f"--junitxml={report_dir / 'junit.xml'}",
             "-o",
             "junit_family=xunit2",
@@ -208,7 +208,7 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
         ]
         if pytest_output:  # the pytest-style console of earlier versions
             pytest_args += ["--tb=no", "-rN", "--no-header", "-q" if args.quiet else "-v"]
-        else:  # the suite's own console (conformance.console); pytest prints nothing
+        else:  # the suite's own console (conformance.report.console); pytest prints nothing
             pytest_args += ["-p", "no:terminal"]
         max_failures = 1 if getattr(args, "exitfirst", False) else getattr(args, "max_failures", None)
         if max_failures:
@@ -249,7 +249,7 @@ def run_suite(config: TargetConfig, args: Any, *, embedded: bool) -> int:
         print(line)
     code = int(results["summary"]["exit_code"])
     if getattr(args, "certify", False):
-        from conformance.certificate import certify_after_run
+        from conformance.report.certificate import certify_after_run
 
         return certify_after_run(results, report_dir, sign_key, code)
     return code

@@ -505,7 +505,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from conformance.cli import new_seed
+    from conformance.commands.cli import new_seed
 
     try:
         cases = select_cases(

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from conformance import __version__
 from conformance.catalog import catalog_sha256, load_catalog
-from conformance.redaction import REDACTED
+from conformance.transport.redaction import REDACTED
 
 if TYPE_CHECKING:
-    from conformance.plugin import RunState
+    from conformance.suite.plugin import RunState
 
 RESULTS_FORMAT = 1
 # How each verdict is shown, in the console and in the report.
@@ -237,7 +237,7 @@ def junit_properties(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def build_results(state: RunState) -> dict[str, Any]:
-    from conformance.schemas import schema_sha256
+    from conformance.parse.schemas import schema_sha256
 
     client = state.client
     stats = client.stats if client else None

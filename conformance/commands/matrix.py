@@ -26,7 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.matrix import Implementation, MatrixError, load_implementation, write_matrix
+from conformance.report.matrix import Implementation, MatrixError, load_implementation, write_matrix
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE = 0, 1, 2
 DEMO_FAULTS = 3  # faults shown beside the conformant cases by --demo
@@ -125,7 +125,7 @@ def run_targets(
 
 def _demo_cases(profile: str) -> list[object]:
     """The clean reference, every conformant variant and the first few core faults (selftest's table)."""
-    from conformance.selftest import all_cases, representative_subset
+    from conformance.commands.selftest import all_cases, representative_subset
 
     cases = all_cases(profile)
     chosen = [c for c in cases if c.kind in ("reference", "variant")]
@@ -176,7 +176,7 @@ def _load_all(paths: Sequence[Path], targets: Sequence[Target], report_dir: Path
 
 
 def main(args: argparse.Namespace) -> int:
-    from conformance.cli import new_seed
+    from conformance.commands.cli import new_seed
 
     modes = sum((bool(args.results), bool(args.config), bool(args.demo)))
     if modes != 1:

@@ -27,7 +27,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from conformance.badge import render_badge
+from conformance.report.badge import render_badge
 
 CERTIFICATE_FORMAT = 1
 CERTIFICATE = "certificate.json"

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import checks
-from conformance.client import GET_REPLACE_TOKEN, ApiRequest, Exchange, TargetClient, TransportError
 from conformance.config import TargetConfig
+from conformance.transport.client import GET_REPLACE_TOKEN, ApiRequest, Exchange, TargetClient, TransportError
 
 SAMPLES_PER_TEST = 2
 _NONCE = re.compile(r"oauth_nonce(?:=|%3D|=\")([^\"&,\s]+)")

@@ -30,9 +30,11 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from conformance.config import Credentials, TargetConfig
-from conformance.redaction import BODY_REDACTED as BODY_REDACTED  # re-exported: callers import it from here
-from conformance.redaction import REDACTED as REDACTED
-from conformance.redaction import Redactor
+from conformance.transport.redaction import (
+    BODY_REDACTED as BODY_REDACTED,  # re-exported: callers import it from here
+)
+from conformance.transport.redaction import REDACTED as REDACTED
+from conformance.transport.redaction import Redactor
 
 GET_REPLACE_TOKEN = "/api/photo/get-replace-token"
 REDEEM_REPLACE_TOKEN = "/api/photo/redeem-replace-token"

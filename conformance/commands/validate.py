@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from conformance.schemas import Violation, validate_callback_params, validate_response_body
+from conformance.parse.schemas import Violation, validate_callback_params, validate_response_body
 
 __all__ = ["main", "validate_bytes"]
 
@@ -77,5 +77,5 @@ def main(paths: list[str], out: TextIO | None = None, err: TextIO | None = None)
     return EXIT_INVALID if invalid else EXIT_OK
 
 
-if __name__ == "__main__":  # pragma: no cover - the CLI entry point is conformance.cli
+if __name__ == "__main__":  # pragma: no cover - the CLI entry point is conformance.commands.cli
     sys.exit(main(sys.argv[1:]))

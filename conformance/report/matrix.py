@@ -216,12 +216,12 @@ def merge_files(paths: Iterable[str | Path], out_dir: Path) -> tuple[Path, Path,
 
 
 def add_arguments(parser: Any) -> None:
-    from conformance.matrix_live import add_arguments as add_live
+    from conformance.commands.matrix import add_arguments as add_live
 
     add_live(parser)
 
 
 def main(args: Any) -> int:
-    from conformance.matrix_live import main as live_main
+    from conformance.commands.matrix import main as live_main
 
     return live_main(args)

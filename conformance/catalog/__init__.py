@@ -49,7 +49,7 @@ class Requirement:
 
 
 def _catalog_bytes() -> bytes:
-    return resources.files("conformance").joinpath("catalog.toml").read_bytes()
+    return resources.files("conformance.catalog").joinpath("catalog.toml").read_bytes()
 
 
 @cache
