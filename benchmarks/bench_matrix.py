@@ -28,13 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from conformance.report.matrix import load_implementation, write_matrix  # noqa: E402
+from conformance.commands.selftest import all_cases  # noqa: E402
 from conformance.reference.server import (  # noqa: E402
     ReferenceServer,
     ReferenceSettings,
     write_target_config,
 )
-from conformance.commands.selftest import all_cases  # noqa: E402
+from conformance.report.matrix import load_implementation, write_matrix  # noqa: E402
 
 
 def generate(out: Path, runs: int, jobs: int, reuse: bool) -> list[Path]:

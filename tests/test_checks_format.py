@@ -18,9 +18,9 @@ from hypothesis import given, settings
 
 from conformance import checks
 from conformance.checks import Finding, Observation, observe
+from conformance.model.exchange import ApiRequest, Exchange, RecordedResponse
 from conformance.reference.params import HTTP_IRI_RE
 from conformance.suite import strategies
-from conformance.transport.client import ApiRequest, Exchange, RecordedResponse
 
 PHOTO = "123456"
 RETURN_URL = "https://www.example.com/upload/callback?theme=green"

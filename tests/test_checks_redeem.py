@@ -16,7 +16,7 @@ import pytest
 
 from conformance.checks import Finding
 from conformance.checks import redeem as rc
-from conformance.transport.client import Exchange, RecordedResponse
+from conformance.model.exchange import Exchange, RecordedResponse
 from conformance.transport.receiver import ReceivedRequest
 
 TOKEN = "a" * 40

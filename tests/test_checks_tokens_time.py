@@ -19,7 +19,7 @@ import pytest
 
 from conformance import checks
 from conformance.checks import Finding, Observation, observe
-from conformance.transport.client import ApiRequest, Exchange, RecordedResponse
+from conformance.model.exchange import ApiRequest, Exchange, RecordedResponse
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 PHOTO_ID = "123456"

@@ -21,8 +21,8 @@ from werkzeug.test import EnvironBuilder
 
 from conformance.checks import redeem as rc
 from conformance.config import parse_config
+from conformance.model.exchange import Exchange, RecordedResponse
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from conformance.transport.client import Exchange, RecordedResponse
 from conformance.transport.receiver import NO_RECEIVER, CallbackReceiver, ReceiverPlan, plan_receiver
 from conformance.transport.uploads import gif, make_upload, multipart_form, png
 from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config

@@ -19,10 +19,11 @@ import pytest
 from conformance import checks
 from conformance.commands.replay import run_replay
 from conformance.config import parse_config
+from conformance.model.exchange import ApiRequest
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
 from conformance.reference.variants import VARIANTS
 from conformance.report.reproduce import build_reproduction
-from conformance.transport.client import ApiRequest, TargetClient
+from conformance.transport.client import TargetClient
 from tests.test_report_run import subprocess_env
 
 SH = shutil.which("sh")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conformance.commands.cli import build_parser, replay_request
+from conformance.model.exchange import ApiRequest
 from conformance.report.reproduce import (
     EMBEDDED_CONFIG,
     build_reproduction,
@@ -18,7 +19,6 @@ from conformance.report.reproduce import (
     rerun_command,
     shell_quote,
 )
-from conformance.transport.client import ApiRequest
 
 NASTY_VALUES = [
     "plain",

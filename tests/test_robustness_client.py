@@ -20,8 +20,9 @@ import pytest
 
 from conformance.checks import check_json_wrapper, observe
 from conformance.config import TargetConfig, parse_config
+from conformance.model.exchange import ApiRequest
 from conformance.parse.responses import ResponseParseError, parse_response
-from conformance.transport.client import BODY_REDACTED, ApiRequest, Redactor, TargetClient, TransportError
+from conformance.transport.client import BODY_REDACTED, Redactor, TargetClient, TransportError
 from tests.hostile import (
     BILLION_LAUGHS,
     HTML_ERROR_PAGE,

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from conformance.model.exchange import ApiRequest, Exchange
+from conformance.model.finding import Finding
 from conformance.parse.responses import ParsedResponse, ResponseParseError, parse_response
 from conformance.parse.schemas import DOCUMENTED_ERROR_CODES, validate_json_response, validate_xml_response
-from conformance.transport.client import GET_REPLACE_TOKEN, ApiRequest, Exchange
+from conformance.spec import GET_REPLACE_TOKEN
 
 TOKEN_FIELDS = ("replace_token", "photo_id", "max_uploads", "valid_minutes", "valid_until")
 VALID_MINUTES = (15, 1440, 180)  # min, max, default
@@ -37,32 +39,6 @@ _STACK_TRACE_MARKERS = (
     "<b>Notice</b>",
 )
 _PHP_WARNING = re.compile(r"Warning: [^\n]{0,500}? in \S+ on line \d+")  # PHP's warning, even in plain text
-
-
-@dataclass
-class Finding:
-    requirement: str
-    check: str
-    message: str
-    expected: str = ""
-    observed: str = ""
-    exchange: Exchange | None = None
-    severity: Literal["error", "warning"] = "error"
-    related: Exchange | None = None  # the other answer a comparison judged (the XML of an XML/JSON pair)
-
-    def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "requirement": self.requirement,
-            "check": self.check,
-            "message": self.message,
-            "expected": self.expected,
-            "observed": self.observed,
-            "severity": self.severity,
-            "exchange": self.exchange.to_dict() if self.exchange else None,
-        }
-        if self.related is not None:
-            data["related_exchange"] = self.related.to_dict()
-        return data
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from conformance.checks import Finding, Observation, _finding, check_no_server_error
-from conformance.transport.client import Exchange
+from conformance.model.exchange import Exchange
 from conformance.transport.receiver import ReceivedRequest
 
 CALLBACK_THRESHOLD = 1500  # browser-based callbacks up to this length are redirects (and background GETs)

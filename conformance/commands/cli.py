@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conformance.transport.client import ApiRequest
+from conformance.model.exchange import ApiRequest
 
 EXIT_OK, EXIT_NOT_CONFORMANT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_INCOMPLETE, EXIT_INTERRUPTED = 4, 130

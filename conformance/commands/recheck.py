@@ -23,7 +23,9 @@ from typing import Any
 
 from conformance import checks
 from conformance.config import TargetConfig
-from conformance.transport.client import GET_REPLACE_TOKEN, ApiRequest, Exchange, TargetClient, TransportError
+from conformance.model.exchange import ApiRequest, Exchange
+from conformance.spec import GET_REPLACE_TOKEN
+from conformance.transport.client import TargetClient, TransportError
 
 SAMPLES_PER_TEST = 2
 _NONCE = re.compile(r"oauth_nonce(?:=|%3D|=\")([^\"&,\s]+)")

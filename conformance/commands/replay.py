@@ -19,7 +19,8 @@ from typing import Any
 from conformance import checks
 from conformance.checks import MAX_UPLOADS, VALID_MINUTES, Finding, Observation
 from conformance.config import TargetConfig
-from conformance.transport.client import ApiRequest, TargetClient, TransportError
+from conformance.model.exchange import ApiRequest
+from conformance.transport.client import TargetClient, TransportError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 # Checks that judge the baseline of any answer (HTTP 200, well-formed, labelled, enveloped).

@@ -31,18 +31,13 @@ from conformance.config import (
     load_config,
     parse_config,
 )
+from conformance.model.exchange import ApiRequest
 from conformance.report.console import Progress, summary_lines, use_color
 from conformance.report.console import unverified_lines as unverified_lines  # re-exported
 from conformance.results import VERDICT_LABELS, build_results, write_outputs
+from conformance.spec import GET_REPLACE_TOKEN
 from conformance.suite.plugin import ConformancePlugin, InterruptSignals, RunState, apply_limit_overrides
-from conformance.transport.client import (
-    BODY_REDACTED,
-    GET_REPLACE_TOKEN,
-    ApiRequest,
-    NetworkOptions,
-    TargetClient,
-    TransportError,
-)
+from conformance.transport.client import BODY_REDACTED, NetworkOptions, TargetClient, TransportError
 from conformance.transport.receiver import LISTEN_ENV, describe_plan, plan_receiver
 
 SLOW_TEST_ALLOWANCE = 20 * 60  # seconds added to the run deadline by --include-slow

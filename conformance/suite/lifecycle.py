@@ -22,8 +22,9 @@ import pytest
 from conformance import checks
 from conformance.checks import Observation
 from conformance.checks.redeem import PhotoHistory, RedeemAnswer, read_redeem_answer
+from conformance.model.exchange import Exchange
+from conformance.spec import REDEEM_REPLACE_TOKEN
 from conformance.suite.plugin import Api
-from conformance.transport.client import REDEEM_REPLACE_TOKEN, Exchange
 from conformance.transport.uploads import Upload, multipart_form
 
 CLOCK_HOOK_SUFFIX = "/_test/clock"

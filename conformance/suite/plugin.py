@@ -26,7 +26,8 @@ from conformance import __version__
 from conformance.catalog import load_catalog
 from conformance.checks import Finding, Observation, measure_skew, observe
 from conformance.config import ConfigError, TargetConfig, check_requirement_ids, load_config
-from conformance.transport.client import ApiRequest, BudgetExhausted, Exchange, TargetClient, TransportError
+from conformance.model.exchange import ApiRequest, Exchange
+from conformance.transport.client import BudgetExhausted, TargetClient, TransportError
 
 PROFILES = ("core", "full")
 # Transport refusals that end a test because the run's own limits ran out: the test is unverified.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from conformance.checks import MAX_UPLOADS, VALID_MINUTES
-from conformance.transport.client import ApiRequest
+from conformance.model.exchange import ApiRequest
 
 # Text any conformant server can echo in both formats: all of Unicode, astral planes included, except
 # what UTF-8 cannot encode (lone surrogates) and what XML 1.0 cannot carry (C0/C1 controls, U+FFFE/U+FFFF).

@@ -2,8 +2,8 @@
 
 from conformance import checks
 from conformance.checks import Observation
+from conformance.model.exchange import ApiRequest
 from conformance.suite.plugin import Api, requirement
-from conformance.transport.client import ApiRequest
 
 
 @requirement("HTTP-STATUS-200")

@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import checks
+from conformance.model.exchange import ApiRequest
 from conformance.suite import strategies
 from conformance.suite.plugin import Api, requirement
-from conformance.transport.client import ApiRequest
 
 FORMATS = ["xml", "json"]
 

@@ -1,0 +1,93 @@
+"""Every fact the suite takes from the specification documents, each with its citation.
+
+One home for what the documents say (paraphrased, never quoted): the checks, the parsers, the
+strategies and the embedded reference server all import these names instead of keeping copies.
+Positions the project takes where the documents are silent live in the catalog, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# --------------------------------------------------------------------------- endpoints
+GET_REPLACE_TOKEN = "/api/photo/get-replace-token"
+"""photo-get-replace-token.md, title."""
+REDEEM_REPLACE_TOKEN = "/api/photo/redeem-replace-token"
+"""photo-redeem-replace-token.md, title."""
+
+
+# --------------------------------------------------------------------------- parameters
+class Bounds(NamedTuple):
+    """The documented range of an integer parameter and its default when omitted."""
+
+    low: int
+    high: int
+    default: int
+
+
+VALID_MINUTES = Bounds(15, 1440, 180)
+"""photo-get-replace-token.md, Parameters (valid_minutes)."""
+MAX_UPLOADS = Bounds(1, 100, 1)
+"""photo-get-replace-token.md, Parameters (max_uploads)."""
+
+TOKEN_FIELDS = ("replace_token", "photo_id", "max_uploads", "valid_minutes", "valid_until")
+"""The members of a token answer: photo-get-replace-token.md, Example XML/JSON Response."""
+
+
+# --------------------------------------------------------------------------- permissions
+LEVELS: tuple[str, ...] = ("none", "anonymous", "read", "write", "admin", "super")
+"""Permission levels in ascending order: index.md, Permission levels."""
+REQUIRED_LEVEL = "write"
+"""photo-get-replace-token.md and photo-redeem-replace-token.md, Permission level."""
+
+
+def level_at_least(actual: str, required: str) -> bool:
+    """Whether ``actual`` grants everything ``required`` does (levels are cumulative)."""
+    return LEVELS.index(actual) >= LEVELS.index(required)
+
+
+# --------------------------------------------------------------------------- response formats
+JS_NAME_PATTERN = r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*"
+"""A JavaScript identifier path, what ``varname``/``callback`` name: index.md, Response formats."""
+JS_NAME_RE = re.compile(f"^{JS_NAME_PATTERN}$")
+"""The ASCII form of that rule, which the reference enforces; the suite's own safety check also
+accepts Unicode identifiers (JavaScript allows them), see checks' ``is_js_name``."""
+DEFAULT_VARNAME = "visual"
+"""``format=json`` gives ``var visual = ...;``: index.md, Response formats."""
+
+
+DOCUMENTED_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "couldnt_create_album",
+        "couldnt_create_user",
+        "couldnt_update_album",
+        "error_processing_upload",
+        "invalid_album",
+        "invalid_album_token",
+        "invalid_input",
+        "invalid_photo_token",
+        "invalid_signature",
+        "no_file",
+        "no_such_album",
+        "no_such_photo",
+        "no_such_tag",
+        "no_such_user",
+        "permission_denied",
+        "token_required",
+        "user_already_exists",
+    }
+)
+"""error-codes.md (the whole platform's list, not only this method's)."""
+
+
+# --------------------------------------------------------------------------- redeeming
+CALLBACK_THRESHOLD = 1500
+"""A callback URL up to this length is a redirect, a longer one an HTML form POST:
+photo-redeem-replace-token.md, Returns (the text says both "less than" and "at most"; the suite
+keeps a margin, see the catalog)."""
+TOKEN_NAMES = ("replace_token", "upload_token")
+"""The name the callback gives the token: photo-redeem-replace-token.md, Returns, and
+browser-based-uploads.md, 4a."""
+SUCCESS_PARAMS = ("domain", "replace_token|upload_token", "photo_id", "tree_id", "token")
+"""The parameters of a success callback: browser-based-uploads.md, 4a."""
