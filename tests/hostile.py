@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from conformance.config import Credentials
+from conformance.model.credentials import Credentials
 from conformance.reference import ReferenceServer, ReferenceSettings
 
 GET_TOKEN = "/api/photo/get-replace-token"

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 from requests_oauthlib import OAuth1
 
-from conformance.config import Credentials
+from conformance.model.credentials import Credentials
 from conformance.reference import ReferenceServer, ReferenceSettings, write_target_config
 from tests.reference_helpers import GET_TOKEN, PHOTO_ID, xml
 

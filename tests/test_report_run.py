@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, unquote
 import jsonschema
 import pytest
 
-from conformance.config import Credentials
+from conformance.model.credentials import Credentials
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.html import render_html
 from tests.test_report_html import StrictHTML, hostile_results, parse

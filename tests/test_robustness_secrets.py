@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape, quoteattr
 
-from conformance.config import Credentials
+from conformance.model.credentials import Credentials
 from tests.hostile import (
     Ctx,
     HostileServer,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from conformance.config import Credentials
+from conformance.model.credentials import Credentials
 
 from .app import Context, ReferenceApp
 from .behaviour import Behaviour

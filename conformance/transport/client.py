@@ -29,7 +29,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from conformance.config import Credentials, TargetConfig
+from conformance.config import TargetConfig
+from conformance.model.credentials import Credentials
 from conformance.model.exchange import ApiRequest, Exchange, Placement, RecordedResponse
 from conformance.transport.redaction import (
     BODY_REDACTED as BODY_REDACTED,  # re-exported: callers import it from here

@@ -1,0 +1,82 @@
+"""The check registry: every check is a registered function with a stable name and title.
+
+Like Schemathesis' ``@check`` functions: a check takes what it judges first (an observation, a
+redeem answer, a list of them) and its expectations after; it returns the findings it made
+(empty: the expectation holds) or :class:`NotApplicable` when its precondition does not hold, so
+"passed" and "did not look" never read the same. A check never knows the requirement: the suite
+test that calls it binds its findings to the requirement its marker names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from conformance.model.exchange import Exchange
+from conformance.model.finding import Finding, NotApplicable, Severity
+
+Outcome = list[Finding] | NotApplicable
+F = TypeVar("F", bound=Callable[..., Outcome])
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """What the registry knows of one check: its name (the function's), title and doc line."""
+
+    name: str
+    title: str
+    doc: str
+    func: Callable[..., Outcome]
+
+
+CHECKS: dict[str, CheckInfo] = {}
+
+
+def check(title: str) -> Callable[[F], F]:
+    """Register a check under its function name with a stable, human title (a defect's name)."""
+
+    def register(func: F) -> F:
+        name = func.__name__
+        if name in CHECKS and CHECKS[name].func is not func:
+            raise ValueError(f"check {name} is registered twice")
+        doc = (func.__doc__ or "").strip().splitlines()
+        CHECKS[name] = CheckInfo(name, title, doc[0] if doc else "", func)
+        return func
+
+    return register
+
+
+def fail(
+    check_name: str,
+    message: str,
+    exchange: Exchange | None,
+    expected: str = "",
+    observed: str = "",
+    *,
+    severity: Severity = "error",
+    related: Exchange | None = None,
+) -> Finding:
+    """A finding of the registered check ``check_name``, its title filled in, requirement unbound."""
+    info = CHECKS.get(check_name)
+    title = info.title if info is not None else check_name
+    return Finding("", check_name, message, expected, observed, exchange, severity, related, title)
+
+
+def not_applicable(check_name: str, reason: str) -> NotApplicable:
+    return NotApplicable(check_name, reason)
+
+
+def findings_of(*outcomes: Outcome) -> list[Finding]:
+    """The findings of several outcomes; NotApplicable ones contribute none."""
+    return [f for outcome in outcomes if not isinstance(outcome, NotApplicable) for f in outcome]
+
+
+def bound(findings: list[Finding], requirement: str) -> list[Finding]:
+    """Bind unbound findings to ``requirement`` (findings already bound keep theirs)."""
+    return [f if f.requirement else replace(f, requirement=requirement) for f in findings]
+
+
+def describe(name: str) -> dict[str, Any]:
+    info = CHECKS[name]
+    return {"name": info.name, "title": info.title, "doc": info.doc}

@@ -1,0 +1,21 @@
+"""The process exit codes of every command (README, "Verdicts and exit codes"): one home.
+
+``run``: CONFORMANT 0, NOT CONFORMANT 1, usage error 2, UNREACHABLE 3, INCOMPLETE 4, INTERRUPTED 130.
+The other commands keep the same shape: 0 the good answer, 1 the bad answer, 2 a usage error.
+"""
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # NOT CONFORMANT, a finding on replay, an invalid document or bundle, a regression
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INCOMPLETE = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+VERDICT_EXIT_CODES = {
+    "CONFORMANT": EXIT_OK,
+    "NOT CONFORMANT": EXIT_FAILED,
+    "UNREACHABLE": EXIT_UNREACHABLE,
+    "INCOMPLETE": EXIT_INCOMPLETE,
+    "INTERRUPTED": EXIT_INTERRUPTED,
+}
