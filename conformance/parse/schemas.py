@@ -16,7 +16,6 @@ import pathlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
@@ -85,13 +84,9 @@ class Violation:
 
 def schema_dir() -> pathlib.Path:
     """The schema folder: ``conformance/schemas`` in an installed wheel, else ``<repo>/schemas``."""
-    try:
-        packaged = resources.files("conformance") / "schemas"
-        if packaged.is_dir():
-            return pathlib.Path(str(packaged))
-    except (ModuleNotFoundError, OSError, TypeError):
-        pass
-    return pathlib.Path(__file__).resolve().parents[2] / "schemas"
+    package = pathlib.Path(__file__).resolve().parents[1]
+    packaged = package / "schemas"
+    return packaged if packaged.is_dir() else package.parent / "schemas"
 
 
 def schema_sha256() -> dict[str, str]:
