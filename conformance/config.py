@@ -17,13 +17,12 @@ import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from conformance.model.credentials import CREDENTIAL_KEYS, Credentials
+from conformance.catalog import load_catalog
+from conformance.model.credentials import CREDENTIAL_KEYS, CREDENTIAL_LEVELS, Credentials
 
-LEVELS = ("read", "write", "admin")
-BOUNDS_POLICIES = ("clamp", "reject", "either")
 SECRET_KEYS = ("consumer_secret", "access_token_secret")
 
 VERDICT_KEYS = ("accept_unverified",)
@@ -47,6 +46,7 @@ MIN_REQUESTS_PER_SECOND = 0.001  # one request per 1000 s; 0 means uncapped
 _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 BoundsPolicy = Literal["clamp", "reject", "either"]
+BOUNDS_POLICIES: tuple[BoundsPolicy, ...] = get_args(BoundsPolicy)
 
 
 class ConfigError(ValueError):
@@ -170,10 +170,10 @@ def _credentials(data: dict[str, Any]) -> dict[str, Credentials]:
     result: dict[str, Credentials] = {}
     for level, entry in table.items():
         where = f"credentials.{level}."
-        if level not in LEVELS:
+        if level not in CREDENTIAL_LEVELS:
             raise ConfigError(
-                f"credentials.{level}: unknown level (expected one of {', '.join(LEVELS)})"
-                f"{did_you_mean(level, LEVELS)}"
+                f"credentials.{level}: unknown level (expected one of {', '.join(CREDENTIAL_LEVELS)})"
+                f"{did_you_mean(level, CREDENTIAL_LEVELS)}"
             )
         if not isinstance(entry, dict):
             raise ConfigError(f"credentials.{level}: must be a table")
@@ -276,8 +276,6 @@ def _accept_unverified(data: dict[str, Any]) -> tuple[str, ...]:
 
 def check_requirement_ids(ids: list[str] | tuple[str, ...], name: str) -> tuple[str, ...]:
     """Requirement IDs as given, deduplicated in order; an ID not in the catalog is a ConfigError."""
-    from conformance.catalog import load_catalog
-
     catalog = load_catalog()
     out: list[str] = []
     for rid in ids:

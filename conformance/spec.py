@@ -30,9 +30,20 @@ VALID_MINUTES = Bounds(15, 1440, 180)
 """photo-get-replace-token.md, Parameters (valid_minutes)."""
 MAX_UPLOADS = Bounds(1, 100, 1)
 """photo-get-replace-token.md, Parameters (max_uploads)."""
+BOUNDED_PARAMS: dict[str, Bounds] = {"valid_minutes": VALID_MINUTES, "max_uploads": MAX_UPLOADS}
+"""The integer parameters with documented bounds, by name: photo-get-replace-token.md, Parameters."""
 
 TOKEN_FIELDS = ("replace_token", "photo_id", "max_uploads", "valid_minutes", "valid_until")
 """The members of a token answer: photo-get-replace-token.md, Example XML/JSON Response."""
+SUCCESS_ATTRIBUTES = ("status", "permission_level")
+"""What every success says beside its fields: photo-get-replace-token.md, Example XML Response."""
+ECHOED_PARAMS = ("photo_id", "return_url")
+"""Sent back exactly as given: photo-get-replace-token.md, Example XML Response."""
+JSON_TOKEN_MEMBER = "replacetoken"
+"""The JSON success's object holding the token fields, beside ``endpoint`` and a ``site`` object:
+photo-get-replace-token.md, Example JSON Response."""
+ERROR_MEMBERS = ("code", "message")
+"""What an error carries beside status="error": index.md, Responses (Failure)."""
 
 
 # --------------------------------------------------------------------------- permissions
@@ -91,3 +102,5 @@ TOKEN_NAMES = ("replace_token", "upload_token")
 browser-based-uploads.md, 4a."""
 SUCCESS_PARAMS = ("domain", "replace_token|upload_token", "photo_id", "tree_id", "token")
 """The parameters of a success callback: browser-based-uploads.md, 4a."""
+ERROR_PARAMS = ("domain", "replace_token|upload_token", "error_message")
+"""The parameters of a failure callback: browser-based-uploads.md, 4b."""

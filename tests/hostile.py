@@ -21,7 +21,6 @@ import socket
 import ssl
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +33,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from conformance.model.credentials import Credentials
 from conformance.reference import ReferenceServer, ReferenceSettings
+from tests.suite_runs import conformance_argv
 
 GET_TOKEN = "/api/photo/get-replace-token"
 PHOTO_ID = "123456"
@@ -671,20 +671,11 @@ def run_conformance(
     t0 = time.monotonic()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "conformance",
-                "run",
-                "--config",
-                str(config),
-                "--report-dir",
-                str(report_dir),
-                "--seed",
-                "1",
+            conformance_argv(
+                *("run", "--config", str(config), "--report-dir", str(report_dir), "--seed", "1"),
                 *(["--quiet"] if quiet else []),
                 *args,
-            ],
+            ),
             cwd=cwd,
             env=full_env,
             stdout=out,

@@ -39,17 +39,30 @@ def write_config(path: Path, server: ReferenceServer, **overrides: Any) -> Path:
     return path
 
 
-def run_suite(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+def conformance_argv(*args: str) -> list[str]:
+    """``python -m conformance ARGS``: the one way the project's tests start the command."""
+    return [sys.executable, "-m", "conformance", *args]
+
+
+def conformance(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m conformance run ARGS`` in a subprocess, as a user would run it."""
+    """``python -m conformance ARGS`` in a subprocess, as a user would run it (``env`` adds variables)."""
     return subprocess.run(
-        [sys.executable, "-m", "conformance", "run", *args],
+        conformance_argv(*args),
         capture_output=True,
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
+
+
+def run_suite(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``python -m conformance run ARGS`` in a subprocess, as a user would run it."""
+    return conformance("run", *args, env=env, timeout=timeout)
 
 
 def run_plain_pytest(

@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from conformance.catalog import catalog_sha256
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
 from conformance.report.badge import GREEN, GREY, RED, render_badge
 from conformance.report.certificate import bundle_bytes, fingerprint
+from tests import suite_runs
 
 
 @dataclass
@@ -56,9 +56,7 @@ def _write_key(dir: Path, name: str) -> tuple[Ed25519PrivateKey, Path, Path]:
 
 
 def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return suite_runs.conformance(*args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

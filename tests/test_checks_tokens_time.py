@@ -2,7 +2,7 @@
 
 Every observation is a real :class:`Exchange` with a recorded response body, parsed by the same
 ``observe`` the suite uses; for each check there is an answer that passes, one that fails and
-one the check does not apply to (it must stay silent and leave judging to another check).
+one the check does not apply to (it answers NotApplicable and leaves judging to another check).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from email.utils import formatdate
 import pytest
 
 from conformance import checks
-from conformance.checks import Finding, Observation, observe
+from conformance.checks.registry import Outcome, findings_of
 from conformance.model.exchange import ApiRequest, Exchange, RecordedResponse
+from conformance.model.finding import NotApplicable
+from conformance.parse.observation import Observation, observe
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 PHOTO_ID = "123456"
@@ -96,8 +98,17 @@ def tokens_obs(tokens: list[str], date: int = T0) -> list[Observation]:
     return [ok(t, date=date, started=date) for t in tokens]
 
 
-def requirements(findings: list[Finding]) -> list[str]:
-    return [f.requirement for f in findings]
+NA = "not applicable"
+
+
+def verdict(outcome: Outcome) -> bool | str:
+    """True: the check made findings; False: the expectation holds; NA: the check did not apply."""
+    return NA if isinstance(outcome, NotApplicable) else bool(outcome)
+
+
+def made_by(outcome: Outcome) -> set[str]:
+    """The checks named by the findings (a composite check may report through another's name)."""
+    return {f.check for f in findings_of(outcome)}
 
 
 # ------------------------------------------------------------------ check_token_issued
@@ -113,9 +124,10 @@ def requirements(findings: list[Finding]) -> list[str]:
     ids=["token", "error-answer", "html-page", "empty-token", "no-response"],
 )
 def test_check_token_issued(make: Callable[[], Observation], fails: bool) -> None:
-    findings = checks.check_token_issued(make(), "TOKEN-UNIQUE")
+    findings = checks.check_token_issued(make())
     assert bool(findings) is fails
-    assert all(f.requirement == "TOKEN-UNIQUE" and f.severity == "error" for f in findings)
+    assert all(not f.requirement and f.severity == "error" for f in findings)
+    assert made_by(findings) <= {"check_token_issued", "check_status_ok"}
 
 
 # ------------------------------------------------------------------ check_valid_until
@@ -133,14 +145,14 @@ def test_check_token_issued(make: Callable[[], Observation], fails: bool) -> Non
         (ok(valid_until=T0 + 180 * 60), 60, 0.0, True),  # computed from the wrong valid_minutes
         (ok(valid_until="2026-01-01T03:00:00Z"), 180, 0.0, True),  # not Unix seconds
         (ok(valid_until=T0 + 180 * 60 - 30, date=None, started=T0), 180, 0.0, True),  # 30 s behind, no Date
-        (err(), 180, 0.0, False),  # not applicable: no token (check_token_issued judges that)
-        (unparsable(), 180, 0.0, False),  # not applicable: check_well_formed judges that
+        (err(), 180, 0.0, NA),  # no token: check_token_issued judges that
+        (unparsable(), 180, 0.0, NA),  # check_well_formed judges that
     ],
 )
-def test_check_valid_until(obs: Observation, minutes: int, skew: float, fails: bool) -> None:
-    findings = checks.check_valid_until(obs, minutes, skew)
-    assert bool(findings) is fails, [f.message for f in findings]
-    assert set(requirements(findings)) <= {"TIME-VALID-UNTIL"}
+def test_check_valid_until(obs: Observation, minutes: int, skew: float, fails: bool | str) -> None:
+    outcome = checks.check_valid_until(obs, minutes, skew)
+    assert verdict(outcome) == fails, outcome
+    assert made_by(outcome) <= {"check_valid_until"}
 
 
 # ------------------------------------------------------------------ check_non_decreasing
@@ -158,14 +170,14 @@ def _series(*offsets: int) -> list[Observation]:
         (_series(0, 1, -29, 2, -28), True),  # one node 30 s behind
         (_series(0, -3, -6, -9, -12), True),  # small steps back that add up
         ([*_series(0, 5), err(), unparsable(), *_series(6)], False),  # answers without a token are skipped
-        ([err(), err()], False),  # not applicable: nothing to compare
-        (_series(0), False),  # not applicable: a single value
+        ([err(), err()], NA),  # nothing to compare
+        (_series(0), NA),  # a single value
     ],
 )
-def test_check_non_decreasing(observations: list[Observation], fails: bool) -> None:
-    findings = checks.check_non_decreasing(observations)
-    assert bool(findings) is fails, [f.message for f in findings]
-    assert set(requirements(findings)) <= {"TIME-MONOTONIC"}
+def test_check_non_decreasing(observations: list[Observation], fails: bool | str) -> None:
+    outcome = checks.check_non_decreasing(observations)
+    assert verdict(outcome) == fails, outcome
+    assert made_by(outcome) <= {"check_non_decreasing"}
 
 
 def test_check_non_decreasing_tolerance_is_a_parameter() -> None:
@@ -206,13 +218,13 @@ def test_measure_skew_is_none_without_date_headers() -> None:
         (tokens_obs([secrets.token_hex(20) for _ in range(8)]), False),
         (tokens_obs(["a" * 40, "b" * 40, "a" * 40]), True),
         (tokens_obs(["A" * 32, "a" * 32]), False),  # tokens are case-sensitive
-        ([err(), err(), unparsable()], False),  # not applicable: no tokens
+        ([err(), err(), unparsable()], NA),  # no tokens
     ],
 )
-def test_check_tokens_unique(observations: list[Observation], fails: bool) -> None:
-    findings = checks.check_tokens_unique(observations)
-    assert bool(findings) is fails
-    assert set(requirements(findings)) <= {"TOKEN-UNIQUE"}
+def test_check_tokens_unique(observations: list[Observation], fails: bool | str) -> None:
+    outcome = checks.check_tokens_unique(observations)
+    assert verdict(outcome) == fails
+    assert made_by(outcome) <= {"check_tokens_unique"}
 
 
 # ------------------------------------------------------------------ estimate_entropy_bits
@@ -320,8 +332,8 @@ UNPREDICTABLE_CASES: list[tuple[str, Callable[[], list[Observation]], str, str |
         PHOTO_ID,
         "estimated entropy 32 bits",
     ),
-    ("too-few", lambda: tokens_obs([f"{i:040x}" for i in range(7)]), PHOTO_ID, None),  # not applicable
-    ("errors", lambda: [err() for _ in range(16)], PHOTO_ID, None),  # not applicable
+    ("too-few", lambda: tokens_obs([f"{i:040x}" for i in range(7)]), PHOTO_ID, NA),
+    ("errors", lambda: [err() for _ in range(16)], PHOTO_ID, NA),
 ]
 
 
@@ -333,17 +345,21 @@ UNPREDICTABLE_CASES: list[tuple[str, Callable[[], list[Observation]], str, str |
 def test_check_tokens_unpredictable(
     make: Callable[[], list[Observation]], photo_id: str, reason: str | None
 ) -> None:
-    """``reason``: a text the finding must give (None: no finding at all)."""
-    findings = checks.check_tokens_unpredictable(make(), photo_id)
-    messages = [f.message for f in findings]
+    """``reason``: a text the finding must give (None: no finding at all; NA: too few tokens to judge)."""
+    outcome = checks.check_tokens_unpredictable(make(), photo_id)
+    if reason == NA:
+        assert isinstance(outcome, NotApplicable), outcome
+        return
+    assert not isinstance(outcome, NotApplicable), outcome
+    messages = [f.message for f in outcome]
     assert any(reason in m for m in messages) if reason else messages == [], messages
-    assert all(f.requirement == "TOKEN-UNPREDICTABLE" and f.severity == "error" for f in findings)
+    assert all(f.check == "check_tokens_unpredictable" and f.severity == "error" for f in outcome)
 
 
 def test_short_photo_id_is_still_found_when_chance_cannot_explain_it() -> None:
     """A 4-digit id in every token of 40 hex digits is far beyond chance (about 1 in 1800 each)."""
     obs = tokens_obs(_sample(lambda: secrets.token_hex(10) + "7777" + secrets.token_hex(10), 16))
-    findings = checks.check_tokens_unpredictable(obs, "7777")
+    findings = findings_of(checks.check_tokens_unpredictable(obs, "7777"))
     assert [f for f in findings if "photo_id" in f.message]
 
 
@@ -354,14 +370,17 @@ def test_short_photo_id_is_still_found_when_chance_cannot_explain_it() -> None:
         (lambda: tokens_obs(_sample(lambda: secrets.token_hex(20), 16)), False),
         (lambda: tokens_obs(_sample(lambda: uuid.uuid4().hex, 16)), True),  # 122 bits: the SHOULD warning
         (lambda: tokens_obs(_sample(lambda: secrets.token_hex(4), 16)), True),
-        (lambda: tokens_obs(_sample(lambda: secrets.token_hex(4), 7)), False),  # not applicable: too few
-        (lambda: [err() for _ in range(16)], False),  # not applicable
+        (lambda: tokens_obs(_sample(lambda: secrets.token_hex(4), 7)), NA),  # too few
+        (lambda: [err() for _ in range(16)], NA),
     ],
 )
-def test_check_tokens_entropy_recommended(make: Callable[[], list[Observation]], warns: bool) -> None:
-    findings = checks.check_tokens_entropy_recommended(make())
-    assert bool(findings) is warns
-    assert all(f.requirement == "TOKEN-ENTROPY-128" and f.severity == "warning" for f in findings)
+def test_check_tokens_entropy_recommended(make: Callable[[], list[Observation]], warns: bool | str) -> None:
+    outcome = checks.check_tokens_entropy_recommended(make())
+    assert verdict(outcome) == warns
+    assert all(
+        f.check == "check_tokens_entropy_recommended" and f.severity == "warning"
+        for f in findings_of(outcome)
+    )
 
 
 # ------------------------------------------------------------------ bounds and numeric fields
@@ -374,14 +393,14 @@ def test_check_tokens_entropy_recommended(make: Callable[[], list[Observation]],
         (ok(max_uploads=0), True),
         (ok(max_uploads=101), True),
         (ok(valid_minutes="ninety"), True),
-        (err(), False),  # not applicable: no token was issued
-        (unparsable(), False),
+        (err(), NA),  # no token was issued
+        (unparsable(), NA),
     ],
 )
-def test_check_within_bounds(obs: Observation, fails: bool) -> None:
-    findings = checks.check_within_bounds(obs)
-    assert bool(findings) is fails
-    assert set(requirements(findings)) <= {"PARAMS-OUT-OF-RANGE"}
+def test_check_within_bounds(obs: Observation, fails: bool | str) -> None:
+    outcome = checks.check_within_bounds(obs)
+    assert verdict(outcome) == fails
+    assert made_by(outcome) <= {"check_within_bounds"}
 
 
 @pytest.mark.parametrize(
@@ -395,13 +414,13 @@ def test_check_within_bounds(obs: Observation, fails: bool) -> None:
         (ok(max_uploads=1), "max_uploads", 101, "clamp", True),
         (err(), "valid_minutes", 5000, "clamp", True),  # refused although declared clamp
         (ok(valid_minutes=1440), "valid_minutes", 5000, "reject", True),  # accepted although declared reject
-        (unparsable(), "valid_minutes", 5000, "clamp", False),  # not applicable: check_well_formed judges it
+        (unparsable(), "valid_minutes", 5000, "clamp", NA),  # check_well_formed judges it
     ],
 )
-def test_check_bounds_policy(obs: Observation, name: str, sent: int, policy: str, fails: bool) -> None:
-    findings = checks.check_bounds_policy(obs, name, sent, policy)
-    assert bool(findings) is fails
-    assert set(requirements(findings)) <= {"PARAMS-OUT-OF-RANGE"}
+def test_check_bounds_policy(obs: Observation, name: str, sent: int, policy: str, fails: bool | str) -> None:
+    outcome = checks.check_bounds_policy(obs, name, sent, policy)
+    assert verdict(outcome) == fails
+    assert made_by(outcome) <= {"check_bounds_policy", "check_numeric_field"}
 
 
 @pytest.mark.parametrize(
@@ -411,10 +430,10 @@ def test_check_bounds_policy(obs: Observation, name: str, sent: int, policy: str
         (ok(max_uploads=1), 3, True),
         (ok(max_uploads="3.0"), 3, True),
         (ok(max_uploads=""), 3, True),
-        (err(), 3, False),  # not applicable
+        (err(), 3, NA),
     ],
 )
-def test_check_numeric_field(obs: Observation, expected: int, fails: bool) -> None:
-    findings = checks.check_numeric_field(obs, "max_uploads", expected, "HTTP-GET-AND-POST")
-    assert bool(findings) is fails
-    assert set(requirements(findings)) <= {"HTTP-GET-AND-POST"}
+def test_check_numeric_field(obs: Observation, expected: int, fails: bool | str) -> None:
+    outcome = checks.check_numeric_field(obs, "max_uploads", expected)
+    assert verdict(outcome) == fails
+    assert made_by(outcome) <= {"check_numeric_field"}

@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +25,7 @@ from conformance import __version__
 from conformance.catalog import catalog_sha256
 from conformance.commands.cli import build_parser
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from tests.suite_runs import run_suite, write_config
+from tests.suite_runs import conformance, conformance_argv, run_suite, write_config
 
 QUICK = ("--max-examples", "2", "--settings", "polite", "--seed", "5")
 PROXIED_HOST = "conformance-target.test"  # resolvable only by the proxy below
@@ -112,7 +111,7 @@ def _results(report: Path) -> dict:
 
 
 def test_version_names_suite_version_and_catalog_digest() -> None:
-    out = subprocess.run([sys.executable, "-m", "conformance", "--version"], capture_output=True, text=True)
+    out = conformance("--version")
     assert out.returncode == 0
     assert out.stdout.strip() == f"conformance {__version__} (catalog sha256 {catalog_sha256()})"
 
@@ -293,8 +292,8 @@ def test_ctrl_c_once_lets_the_request_in_flight_finish_then_reports_and_exits_13
     creds = distinctive_credentials()
     with HostileServer(slow_preflight, upstream=True, credentials=creds) as hs:
         cfg = hostile_config(tmp_path / "t.toml", hs.base_url, creds)
-        command = [sys.executable, "-m", "conformance", "run", "--config", str(cfg)]
-        command += ["--report-dir", str(tmp_path / "r"), "--requirement", "PHOTO-", *QUICK]
+        command = conformance_argv("run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"))
+        command += ["--requirement", "PHOTO-", *QUICK]
         env = {**os.environ, **secret_env(creds)}
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:

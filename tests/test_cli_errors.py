@@ -9,24 +9,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import suite_runs
+from tests.suite_runs import conformance_argv
 from tests.test_config import _ConnectionCounter
 
 
 def conformance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    return suite_runs.conformance(*args, cwd=cwd, timeout=120, env={"PYTHONWARNINGS": "ignore"})
 
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -123,7 +117,7 @@ def test_catalog_into_a_closed_pipe_ends_quietly() -> None:
     os.close(read_end)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "conformance", "catalog", "--with-tests"],
+            conformance_argv("catalog", "--with-tests"),
             stdout=write_end,
             stderr=subprocess.PIPE,
             timeout=120,

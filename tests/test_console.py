@@ -10,14 +10,13 @@ import os
 import pty
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from tests.suite_runs import run_suite, write_config
+from tests.suite_runs import conformance_argv, run_suite, write_config
 
 QUICK = ("--max-examples", "2", "--settings", "polite", "--seed", "5")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -29,7 +28,7 @@ def run_in_pty(*args: str, env: dict[str, str] | None = None, timeout: float = 2
     """``conformance run ARGS`` with a terminal as stdin/stdout/stderr; returns (output, exit code)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "run", *args],
+        conformance_argv("run", *args),
         stdin=slave,
         stdout=slave,
         stderr=slave,

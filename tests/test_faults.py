@@ -19,8 +19,9 @@ import requests
 import conformance.reference
 from conformance.catalog import load_catalog
 from conformance.reference import ReferenceServer, ReferenceSettings
-from conformance.reference.behaviour import Behaviour, UnknownBehaviourName
+from conformance.reference.behaviour import Behaviour
 from conformance.reference.faults import CORE_FAULTS, FAULT_LIST, FAULTS
+from conformance.reference.selection import UnknownBehaviourName, behaviour_for
 from tests.reference_helpers import PHOTO_ID, get_token, js, xml
 
 REFERENCE_DIR = Path(conformance.reference.__file__).parent
@@ -71,7 +72,7 @@ def test_core_faults_are_core_profile() -> None:
 
 def test_every_inline_fault_is_checked_in_the_reference_and_every_check_has_a_row() -> None:
     calls = _fault_calls()
-    inline = {f.name for f in FAULT_LIST if f.tweak is None}
+    inline = {f.name for f in FAULT_LIST if not f.knobs}
     assert not inline - set(calls), f"faults with no behaviour.fault() check: {sorted(inline - set(calls))}"
     assert not set(calls) - set(FAULTS), f"checks without a table row: {sorted(set(calls) - set(FAULTS))}"
 
@@ -79,24 +80,24 @@ def test_every_inline_fault_is_checked_in_the_reference_and_every_check_has_a_ro
 def test_knob_faults_change_a_knob() -> None:
     clean = Behaviour()
     for f in FAULT_LIST:
-        if f.tweak is None:
+        if not f.knobs:
             continue
         b = Behaviour()
-        f.tweak(b)
+        b.set_knobs(f.knobs, f.name)
         changed = [fl.name for fl in fields(Behaviour) if getattr(b, fl.name) != getattr(clean, fl.name)]
-        assert changed, f"{f.name}: tweak changes nothing"
+        assert changed, f"{f.name}: knobs change nothing"
 
 
-def test_from_settings_applies_tweaks_and_records_the_fault() -> None:
-    b = Behaviour.from_settings(frozenset({"token_short", "cached_one"}), None, "clamp")
+def test_behaviour_for_applies_knobs_and_records_the_fault() -> None:
+    b = behaviour_for(frozenset({"token_short", "cached_one"}), None, "clamp")
     assert b.token_bytes == 4 and b.fault("cached_one") and not b.fault("format_ignored")
-    assert Behaviour.from_settings(frozenset(), None, "clamp") == Behaviour()
+    assert behaviour_for(frozenset(), None, "clamp") == Behaviour()
 
 
 @pytest.mark.parametrize(("faults", "variant"), [({"no_such_fault"}, None), (set(), "no_such_variant")])
 def test_unknown_names_are_refused(faults: set[str], variant: str | None) -> None:
     with pytest.raises(UnknownBehaviourName, match="no_such_"):
-        Behaviour.from_settings(frozenset(faults), variant, "clamp")
+        behaviour_for(frozenset(faults), variant, "clamp")
 
 
 def test_server_refuses_unknown_fault_before_binding() -> None:

@@ -21,10 +21,17 @@ import pytest
 
 from conformance.config import parse_config
 from conformance.reference import ReferenceServer, ReferenceSettings, write_target_config
-from conformance.transport.receiver import CallbackReceiver, describe_plan, plan_receiver
+from conformance.spec import REDEEM_REPLACE_TOKEN
+from conformance.transport.receiver import (
+    LISTEN_ENV,
+    MAX_PER_KEY,
+    CallbackReceiver,
+    ReceiverPlan,
+    describe_plan,
+    plan_receiver,
+)
 from tests.hostile import Ctx, HostileServer, distinctive_credentials, run_conformance
 
-REDEEM = "/api/photo/redeem-replace-token"
 FLOOD = 2000
 CREDENTIALS = {
     "write": {
@@ -40,6 +47,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def receiver_plan(callback_base_url: str | None, environ: dict[str, str] | None = None) -> ReceiverPlan | str:
+    """The receiver plan for a loopback target told to call back ``callback_base_url``."""
+    data = {"base_url": "http://127.0.0.1:9", "photo_id": "1", "credentials": CREDENTIALS}
+    if callback_base_url is not None:
+        data["callback_base_url"] = callback_base_url
+    return plan_receiver(parse_config(data), environ=environ or {})
 
 
 def accepts(host: str, port: int) -> bool:
@@ -114,7 +129,11 @@ def redeem_after_flood(flood: Flooder) -> Callable[[Ctx], None]:
     """
 
     def behaviour(ctx: Ctx) -> None:
-        if ctx.req.method == "POST" and ctx.req.target.startswith(REDEEM) and flood.started.is_set():
+        if (
+            ctx.req.method == "POST"
+            and ctx.req.target.startswith(REDEEM_REPLACE_TOKEN)
+            and flood.started.is_set()
+        ):
             flood.done.wait(120)
         ctx.forward()
 
@@ -162,20 +181,14 @@ def _other_loopback_address_works() -> bool:
 @pytest.mark.skipif(not _other_loopback_address_works(), reason="127.0.0.2 is not usable here")
 @pytest.mark.parametrize(
     ("host", "everywhere"),
-    [("127.0.0.1", False), ("localhost", False), ("callbacks.example.com", True)],
+    [("127.0.0.1", False), ("localhost", False), ("localhost.", False), ("callbacks.example.com", True)],
 )
 def test_receiver_binds_all_interfaces_only_when_the_callback_url_needs_it(
     host: str, everywhere: bool
 ) -> None:
     """Bound to 127.0.0.1 it refuses 127.0.0.2 (another address); bound to every interface it answers."""
     port = free_port()
-    data = {
-        "base_url": "http://127.0.0.1:9",
-        "photo_id": "1",
-        "callback_base_url": f"http://{host}:{port}",
-        "credentials": CREDENTIALS,
-    }
-    plan = plan_receiver(parse_config(data), environ={})
+    plan = receiver_plan(f"http://{host}:{port}")
     assert not isinstance(plan, str)
     line = describe_plan(plan)
     assert (line is not None) == everywhere
@@ -199,14 +212,7 @@ def test_receiver_binds_all_interfaces_only_when_the_callback_url_needs_it(
 
 def test_a_live_key_keeps_at_most_its_bound() -> None:
     """A flood that uses a live key cannot grow memory without bound either."""
-    from conformance.transport.receiver import MAX_PER_KEY
-
-    data = {
-        "base_url": "http://127.0.0.1:9",
-        "photo_id": "1",
-        "credentials": CREDENTIALS,
-    }
-    plan = plan_receiver(parse_config(data), environ={})
+    plan = receiver_plan(None)
     assert not isinstance(plan, str) and plan.bind_host == "127.0.0.1"
     with CallbackReceiver(plan) as rec:
         key, url = rec.new_endpoint()
@@ -218,3 +224,27 @@ def test_a_live_key_keeps_at_most_its_bound() -> None:
             conn.close()
         assert len(rec.received(key)) == MAX_PER_KEY
         assert rec.summary()["dropped_requests"] == 5
+
+
+@pytest.mark.parametrize(
+    ("listen", "bind", "everywhere"),
+    [("127.0.0.1:8123", "127.0.0.1", False), ("[::1]:8123", "::1", False), (":8123", "0.0.0.0", True)],
+)
+def test_the_listen_variable_overrides_where_the_receiver_binds(
+    listen: str, bind: str, everywhere: bool
+) -> None:
+    """A tunnel forwards callback_base_url to a local port: the receiver binds that, the URL stays."""
+    plan = receiver_plan("https://callbacks.example.com/suite", {LISTEN_ENV: listen})
+    assert not isinstance(plan, str)
+    assert (plan.bind_host, plan.bind_port) == (bind, 8123)
+    assert plan.public_base == "https://callbacks.example.com/suite"
+    line = describe_plan(plan)
+    assert (line is not None) == everywhere
+    if everywhere:
+        assert f"{LISTEN_ENV}={listen} asks for it" in line  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("listen", ["8123", "127.0.0.1:99999", "127.0.0.1:0", "bad host!:8123"])
+def test_a_malformed_listen_variable_is_the_reason_there_is_no_receiver(listen: str) -> None:
+    plan = receiver_plan("https://callbacks.example.com", {LISTEN_ENV: listen})
+    assert isinstance(plan, str) and plan.startswith(f"{LISTEN_ENV}: ") and repr(listen) in plan

@@ -19,9 +19,11 @@ import requests
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
 
+from conformance.checks import callback as cb
 from conformance.checks import redeem as rc
 from conformance.config import parse_config
 from conformance.model.exchange import Exchange, RecordedResponse
+from conformance.parse import redeem as pr
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.transport.receiver import NO_RECEIVER, CallbackReceiver, ReceiverPlan, plan_receiver
 from conformance.transport.uploads import gif, make_upload, multipart_form, png
@@ -264,22 +266,22 @@ SUCCESS = "https://a.example/cb?theme=green&domain=d&replace_token=T&photo_id=1&
 
 
 def test_redirect_is_read_and_judged() -> None:
-    answer = rc.read_redeem_answer(_exchange(301, b"", [("Location", SUCCESS)]))
+    answer = pr.read_redeem_answer(_exchange(301, b"", [("Location", SUCCESS)]))
     assert answer.kind == "redirect" and answer.outcome == "success"
-    assert rc.check_success_callback(answer, "T", "1", "R") == []
-    assert rc.check_callback_keeps_return_url(answer, "https://a.example/cb?theme=green", "R") == []
-    assert rc.check_extra_fields_repeated(answer, [("note", "x")], "R") == []
-    assert rc.check_redirect(answer, "R") == []
-    assert rc.check_plain_error(answer, "R")[0].message.endswith("(a success-looking callback)")
-    lost = rc.check_callback_keeps_return_url(answer, "https://a.example/cb?theme=blue", "R")
+    assert cb.check_success_callback(answer, "T", "1") == []
+    assert cb.check_callback_keeps_return_url(answer, "https://a.example/cb?theme=green") == []
+    assert cb.check_extra_fields_repeated(answer, [("note", "x")]) == []
+    assert rc.check_redirect(answer) == []
+    assert rc.check_plain_error(answer)[0].message.endswith("(a success-looking callback)")
+    lost = cb.check_callback_keeps_return_url(answer, "https://a.example/cb?theme=blue")
     assert "theme='blue'" in lost[0].message
-    assert rc.check_success_callback(answer, "T", "999", "R")[0].message.startswith("photo_id")
+    assert cb.check_success_callback(answer, "T", "999")[0].message.startswith("photo_id")
 
 
 def test_long_redirect_is_not_a_form_post() -> None:
     location = "https://a.example/cb?pad=" + "p" * 1700
-    answer = rc.read_redeem_answer(_exchange(301, b"", [("Location", location)]))
-    (finding,) = rc.check_form_post(answer, "https://a.example/cb?pad=", "R")
+    answer = pr.read_redeem_answer(_exchange(301, b"", [("Location", location)]))
+    (finding,) = rc.check_form_post(answer, "https://a.example/cb?pad=")
     assert "GET redirect with a 1725-character callback URL" in finding.message
 
 
@@ -290,29 +292,29 @@ def test_form_page_is_parsed_with_escaped_values() -> None:
         b'<input type="hidden" name="note" value="&quot;q&quot; &lt;b&gt;">'
         b'<input type="submit" value="Go"></form><form><input name="x" value="y"></form></body></html>'
     )
-    answer = rc.read_redeem_answer(_exchange(200, page, [("Content-Type", "text/html")]))
+    answer = pr.read_redeem_answer(_exchange(200, page, [("Content-Type", "text/html")]))
     assert (answer.kind, answer.form_method) == ("form", "post")
     assert answer.params == [("domain", "d"), ("note", '"q" <b>')]
-    assert rc.check_form_post(answer, "https://a.example/cb?theme=green", "R") == []
-    assert rc.check_callback_keeps_return_url(answer, "https://a.example/cb?theme=green", "R") == []
+    assert rc.check_form_post(answer, "https://a.example/cb?theme=green") == []
+    assert cb.check_callback_keeps_return_url(answer, "https://a.example/cb?theme=green") == []
 
 
 def test_plain_errors_and_ok_lines() -> None:
-    plain = rc.read_redeem_answer(_exchange(200, b"Invalid replace token", [("Content-Type", "text/plain")]))
-    assert rc.check_plain_error(plain, "R") == [] and plain.outcome == "error"
-    assert rc.check_plain_error(plain, "R", background=True)[0].message.startswith("a background-mode error")
-    styled = rc.read_redeem_answer(_exchange(404, b"<html><body><h1>Bad token</h1></body></html>"))
-    assert {f.severity for f in rc.check_plain_error(styled, "R")} == {"error", "warning"}
-    line = rc.parse_background_ok("ok d 2 1 k http://r/cb?x=1")
-    assert line == rc.BackgroundLine("d", "2", "1", "k", "http://r/cb?x=1")
-    assert rc.parse_background_ok("ok d 2 1 k") is None
+    plain = pr.read_redeem_answer(_exchange(200, b"Invalid replace token", [("Content-Type", "text/plain")]))
+    assert rc.check_plain_error(plain) == [] and plain.outcome == "error"
+    assert rc.check_plain_error(plain, background=True)[0].message.startswith("a background-mode error")
+    styled = pr.read_redeem_answer(_exchange(404, b"<html><body><h1>Bad token</h1></body></html>"))
+    assert {f.severity for f in rc.check_plain_error(styled)} == {"error", "warning"}
+    line = pr.parse_background_ok("ok d 2 1 k http://r/cb?x=1")
+    assert line == pr.BackgroundLine("d", "2", "1", "k", "http://r/cb?x=1")
+    assert pr.parse_background_ok("ok d 2 1 k") is None
 
 
 def test_success_count_names_the_extra_success() -> None:
-    ok = rc.read_redeem_answer(_exchange(301, b"", [("Location", SUCCESS)]))
-    err = rc.read_redeem_answer(_exchange(200, b"used up"))
-    assert rc.check_success_count([ok, err, err], 1, "R") == []
-    (finding,) = rc.check_success_count([ok, ok, err], 1, "R")
+    ok = pr.read_redeem_answer(_exchange(301, b"", [("Location", SUCCESS)]))
+    err = pr.read_redeem_answer(_exchange(200, b"used up"))
+    assert rc.check_success_count([ok, err, err], 1) == []
+    (finding,) = rc.check_success_count([ok, ok, err], 1)
     assert finding.message == "2 of 3 redemptions succeeded, expected exactly 1"
 
 
@@ -323,7 +325,7 @@ def test_hostile_bodies_never_raise() -> None:
         b"\xff\xfe<form>" * 1000,
         b"<!-- <form",
     ):
-        answer = rc.read_redeem_answer(_exchange(200, body))
+        answer = pr.read_redeem_answer(_exchange(200, body))
         assert answer.kind in ("form", "text")
-        rc.check_plain_error(answer, "R")
-        rc.check_success_callback(answer, "T", "1", "R")
+        rc.check_plain_error(answer)
+        cb.check_success_callback(answer, "T", "1")

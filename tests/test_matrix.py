@@ -13,7 +13,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pytest
 from conformance.commands.matrix import DEMO_FAULTS, _demo_cases, targets_from_configs
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
 from conformance.report.matrix import load_implementation, write_matrix
+from tests import suite_runs
 from tests.test_report_html import parse
 from tests.test_report_run import CHROMIUM, needs_browser
 
@@ -40,9 +40,7 @@ class Live:
 
 
 def conformance(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return suite_runs.conformance(*args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,9 @@ def test_numeric_finding_replays_fail_on_the_fault_and_pass_on_the_fix(
 ) -> None:
     req = ApiRequest(params=(("photo_id", "123456"), ("valid_minutes", "1440")))
     finding = _finding(
-        servers["max_exclusive"], req, lambda obs: checks.check_numeric_field(obs, "valid_minutes", 1440, "X")
+        servers["max_exclusive"],
+        req,
+        lambda obs: checks.bound(checks.check_numeric_field(obs, "valid_minutes", 1440), "X"),
     )
     command = _command(finding)
     bad = _sh(command, _workdir(servers["max_exclusive"], tmp_path, "bad"))
@@ -113,7 +115,9 @@ def test_shell_special_and_control_characters_arrive_exactly_under_sh(
     """A passing echo check on the clean server proves the value arrived byte for byte under the
     right name (dash used to send ``%24return_url`` for bash's ``$'..'`` quoting)."""
     req = ApiRequest(params=(("photo_id", "123456"), ("return_url", TRICKY_URL)))
-    finding = _finding(servers["dropped"], req, lambda obs: checks.check_echo(obs, req, "RESPONSE-ECHO"))
+    finding = _finding(
+        servers["dropped"], req, lambda obs: checks.bound(checks.check_echo(obs, req), "RESPONSE-ECHO")
+    )
     command = _command(finding)
     assert "--params-json" in command
     assert shlex.split(command)[0:2] == ["conformance", "replay"]
@@ -135,7 +139,10 @@ def test_xml_json_disagreement_replays_both_formats_and_names_the_failing_side(
         xml_ex, json_ex = client.send_many([req, req.with_params(format="json")])
     finally:
         client.close()
-    found = checks.check_formats_agree(checks.observe(xml_ex, "xml"), checks.observe(json_ex, "json"))
+    found = checks.bound(
+        checks.check_formats_agree(checks.observe(xml_ex, "xml"), checks.observe(json_ex, "json")),
+        "FORMAT-XML-JSON-AGREE",
+    )
     assert found and found[0].related is xml_ex  # the finding keeps both answers
     command = _command(found[0])
     bad = _sh(command, _workdir(servers["xml_return_url"], tmp_path, "bad"))
@@ -162,7 +169,7 @@ def test_jsonp_wrapper_finding_is_rejudged(servers: dict[str, ReferenceServer], 
     finding = _finding(
         servers["callback_ignored"],
         req,
-        lambda obs: checks.check_json_wrapper(obs, "callback", "cb.done", "R"),
+        lambda obs: checks.bound(checks.check_json_wrapper(obs, "callback", "cb.done"), "R"),
     )
     command = _command(finding)
     bad = _sh(command, _workdir(servers["callback_ignored"], tmp_path, "bad"))

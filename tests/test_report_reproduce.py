@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from conformance.commands.cli import build_parser, replay_request
+from conformance.commands.cli import build_parser
+from conformance.commands.replay import replay_request
 from conformance.model.exchange import ApiRequest
+from conformance.parse.forms import multipart_parts
 from conformance.report.reproduce import (
     EMBEDDED_CONFIG,
     build_reproduction,
     curl_argv,
-    multipart_parts,
     replay_argv,
     rerun_command,
     shell_quote,

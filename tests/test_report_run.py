@@ -32,6 +32,7 @@ import pytest
 from conformance.model.credentials import Credentials
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.html import render_html
+from tests import suite_runs
 from tests.test_report_html import StrictHTML, hostile_results, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,14 +91,7 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def conformance(
     *args: str, cwd: Path, env: dict[str, str], timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return suite_runs.conformance(*args, cwd=cwd, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import pathlib
 import re
+import shutil
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,9 +20,7 @@ import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.parse import schemas
 from conformance.parse.schemas import (
-    DOCUMENTED_ERROR_CODES,
     Violation,
     schema_dir,
     schema_sha256,
@@ -27,6 +29,7 @@ from conformance.parse.schemas import (
     validate_response_body,
     validate_xml_response,
 )
+from conformance.spec import DOCUMENTED_ERROR_CODES
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "spec_examples"
@@ -81,12 +84,21 @@ def test_schema_dir_holds_the_three_schemas() -> None:
     assert {p.name for p in schema_dir().iterdir()} >= SCHEMA_FILES
 
 
-def test_schema_dir_prefers_the_packaged_copy(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
-) -> None:
-    (tmp_path / "schemas").mkdir()
-    monkeypatch.setattr(schemas.resources, "files", lambda _pkg: tmp_path)
-    assert schema_dir() == tmp_path / "schemas"
+def test_schema_dir_prefers_the_packaged_copy(tmp_path: pathlib.Path) -> None:
+    """An installed wheel has the schemas inside the package (pyproject's force-include)."""
+    installed = tmp_path / "site" / "conformance"
+    shutil.copytree(REPO / "conformance", installed, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "schemas", installed / "schemas")
+    found = subprocess.run(
+        [sys.executable, "-c", "from conformance.parse.schemas import schema_dir; print(schema_dir())"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(installed.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert found == str(installed / "schemas")
+    assert schema_dir() == REPO / "schemas"  # in the source tree: the repository's own folder
 
 
 def test_schema_sha256_pins_each_file() -> None:

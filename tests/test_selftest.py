@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance.catalog import load_catalog
-from conformance.commands.selftest import (
-    Case,
-    CaseResult,
-    all_cases,
-    judge,
-    select_cases,
-    summarize,
-    write_reports,
-)
+from conformance.commands.selftest_cases import Case, CaseResult, all_cases, judge, select_cases, summarize
 from conformance.reference.faults import FAULT_LIST
 from conformance.reference.variants import VARIANT_LIST
+from conformance.report.selftest import write_reports
+from tests.suite_runs import conformance
 
 
 def _results(verdicts: dict[str, str]) -> dict[str, Any]:
@@ -157,7 +150,7 @@ def test_reports_are_json_and_autoescaped_html(tmp_path: Path) -> None:
             "keyword": None,
         },
     }
-    json_path, html_path = write_reports(results, summary, meta, tmp_path)
+    json_path, html_path = write_reports([r.to_dict() for r in results], summary, meta, tmp_path)
     data = json.loads(json_path.read_text(encoding="utf-8"))
     assert data["summary"]["faults_detected"] == 0 and data["cases"][0]["name"] == "x"
     page = html_path.read_text(encoding="utf-8")
@@ -169,22 +162,7 @@ def test_reports_are_json_and_autoescaped_html(tmp_path: Path) -> None:
 
 # -- real matrix runs ---------------------------------------------------------------------------
 def _selftest(tmp_path: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance",
-            "selftest",
-            "--report-dir",
-            str(tmp_path),
-            "--seed",
-            "7",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return conformance("selftest", "--report-dir", str(tmp_path), "--seed", "7", *args, timeout=timeout)
 
 
 def test_a_fault_no_test_detects_fails_selftest_with_its_name(tmp_path: Path) -> None:

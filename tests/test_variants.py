@@ -12,6 +12,7 @@ import pytest
 from conformance.parse.schemas import validate_json_response, validate_xml_response
 from conformance.reference import ReferenceServer, ReferenceSettings
 from conformance.reference.behaviour import Behaviour
+from conformance.reference.selection import behaviour_for
 from conformance.reference.variants import VARIANT_LIST, VARIANTS
 from tests.reference_helpers import PHOTO_ID, get_token, js, xml
 
@@ -26,8 +27,15 @@ def test_table() -> None:
     for v in VARIANT_LIST:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", v.name) and v.description.strip(), v.name
         assert v.profile in ("core", "full")
-        v.apply(Behaviour())  # every knob exists
-        assert Behaviour.from_settings(frozenset(), v.name, "clamp") != Behaviour(), v.name
+        Behaviour().set_knobs(v.knobs, v.name)  # every knob exists
+        assert behaviour_for(frozenset(), v.name, "clamp") != Behaviour(), v.name
+
+
+def test_table_lists_become_tuples_like_the_knob_defaults() -> None:
+    """TOML has no tuples: a list knob in variants.toml is served as the tuple the default is."""
+    elements = behaviour_for(frozenset(), "extra_members", "clamp").extra_xml_elements
+    assert elements == (("title", "Holiday & <friends>"), ("upload_url", "/upload"))
+    assert isinstance(elements, tuple) and all(isinstance(e, tuple) for e in elements)
 
 
 def test_variant_config_is_declared_and_matches_the_behaviour() -> None:

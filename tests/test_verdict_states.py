@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -25,10 +24,10 @@ import pytest
 
 from conformance.catalog import load_catalog
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from conformance.results import overall, requirement_verdicts
+from conformance.results.verdicts import overall, requirement_verdicts
 from tests.hostile import Ctx, HostileServer, distinctive_credentials, run_conformance, secret_env
 from tests.hostile import write_config as hostile_config
-from tests.suite_runs import run_plain_pytest, run_suite, write_config
+from tests.suite_runs import conformance_argv, run_plain_pytest, run_suite, write_config
 
 QUICK = ("--max-examples", "2", "--settings", "polite", "--seed", "11", "--quiet")
 READ_GAP = "AUTH-READ-DENIED"
@@ -272,18 +271,7 @@ def test_a_signal_mid_run_is_interrupted_with_reports_and_no_temp_files(
     private_tmp.mkdir()
     report = tmp_path / "r"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conformance",
-            "run",
-            "--report-dir",
-            str(report),
-            "--seed",
-            "3",
-            "--max-examples",
-            "60",
-        ],
+        conformance_argv("run", "--report-dir", str(report), "--seed", "3", "--max-examples", "60"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

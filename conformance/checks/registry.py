@@ -4,7 +4,9 @@ Like Schemathesis' ``@check`` functions: a check takes what it judges first (an 
 redeem answer, a list of them) and its expectations after; it returns the findings it made
 (empty: the expectation holds) or :class:`NotApplicable` when its precondition does not hold, so
 "passed" and "did not look" never read the same. A check never knows the requirement: the suite
-test that calls it binds its findings to the requirement its marker names.
+test that calls it binds its findings to the requirement its marker names. (The one exception is
+the baseline, ``check_api_response``: its parts that verify requirements of their own, such as
+HTTP-STATUS-200, come back bound to them, and binding keeps them.)
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from conformance.model.exchange import Exchange
-from conformance.model.finding import Finding, NotApplicable, Severity
+from conformance.model.finding import ABSENT, Finding, NotApplicable, Severity
 
 Outcome = list[Finding] | NotApplicable
 F = TypeVar("F", bound=Callable[..., Outcome])
@@ -67,14 +69,23 @@ def not_applicable(check_name: str, reason: str) -> NotApplicable:
     return NotApplicable(check_name, reason)
 
 
+def quoted(value: object) -> str:
+    """A value as evidence quotes it (``repr``), or ``(absent)`` for a missing one."""
+    return ABSENT if value is None else repr(value)
+
+
 def findings_of(*outcomes: Outcome) -> list[Finding]:
     """The findings of several outcomes; NotApplicable ones contribute none."""
     return [f for outcome in outcomes if not isinstance(outcome, NotApplicable) for f in outcome]
 
 
-def bound(findings: list[Finding], requirement: str) -> list[Finding]:
-    """Bind unbound findings to ``requirement`` (findings already bound keep theirs)."""
-    return [f if f.requirement else replace(f, requirement=requirement) for f in findings]
+def bound(outcome: Outcome, requirement: str) -> list[Finding]:
+    """Bind unbound findings to ``requirement`` (findings already bound keep theirs).
+
+    A NotApplicable outcome binds nothing. For code outside a suite test (replay, recheck) and for a
+    test that judges several requirements in one ``expect``, so each finding names its own.
+    """
+    return [f if f.requirement else replace(f, requirement=requirement) for f in findings_of(outcome)]
 
 
 def describe(name: str) -> dict[str, Any]:

@@ -21,6 +21,12 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from conformance import __version__
+from conformance.catalog import catalog_sha256, load_catalog
+from conformance.commands.recheck import recheck
+from conformance.config import ConfigError, load_config
+from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from conformance.parse.schemas import schema_sha256
 from conformance.report.certificate import (
     CERTIFICATE,
     SIGNATURE,
@@ -34,7 +40,6 @@ from conformance.report.certificate import (
 )
 from conformance.report.certificate_zip import DamagedMember, UnsafeBundle, read_bundle
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 REPORT_FORMAT_SCHEMAS = {"results.schema.json"}
 
 
@@ -123,10 +128,6 @@ def _check_manifest(v: Verification, members: Mapping[str, bytes], cert: dict[st
 
 
 def _check_suite(v: Verification, cert: dict[str, Any]) -> None:
-    from conformance import __version__
-    from conformance.catalog import catalog_sha256
-    from conformance.parse.schemas import schema_sha256
-
     issued = cert.get("catalog_sha256")
     issued_by = (cert.get("suite") or {}).get("version", "?")
     if issued != catalog_sha256():
@@ -166,8 +167,6 @@ def _check_verdict(v: Verification, cert: dict[str, Any]) -> None:
                 f"requirement {r.get('id')}: state {r.get('state')!r} does not follow from its verdict "
                 f"{r.get('verdict')!r} (expected {state!r})"
             )
-    from conformance.catalog import load_catalog
-
     unknown = sorted({str(r.get("id")) for r in reqs} - set(load_catalog()))
     if unknown:
         v.problems.append(f"requirement(s) not in this suite's catalog: {', '.join(unknown)}")
@@ -242,8 +241,6 @@ def main(args: argparse.Namespace) -> int:
         return usage(str(exc))
     config = None
     if args.recheck:
-        from conformance.config import ConfigError, load_config
-
         try:
             config = load_config(args.config)
         except ConfigError as exc:
@@ -254,7 +251,7 @@ def main(args: argparse.Namespace) -> int:
         return usage(str(exc))
     except DamagedMember as exc:
         print(f"certificate INVALID: {args.bundle}\n  - {exc}")
-        return EXIT_INVALID
+        return EXIT_FAILED
     result = verify_members(members, key)
     if config is not None and result.valid:
         _recheck(result, members, config, args.recheck_limit)
@@ -268,16 +265,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if result.valid:
         print(f"certificate valid: {about}")
-        return EXIT_VALID
+        return EXIT_OK
     print(f"certificate INVALID: {args.bundle}" + (f" ({about})" if cert else ""))
     for problem in result.problems:
         print(f"  - {problem}")
-    return EXIT_INVALID
+    return EXIT_FAILED
 
 
 def _recheck(result: Verification, members: Mapping[str, bytes], config: Any, limit: int) -> None:
-    from conformance.commands.recheck import recheck
-
     results = json.loads(members["results.json"])
     certified = (result.certificate.get("target") or {}).get("base_url")
     if certified and certified.rstrip("/") != config.base_url.rstrip("/"):

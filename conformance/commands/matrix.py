@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,9 +25,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.commands.common import add_list_option, err, run_argv
+from conformance.commands.selftest_cases import Case, all_cases, representative_subset
+from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from conformance.reference.server import ReferenceServer, write_target_config
 from conformance.report.matrix import Implementation, MatrixError, load_implementation, write_matrix
+from conformance.suite.options import PROFILES, SETTINGS_PROFILES, new_seed
 
-EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE = 0, 1, 2
+COMMAND = "conformance matrix"
 DEMO_FAULTS = 3  # faults shown beside the conformant cases by --demo
 
 
@@ -40,16 +44,14 @@ class Target:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="*", help="results.json files of finished runs to merge")
-    parser.add_argument(
-        "--config", action="append", default=[], metavar="FILE", help="a target to run (repeatable)"
-    )
+    add_list_option(parser, "--config", "FILE", "a target to run (repeatable)")
     parser.add_argument(
         "--demo", action="store_true", help="the reference, its conformant variants, a few faults"
     )
     parser.add_argument(
         "--report-dir", default="reports/matrix", help="where matrix.html and per-target runs go"
     )
-    parser.add_argument("--profile", choices=("core", "full"), default="core")
+    parser.add_argument("--profile", choices=PROFILES, default="core")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="targets run at once")
     parser.add_argument(
         "--seed", type=int, default=None, help="one seed for every run (printed when omitted)"
@@ -57,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-examples", type=int, default=None, help="Hypothesis examples per property test"
     )
-    parser.add_argument("--settings", choices=("default", "thorough", "polite"), default="default")
+    parser.add_argument("--settings", choices=SETTINGS_PROFILES, default="default")
     parser.add_argument("--request-budget", type=int, default=None, help="request budget of each target")
     parser.add_argument("--max-rps", type=float, default=None, help="requests per second cap of each target")
     parser.add_argument("--certify", action="store_true", help="ask each run for a certificate (--demo does)")
@@ -84,19 +86,21 @@ def targets_from_configs(configs: Sequence[str]) -> list[Target]:
 
 
 def run_command(target: Target, args: argparse.Namespace, seed: int, out_dir: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "conformance", "run", "--config", target.config]
-    cmd += ["--report-dir", str(out_dir), "--profile", args.profile, "--seed", str(seed), "--quiet"]
-    cmd += ["--settings", args.settings]
-    for flag, value in (
+    options = (
         ("--max-examples", args.max_examples),
         ("--request-budget", args.request_budget),
         ("--max-rps", args.max_rps),
-    ):
-        if value is not None:
-            cmd += [flag, str(value)]
-    if args.certify:
-        cmd.append("--certify")
-    return cmd
+    )
+    flags = ["--certify"] if args.certify else []
+    return run_argv(
+        target.config,
+        out_dir,
+        profile=args.profile,
+        seed=seed,
+        settings=args.settings,
+        options=options,
+        flags=flags,
+    )
 
 
 def run_targets(
@@ -123,10 +127,8 @@ def run_targets(
         return list(pool.map(one, targets))
 
 
-def _demo_cases(profile: str) -> list[object]:
+def _demo_cases(profile: str) -> list[Case]:
     """The clean reference, every conformant variant and the first few core faults (selftest's table)."""
-    from conformance.commands.selftest import all_cases, representative_subset
-
     cases = all_cases(profile)
     chosen = [c for c in cases if c.kind in ("reference", "variant")]
     faults = [c for c in representative_subset(cases) if c.kind == "fault" and c.needs_profile == "core"]
@@ -134,8 +136,6 @@ def _demo_cases(profile: str) -> list[object]:
 
 
 def run_demo(args: argparse.Namespace, seed: int, report_dir: Path) -> list[Implementation]:
-    from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
-
     cases = _demo_cases(args.profile)
     report_dir.mkdir(parents=True, exist_ok=True)
     with (
@@ -146,12 +146,7 @@ def run_demo(args: argparse.Namespace, seed: int, report_dir: Path) -> list[Impl
     ):
         targets = []
         for case in cases:
-            settings = ReferenceSettings(
-                clock_control=True,
-                faults=frozenset([case.name]) if case.kind == "fault" else frozenset(),
-                variant=case.name if case.kind == "variant" else None,
-            )
-            server = stack.enter_context(ReferenceServer(settings))
+            server = stack.enter_context(ReferenceServer(case.server_settings()))
             config = Path(tmp) / f"{case.kind}-{case.name}.toml"  # live secrets: never beside the reports
             write_target_config(server, config)
             targets.append(
@@ -168,26 +163,17 @@ def _load_all(paths: Sequence[Path], targets: Sequence[Target], report_dir: Path
         try:
             impls.append(load_implementation(path, report_dir, target.name))
         except MatrixError:
-            print(
-                f"conformance matrix: {target.name}: no results (see {path.parent / 'run.log'})",
-                file=sys.stderr,
-            )
+            err(f"{target.name}: no results (see {path.parent / 'run.log'})", COMMAND)
     return impls
 
 
 def main(args: argparse.Namespace) -> int:
-    from conformance.commands.cli import new_seed
-
     modes = sum((bool(args.results), bool(args.config), bool(args.demo)))
     if modes != 1:
-        print(
-            "conformance matrix: give results.json files, or --config FILE (repeatable), "
-            "or --demo (one of them)",
-            file=sys.stderr,
-        )
+        err("give results.json files, or --config FILE (repeatable), or --demo (one of them)", COMMAND)
         return EXIT_USAGE
     if args.jobs < 1:
-        print("conformance matrix: --jobs must be at least 1", file=sys.stderr)
+        err("--jobs must be at least 1", COMMAND)
         return EXIT_USAGE
     report_dir = Path(args.report_dir)
     seed = args.seed if args.seed is not None else new_seed()
@@ -198,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
         elif args.config:
             missing = [c for c in args.config if not Path(c).is_file()]
             if missing:
-                print(f"conformance matrix: config not found: {', '.join(missing)}", file=sys.stderr)
+                err(f"config not found: {', '.join(missing)}", COMMAND)
                 return EXIT_USAGE
             targets = targets_from_configs(args.config)
             print(
@@ -209,11 +195,11 @@ def main(args: argparse.Namespace) -> int:
             args.certify = True
             impls = run_demo(args, seed, report_dir)
     except MatrixError as exc:
-        print(f"conformance matrix: {exc}", file=sys.stderr)
+        err(str(exc), COMMAND)
         return EXIT_USAGE
     if not impls:
-        print("conformance matrix: no implementation produced results", file=sys.stderr)
-        return EXIT_DIFFERENCES
+        err("no implementation produced results", COMMAND)
+        return EXIT_FAILED
     json_path, html_path, matrix = write_matrix(impls, report_dir)
     for col in matrix["implementations"]:
         t = col["totals"]

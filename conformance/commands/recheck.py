@@ -1,159 +1,50 @@
 """Recheck a certificate against the live target: replay recorded requests, re-judge the answers.
 
-During a run, each passing test keeps a tiny sample of the requests it made and what the target
-answered (``tests[].samples`` in results.json: the logical request and a summary of the answer,
-never a signature or a secret). ``conformance certificate verify --recheck`` sends those requests
-again, signed afresh with the reviewer's credentials, and judges each new answer with the suite's
-own check functions against what the certified target answered then. A target that has since
-changed behaviour (a fault introduced, a permission check dropped) fails, naming the requirements
-of the tests whose samples no longer hold.
-
-Only requests whose answer depends on the request alone are sampled: get-replace-token requests
-of core-profile tests with a logical form, a parseable answer, and a nonce used once (a deliberate
-replay is not reproducible by a fresh signature). Requests that change the target (redeem, clock
-moves) never are, so the lifecycle requirements of the full profile are not rechecked.
+The run keeps replayable samples of its passing tests (:mod:`conformance.results.samples`).
+``conformance certificate verify --recheck`` sends those requests again, signed afresh with the
+reviewer's credentials, and judges each new answer with the suite's own check functions against
+what the certified target answered then. A target that has since changed behaviour (a fault
+introduced, a permission check dropped) fails, naming the requirements of the tests whose samples
+no longer hold.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import checks
 from conformance.config import TargetConfig
-from conformance.model.exchange import ApiRequest, Exchange
-from conformance.spec import GET_REPLACE_TOKEN
-from conformance.transport.client import TargetClient, TransportError
-
-SAMPLES_PER_TEST = 2
-_NONCE = re.compile(r"oauth_nonce(?:=|%3D|=\")([^\"&,\s]+)")
-_DEFAULTS = ApiRequest()
-_REQUEST_FIELDS = ("http_method", "auth", "placement", "path", "sign_query_on_post", "tamper")
-
-
-def _nonce(ex: Exchange) -> str | None:
-    text = " ".join([ex.url, ex.request_body, *(v for _, v in ex.request_headers)])
-    m = _NONCE.search(text)
-    return m.group(1) if m else None
-
-
-def _answer(obs: checks.Observation) -> dict[str, Any]:
-    """What a recheck compares: the answer's status, code, level, wrapper and numeric terms."""
-    assert obs.parsed is not None and obs.exchange.response is not None
-    p = obs.parsed
-    answer: dict[str, Any] = {
-        "http_status": obs.exchange.response.status,
-        "format": p.format,
-        "status": p.status,
-        "permission_level": p.attributes.get("permission_level"),
-        "cached": p.attributes.get("cached"),
-    }
-    if p.status == "ok":
-        for name in ("valid_minutes", "max_uploads"):
-            value = p.fields.get(name)
-            if value is not None and re.fullmatch(r"[0-9]{1,9}", value):
-                answer[name] = int(value)
-    else:
-        answer["code"] = p.attributes.get("code")
-    if p.format == "json":
-        answer["wrapper"] = [p.wrapper, p.wrapper_name]
-    return answer
-
-
-def record_samples(
-    exchanges: Sequence[Exchange],
-    photo_id: str,
-    requirements: Sequence[str] = (),
-    limit: int = SAMPLES_PER_TEST,
-) -> list[dict]:
-    """Up to ``limit`` replayable requests of one passing test (first and last), for results.json.
-
-    Tests of full-profile requirements (the redeem lifecycle) keep none: their get-replace-token
-    requests only set the stage, and replaying them would say nothing about those requirements.
-    """
-    from conformance.catalog import load_catalog
-
-    catalog = load_catalog()
-    if any(rid in catalog and catalog[rid].profile == "full" for rid in requirements):
-        return []
-    nonces: dict[str, int] = {}
-    for ex in exchanges:
-        n = _nonce(ex)
-        if n:
-            nonces[n] = nonces.get(n, 0) + 1
-    usable = []
-    for ex in exchanges:
-        req, resp = ex.request, ex.response
-        if req is None or req.path != GET_REPLACE_TOKEN or resp is None or resp.truncated:
-            continue
-        n = _nonce(ex)
-        if n and nonces[n] > 1:
-            continue
-        usable.append(ex)
-    picked = usable[:1] + usable[-1:] if len(usable) > 1 else usable
-    out = []
-    for ex in picked[:limit]:
-        fmt = "json" if ex.request and ex.request.param("format") == "json" else "xml"
-        obs = checks.observe(ex, fmt)
-        if obs.parsed is None:
-            continue
-        out.append({"request": _compact(ex.request, photo_id), "answer": _answer(obs)})
-    return out
-
-
-def _compact(req: ApiRequest | None, photo_id: str) -> dict[str, Any]:
-    """The logical request without default fields; the configured photo_id becomes a flag."""
-    assert req is not None
-    data: dict[str, Any] = {
-        "params": [[k, v] for k, v in req.params if not (k == "photo_id" and v == photo_id)],
-    }
-    if any(k == "photo_id" and v == photo_id for k, v in req.params):
-        data["config_photo_id"] = True
-    for name in _REQUEST_FIELDS:
-        if getattr(req, name) != getattr(_DEFAULTS, name):
-            data[name] = getattr(req, name)
-    if req.query_on_post:
-        data["query_on_post"] = [list(p) for p in req.query_on_post]
-    return data
-
-
-def request_from_sample(sample: dict[str, Any], photo_id: str) -> ApiRequest:
-    """The ApiRequest a recorded sample describes, with the reviewer's photo_id where it was the config's."""
-    data = sample["request"]
-    params = [(str(k), str(v)) for k, v in data.get("params", [])]
-    if data.get("config_photo_id"):
-        params.insert(0, ("photo_id", photo_id))
-    fields = {name: data[name] for name in _REQUEST_FIELDS if name in data}
-    return ApiRequest(
-        params=tuple(params),
-        query_on_post=tuple((str(k), str(v)) for k, v in data.get("query_on_post", [])),
-        **fields,
-    )
+from conformance.model.exchange import ApiRequest
+from conformance.results.samples import request_from_sample
+from conformance.transport.client import TargetClient
+from conformance.transport.errors import TransportError
 
 
 def judge(obs: checks.Observation, answer: dict[str, Any], req: str) -> list[checks.Finding]:
-    """The suite's checks, with the certified answer as the expectation; errors only."""
+    """The suite's checks, with the certified answer as the expectation; errors only, bound to ``req``."""
     fmt = answer.get("format", "xml")
-    found = checks.check_api_response(obs, fmt, req)
+    outcomes: list[checks.Outcome] = [checks.check_api_response(obs, fmt)]
     if answer.get("status") == "ok":
-        found += checks.check_status_ok(obs, req)
+        outcomes.append(checks.check_status_ok(obs))
         if answer.get("permission_level"):
-            found += checks.check_permission_level(obs, answer["permission_level"], req)
+            outcomes.append(checks.check_permission_level(obs, answer["permission_level"]))
         if answer.get("cached") == "0":
-            found += checks.check_cached_zero(obs, req)
+            outcomes.append(checks.check_cached_zero(obs))
         for name in ("valid_minutes", "max_uploads"):
             if name in answer:
-                found += checks.check_numeric_field(obs, name, answer[name], req)
+                outcomes.append(checks.check_numeric_field(obs, name, answer[name]))
     else:
         levels = {answer["permission_level"]} if answer.get("permission_level") else None
         codes = {answer["code"]} if answer.get("code") else None
-        found += checks.check_error(obs, req, codes=codes, permission_levels=levels)
-        found += checks.check_no_token(obs, req)
+        outcomes.append(checks.check_error(obs, codes=codes, permission_levels=levels))
+        outcomes.append(checks.check_no_token(obs))
     if fmt == "json" and answer.get("wrapper"):
         wrapper, name = answer["wrapper"]
-        found += checks.check_json_wrapper(obs, wrapper, name, req)
+        outcomes.append(checks.check_json_wrapper(obs, wrapper, name))
+    found = checks.bound(checks.findings_of(*outcomes), req)
     return [f for f in found if f.severity == "error"]
 
 

@@ -12,17 +12,23 @@ still decides the exit code.
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from conformance import checks
-from conformance.checks import MAX_UPLOADS, VALID_MINUTES, Finding, Observation
-from conformance.config import TargetConfig
+from conformance.checks import Finding, Observation
+from conformance.commands.common import add_list_option, err
+from conformance.config import ConfigError, TargetConfig, did_you_mean, load_config
 from conformance.model.exchange import ApiRequest
-from conformance.transport.client import TargetClient, TransportError
+from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from conformance.report.html import failing_side
+from conformance.spec import BOUNDED_PARAMS
+from conformance.transport.client import TargetClient
+from conformance.transport.errors import TransportError
 
-EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 # Checks that judge the baseline of any answer (HTTP 200, well-formed, labelled, enveloped).
 BASELINE_CHECKS = frozenset(
     {
@@ -42,32 +48,33 @@ def _fmt(req: ApiRequest) -> str:
     return "json" if req.param("format") == "json" else "xml"
 
 
-def _params(obs: Observation, req: ApiRequest, config: TargetConfig, rid: str) -> list[Finding]:
+def _params(obs: Observation, req: ApiRequest, config: TargetConfig) -> list[Finding]:
     """valid_minutes / max_uploads: the default, the value sent, or the declared bounds policy."""
-    found: list[Finding] = []
-    for name, (lo, hi, default) in (("valid_minutes", VALID_MINUTES), ("max_uploads", MAX_UPLOADS)):
+    outcomes: list[checks.Outcome] = []
+    for name, (lo, hi, default) in BOUNDED_PARAMS.items():
         sent = req.param(name)
         if not sent:
-            found += checks.check_numeric_field(obs, name, default, rid)
+            outcomes.append(checks.check_numeric_field(obs, name, default))
         elif sent.lstrip("-").isdigit():
             value = int(sent)
             if lo <= value <= hi:
-                found += checks.check_numeric_field(obs, name, value, rid)
+                outcomes.append(checks.check_numeric_field(obs, name, value))
             else:
-                found += checks.check_bounds_policy(obs, name, value, config.bounds_policy, rid)
-    return found
+                outcomes.append(checks.check_bounds_policy(obs, name, value, config.bounds_policy))
+    return checks.findings_of(*outcomes)
 
 
-def _names(obs: Observation, req: ApiRequest, rid: str) -> list[Finding]:
-    return [
-        f
-        for key in ("callback", "varname")
-        if req.param(key) and not checks.is_js_name(req.param(key) or "")
-        for f in checks.check_name_not_reflected(obs, req.param(key) or "", rid)
-    ]
+def _names(obs: Observation, req: ApiRequest) -> list[Finding]:
+    return checks.findings_of(
+        *(
+            checks.check_name_not_reflected(obs, req.param(key) or "")
+            for key in ("callback", "varname")
+            if req.param(key) and not checks.is_js_name(req.param(key) or "")
+        )
+    )
 
 
-def _wrapper(obs: Observation, req: ApiRequest, config: TargetConfig, rid: str) -> list[Finding]:
+def _wrapper(obs: Observation, req: ApiRequest, config: TargetConfig) -> checks.Outcome:
     """format=json: wrapped as asked (callback, then raw, then varname, else ``var visual``).
 
     A name that is not a JavaScript identifier may be refused or ignored (both safe): not judged here.
@@ -77,24 +84,24 @@ def _wrapper(obs: Observation, req: ApiRequest, config: TargetConfig, rid: str) 
     if req.param("format") != "json" or any(not checks.is_js_name(n) for n in names):
         return []
     if "callback" in given:
-        return checks.check_json_wrapper(obs, "callback", given["callback"], rid)
+        return checks.check_json_wrapper(obs, "callback", given["callback"])
     if "raw" in given:
-        return checks.check_json_wrapper(obs, "raw", None, rid)
-    return checks.check_json_wrapper(obs, "var", given.get("varname", "visual"), rid)
+        return checks.check_json_wrapper(obs, "raw", None)
+    return checks.check_json_wrapper(obs, "var", given.get("varname", "visual"))
 
 
-Judge = Callable[[Observation, ApiRequest, TargetConfig, str], list[Finding]]
+Judge = Callable[[Observation, ApiRequest, TargetConfig], checks.Outcome]
 JUDGES: dict[str, Judge] = {
     "check_json_wrapper": _wrapper,
     "check_numeric_field": _params,
     "check_bounds_policy": _params,
-    "check_within_bounds": lambda obs, req, cfg, rid: checks.check_within_bounds(obs, rid),
-    "check_echo": lambda obs, req, cfg, rid: checks.check_echo_or_refused(obs, req, rid),
-    "check_cached_zero": lambda obs, req, cfg, rid: checks.check_cached_zero(obs, rid),
-    "check_token_fields": lambda obs, req, cfg, rid: checks.check_token_fields(obs, req, rid),
-    "check_json_envelope": lambda obs, req, cfg, rid: checks.check_json_envelope(obs, rid),
-    "check_status_ok": lambda obs, req, cfg, rid: checks.check_status_ok(obs, rid),
-    "check_name_not_reflected": lambda obs, req, cfg, rid: _names(obs, req, rid),
+    "check_within_bounds": lambda obs, req, cfg: checks.check_within_bounds(obs),
+    "check_echo": lambda obs, req, cfg: checks.check_echo_or_refused(obs, req),
+    "check_cached_zero": lambda obs, req, cfg: checks.check_cached_zero(obs),
+    "check_token_fields": lambda obs, req, cfg: checks.check_token_fields(obs, req),
+    "check_json_envelope": lambda obs, req, cfg: checks.check_json_envelope(obs),
+    "check_status_ok": lambda obs, req, cfg: checks.check_status_ok(obs),
+    "check_name_not_reflected": lambda obs, req, cfg: _names(obs, req),
 }
 PAIR_CHECKS = frozenset({"check_formats_agree"})  # judged on the XML and the JSON answer together
 REJUDGED = BASELINE_CHECKS | JUDGES.keys() | PAIR_CHECKS
@@ -103,15 +110,16 @@ REJUDGED = BASELINE_CHECKS | JUDGES.keys() | PAIR_CHECKS
 def rejudge(
     observations: list[Observation], req: ApiRequest, config: TargetConfig, requirement: str, check: str
 ) -> list[Finding]:
-    """The baseline of every answer, then the named check; errors only."""
-    found: list[Finding] = []
+    """The baseline of every answer, then the named check; errors only, bound to ``requirement``."""
+    outcomes: list[checks.Outcome] = []
     for obs in observations:
         req_sent = obs.exchange.request or req
-        found += checks.check_api_response(obs, _fmt(req_sent), requirement)  # type: ignore[arg-type]
+        outcomes.append(checks.check_api_response(obs, _fmt(req_sent)))  # type: ignore[arg-type]
     if check in PAIR_CHECKS and len(observations) == 2:
-        found += checks.check_formats_agree(observations[0], observations[1], requirement)
+        outcomes.append(checks.check_formats_agree(observations[0], observations[1]))
     elif check in JUDGES:
-        found += JUDGES[check](observations[-1], req, config, requirement)
+        outcomes.append(JUDGES[check](observations[-1], req, config))
+    found = checks.bound(checks.findings_of(*outcomes), requirement)
     return [f for f in found if f.severity == "error"]
 
 
@@ -128,15 +136,13 @@ def _print_exchange(obs: Observation) -> None:
 
 def run_replay(req: ApiRequest, config: TargetConfig, requirement: str | None, check: str | None) -> int:
     """Send (both formats for an XML/JSON agreement check), print, re-judge; the exit code."""
-    import sys
-
     pair = check in PAIR_CHECKS
     reqs = [req.with_params(format=None), req.with_params(format="json")] if pair else [req]
     client = TargetClient(config)
     try:
         exchanges = client.send_many(reqs) if pair else [client.send(req)]
     except TransportError as exc:
-        print(f"conformance: {exc}", file=sys.stderr)
+        err(str(exc))
         return EXIT_UNREACHABLE
     finally:
         client.close()
@@ -155,8 +161,6 @@ def run_replay(req: ApiRequest, config: TargetConfig, requirement: str | None, c
             file=sys.stderr,
         )
     if found and pair:
-        from conformance.report.html import failing_side
-
         for f in found:
             side = failing_side({"message": f.message, "exchange": {"logical": {"params": list(req.params)}}})
             if side:
@@ -167,7 +171,7 @@ def run_replay(req: ApiRequest, config: TargetConfig, requirement: str | None, c
             print(f"FAIL [{f.requirement}] {f.message}", file=sys.stderr)
             if f.expected or f.observed:
                 print(f"  expected: {f.expected}\n  observed: {f.observed}", file=sys.stderr)
-        return EXIT_FINDING
+        return EXIT_FAILED
     what = f"{requirement} ({check})" if requirement and check in REJUDGED else "the baseline checks"
     print(f"PASS {what}: the answer meets it", file=sys.stderr)
     return EXIT_OK
@@ -181,3 +185,81 @@ def params_from_json(text: str) -> tuple[tuple[str, str], ...]:
     ):
         raise ValueError("--params-json must be a JSON list of [key, value] string pairs")
     return tuple((k, v) for k, v in data)
+
+
+# ------------------------------------------------------------------ command line
+class ReplayUsageError(ValueError):
+    """A ``conformance replay`` command line that describes no request (exit 2, one line)."""
+
+
+def add_arguments(rp: argparse.ArgumentParser) -> None:
+    rp.add_argument("--config", required=True)
+    rp.add_argument("--method", choices=("GET", "POST"), default="GET")
+    rp.add_argument("--auth", default="write", help="credential level, or 'none' for unsigned")
+    rp.add_argument("--placement", choices=("header", "query", "body"), default="header")
+    rp.add_argument("--path", default="/api/photo/get-replace-token")
+    rp.add_argument("--tamper", action="store_true", help="sign with a wrong secret")
+    add_list_option(rp, "--post-query", "KEY=VALUE", "query parameter added to a POST URL")
+    rp.add_argument(
+        "--params-json",
+        default=None,
+        metavar="JSON",
+        help='parameters as [["key", "value"], ...] (printed for values with control characters)',
+    )
+    rp.add_argument("--requirement", default=None, metavar="ID", help="the requirement to re-judge")
+    rp.add_argument(
+        "--check", default=None, metavar="NAME", help="the check to re-judge (exit 1 on a finding)"
+    )
+    rp.add_argument("params", nargs="*", metavar="KEY=VALUE")
+
+
+def _pairs(items: list[str], what: str = "parameter") -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ReplayUsageError(f"{what} {item!r} is not KEY=VALUE")
+        out.append((key, value))
+    return tuple(out)
+
+
+def replay_request(args: argparse.Namespace) -> ApiRequest:
+    """The logical request a ``conformance replay`` command line describes (ReplayUsageError if none)."""
+    if not args.path.startswith("/"):
+        raise ReplayUsageError(f"--path {args.path!r} must start with '/' (it is appended to base_url)")
+    params = _pairs(args.params)
+    if args.params_json:
+        try:
+            params += params_from_json(args.params_json)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            raise ReplayUsageError(str(exc)) from exc
+    return ApiRequest(
+        params=params,
+        http_method=args.method,
+        auth=None if args.auth == "none" else args.auth,
+        placement=args.placement,
+        path=args.path,
+        query_on_post=_pairs(args.post_query, "--post-query"),
+        tamper=args.tamper,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        req = replay_request(args)
+        config = load_config(args.config)
+    except ReplayUsageError as exc:
+        err(str(exc), "conformance replay")
+        return EXIT_USAGE
+    except ConfigError as exc:
+        err(f"config error: {exc}")
+        return EXIT_USAGE
+    if req.auth is not None and req.auth not in config.credentials:
+        levels = ", ".join(sorted(config.credentials))
+        err(
+            f"--auth {req.auth}: no [credentials.{req.auth}] in {config.source} "
+            f"(configured: {levels}, or 'none' for unsigned){did_you_mean(req.auth, config.credentials)}",
+            "conformance replay",
+        )
+        return EXIT_USAGE
+    return run_replay(req, config, args.requirement, args.check)

@@ -9,17 +9,15 @@ could not be read.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import TextIO
 from urllib.parse import parse_qsl, urlsplit
 
+from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from conformance.parse.schemas import Violation, validate_callback_params, validate_response_body
 
-__all__ = ["main", "validate_bytes"]
-
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_UNREADABLE = 2
+__all__ = ["add_arguments", "main", "validate_bytes", "validate_files"]
 
 _URL_PREFIXES = (b"http://", b"https://", b"?")
 
@@ -49,13 +47,21 @@ def validate_bytes(data: bytes) -> list[Violation]:
     return validate_response_body(data)
 
 
-def main(paths: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+")
+
+
+def main(args: argparse.Namespace) -> int:
+    return validate_files(args.files)
+
+
+def validate_files(paths: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Validate each file, print ``FILE: PATH: message`` per violation or ``FILE: valid``."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not paths:
         print("usage: conformance validate FILE...", file=err)
-        return EXIT_UNREADABLE
+        return EXIT_USAGE
     unreadable = invalid = False
     for path in paths:
         try:
@@ -73,9 +79,5 @@ def main(paths: list[str], out: TextIO | None = None, err: TextIO | None = None)
         else:
             print(f"{path}: valid", file=out)
     if unreadable:
-        return EXIT_UNREADABLE
-    return EXIT_INVALID if invalid else EXIT_OK
-
-
-if __name__ == "__main__":  # pragma: no cover - the CLI entry point is conformance.commands.cli
-    sys.exit(main(sys.argv[1:]))
+        return EXIT_USAGE
+    return EXIT_FAILED if invalid else EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+CREDENTIAL_LEVELS = ("read", "write", "admin")  # the [credentials.LEVEL] tables a target config may have
 
 
 @dataclass(frozen=True)

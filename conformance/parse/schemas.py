@@ -23,10 +23,10 @@ import jsonschema
 import xmlschema
 
 from conformance.parse.responses import ParsedResponse, ResponseParseError, parse_response
+from conformance.spec import DOCUMENTED_ERROR_CODES
 
 __all__ = [
     "CALLBACK_SCHEMA",
-    "DOCUMENTED_ERROR_CODES",
     "JSON_SCHEMA",
     "XML_SCHEMA",
     "Violation",
@@ -41,29 +41,6 @@ __all__ = [
 XML_SCHEMA = "get-replace-token.xsd"
 JSON_SCHEMA = "get-replace-token.response.schema.json"
 CALLBACK_SCHEMA = "redeem-callback.schema.json"
-
-#: The codes listed in error-codes.md (the whole platform's list, not only this method's).
-DOCUMENTED_ERROR_CODES: frozenset[str] = frozenset(
-    {
-        "couldnt_create_album",
-        "couldnt_create_user",
-        "couldnt_update_album",
-        "error_processing_upload",
-        "invalid_album",
-        "invalid_album_token",
-        "invalid_input",
-        "invalid_photo_token",
-        "invalid_signature",
-        "no_file",
-        "no_such_album",
-        "no_such_photo",
-        "no_such_tag",
-        "no_such_user",
-        "permission_denied",
-        "token_required",
-        "user_already_exists",
-    }
-)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
 """The embedded reference server (werkzeug WSGI + SQLite) implementing the suite's positions.
 
-Modules, one concern each: ``behaviour`` (knobs and the fault/variant hook), ``oauth`` (signature
-verification), ``params`` (parameters and bounds), ``render`` (XML/JSON/wrappers), ``callbacks``
-(callback URL, form page, background GET), ``store`` (SQLite state), ``app`` (the WSGI pipeline),
-``server`` (settings, lifecycle, target config) and ``cli`` (``conformance serve``).
+It depends on nothing of the suite but ``conformance.spec`` (the documented facts) and
+``conformance.model`` (credentials). Modules, one concern each, bottom to top: ``behaviour`` (the
+knobs, a leaf), ``faults``/``variants`` (the tables in ``faults.toml``/``variants.toml``),
+``selection`` (names -> Behaviour), ``oauth`` (signature verification), ``params`` (parameters and
+bounds), ``render`` (XML/JSON/wrappers), ``callbacks`` (callback URL, form page, background GET),
+``database``/``clock``/``store`` (SQLite connections, the API clock, the tables' operations),
+``context`` (what every handler shares), ``get_token``/``redeem``/``hooks`` (the endpoints),
+``app`` (routing and the catch-all), ``server`` (settings, lifecycle, target config) and ``cli``
+(``conformance serve``). No module imports this package's ``__init__``, which only re-exports.
 
 Positions beyond docs/ARCHITECTURE.md:
 

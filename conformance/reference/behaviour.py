@@ -3,29 +3,30 @@
 Every step of the request pipeline (authenticate, parse params, apply bounds, issue token,
 render, redeem, build callback, deliver callback) reads its tunable values and switches from one
 :class:`Behaviour` object instead of hard-coding them. A fault (``--fault NAME``) or a conformant
-variant (``--variant NAME``) is then a one-line change of a knob in :meth:`Behaviour.from_settings`,
-or an ``if behaviour.fault("name"):`` at the single place that owns the step.
+variant (``--variant NAME``) is then a few knobs in its table row (applied by
+:mod:`~conformance.reference.selection`), or an ``if behaviour.fault("name"):`` at the single place
+that owns the step. This module is a leaf: the tables import it, never the other way round.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-LEVELS: tuple[str, ...] = ("none", "anonymous", "read", "write", "admin", "super")
-"""Permission levels in ascending order (index.md, Permission levels)."""
-
-JS_NAME_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
-"""What a ``varname``/``callback`` must look like (docs/ARCHITECTURE.md)."""
+from conformance.spec import (
+    CALLBACK_THRESHOLD,
+    DEFAULT_VARNAME,
+    GET_REPLACE_TOKEN,
+    MAX_UPLOADS,
+    REQUIRED_LEVEL,
+    TOKEN_NAMES,
+    VALID_MINUTES,
+)
 
 
 class SimulatedCrash(Exception):
     """Raised by crash faults: the app answers it like an unguarded production stack (HTTP 500 + trace)."""
-
-
-class UnknownBehaviourName(ValueError):
-    """``--fault``/``--variant`` named something the tables do not have."""
 
 
 @dataclass
@@ -37,18 +38,18 @@ class Behaviour:
     bounds_policy: Literal["clamp", "reject"] = "clamp"
 
     # Authentication
-    required_level: str = "write"
+    required_level: str = REQUIRED_LEVEL
     timestamp_window_seconds: int = 300
     check_nonces: bool = True
     accept_explicit_default_port: bool = True  # node-23video style ``https://host:443/...``
 
     # Parameters
-    default_valid_minutes: int = 180
-    valid_minutes_bounds: tuple[int, int] = (15, 1440)
-    default_max_uploads: int = 1
-    max_uploads_bounds: tuple[int, int] = (1, 100)
+    default_valid_minutes: int = VALID_MINUTES.default
+    valid_minutes_bounds: tuple[int, int] = (VALID_MINUTES.low, VALID_MINUTES.high)
+    default_max_uploads: int = MAX_UPLOADS.default
+    max_uploads_bounds: tuple[int, int] = (MAX_UPLOADS.low, MAX_UPLOADS.high)
     max_return_url_chars: int = 8192
-    endpoint: str = "/api/photo/get-replace-token"
+    endpoint: str = GET_REPLACE_TOKEN
 
     # Tokens
     token_bytes: int = 20  # 40 hex characters, 160 bits
@@ -61,7 +62,7 @@ class Behaviour:
     # Rendering
     xml_content_type: str = "text/xml; charset=utf-8"
     json_content_type: str = "text/javascript; charset=utf-8"
-    default_varname: str = "visual"
+    default_varname: str = DEFAULT_VARNAME
     # Permitted freedoms a conformant variant may take (see variants.py); defaults = the reference.
     messages: dict[str, str] = field(default_factory=dict)  # error code / "issued" -> other message text
     anonymous_level: str = "anonymous"  # an unsigned caller's level ("none" on a closed site)
@@ -89,51 +90,27 @@ class Behaviour:
     )
 
     # Redeem and callbacks
-    callback_threshold: int = 1500  # a callback URL of at most this many characters is a redirect
+    callback_threshold: int = CALLBACK_THRESHOLD  # a callback URL of at most this length is a redirect
     redirect_status: int = 301
     background_timeout_seconds: float = 5.0
-    background_max_chars: int = 1500
-    callback_token_name: str = "replace_token"  # or "upload_token" (browser-based-uploads.md, 4a/4b)
+    background_max_chars: int = CALLBACK_THRESHOLD  # no form POST server-side: longer ones are refused
+    callback_token_name: str = TOKEN_NAMES[0]  # or the other documented name, "upload_token"
     redeem_error_prefix: str = ""  # put before every plain-text browser-mode redeem error
 
     def fault(self, name: str) -> bool:
         """True when fault ``name`` is injected; call this at the one step the fault changes."""
         return name in self.faults
 
-    @classmethod
-    def from_settings(
-        cls,
-        faults: frozenset[str],
-        variant: str | None,
-        bounds_policy: Literal["clamp", "reject"],
-    ) -> Behaviour:
-        """Build the behaviour for a server: the variant's knobs, then each fault's knob tweak.
+    def set_knobs(self, knobs: Mapping[str, Any], owner: str) -> None:
+        """Apply a table row's knobs; a knob this class does not have is the row's typo.
 
-        Names are checked against the tables so a typo fails loudly instead of serving the clean
-        reference under a fault's name. Raises :class:`UnknownBehaviourName`.
+        TOML has no tuples: a list value (at any depth) is set as a tuple, as the defaults are.
         """
-        from .faults import FAULTS
-        from .variants import VARIANTS
-
-        unknown = sorted(set(faults) - set(FAULTS))
-        if unknown:
-            raise UnknownBehaviourName(
-                f"unknown fault(s) {', '.join(unknown)}; known faults: {', '.join(sorted(FAULTS))}"
-            )
-        if variant is not None and variant not in VARIANTS:
-            raise UnknownBehaviourName(
-                f"unknown variant {variant!r}; known variants: {', '.join(sorted(VARIANTS))}"
-            )
-        behaviour = cls(faults=frozenset(faults), variant=variant, bounds_policy=bounds_policy)
-        if variant is not None:
-            VARIANTS[variant].apply(behaviour)
-        for name in sorted(faults):
-            tweak = FAULTS[name].tweak
-            if tweak is not None:
-                tweak(behaviour)
-        return behaviour
+        for key, value in knobs.items():
+            if not hasattr(self, key):
+                raise AttributeError(f"{owner}: Behaviour has no knob {key!r}")
+            setattr(self, key, _tuples(value))
 
 
-def level_at_least(actual: str, required: str) -> bool:
-    """Whether ``actual`` grants everything ``required`` does (levels are cumulative)."""
-    return LEVELS.index(actual) >= LEVELS.index(required)
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value

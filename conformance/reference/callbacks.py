@@ -28,11 +28,12 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from conformance.spec import ERROR_PARAMS, SUCCESS_PARAMS
+
 from .behaviour import Behaviour
 
-RESERVED = frozenset(
-    {"domain", "replace_token", "upload_token", "photo_id", "tree_id", "token", "error_message"}
-)
+RESERVED = frozenset(name for spec in (*SUCCESS_PARAMS, *ERROR_PARAMS) for name in spec.split("|"))
+"""The documented callback parameters (both token names): an extra form field never overrides one."""
 URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 

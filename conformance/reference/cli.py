@@ -9,9 +9,11 @@ import sys
 import threading
 from pathlib import Path
 
-from .behaviour import UnknownBehaviourName
+from .database import StorageError
+from .faults import FAULT_LIST
+from .selection import UnknownBehaviourName
 from .server import ReferenceServer, ReferenceSettings, write_target_config
-from .store import StorageError
+from .variants import VARIANT_LIST
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,9 +126,6 @@ def main(args: argparse.Namespace) -> int:
 
 def print_catalogue() -> None:
     """The fault and variant tables, one line each (``conformance serve --list``)."""
-    from .faults import FAULT_LIST
-    from .variants import VARIANT_LIST
-
     print("faults (--fault NAME):")
     for f in FAULT_LIST:
         print(f"  {f.name:<34} {f.group:<14} {f.profile:<5} {f.description}")

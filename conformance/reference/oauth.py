@@ -12,14 +12,18 @@ string for each acceptable base-string URI and compare in constant time.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import ParamSpec
 from urllib.parse import parse_qsl, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+
+from conformance.model.credentials import Credentials
 
 from .behaviour import Behaviour
 
@@ -30,17 +34,6 @@ REQUIRED = (
     "oauth_timestamp",
     "oauth_nonce",
 )
-
-
-@dataclass(frozen=True)
-class CredentialSet:
-    """A credential set as the server knows it."""
-
-    level: str
-    consumer_key: str
-    consumer_secret: str
-    access_token: str
-    access_token_secret: str
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ class SignedRequest:
 class _Secrets:
     """The shape ``sign_hmac_sha1_with_client`` expects: the two shared secrets."""
 
-    def __init__(self, cred: CredentialSet) -> None:
+    def __init__(self, cred: Credentials) -> None:
         self.client_secret = cred.consumer_secret
         self.resource_owner_secret = cred.access_token_secret
 
@@ -115,29 +108,32 @@ def candidate_base_uris(public_bases: Iterable[str], path: str, behaviour: Behav
     return out
 
 
+P = ParamSpec("P")
+
+
+def _failure_as_result(verify: Callable[P, AuthResult]) -> Callable[P, AuthResult]:
+    """An unverifiable request is an answer (``anonymous`` plus the reason for the log), not a crash."""
+
+    @functools.wraps(verify)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> AuthResult:
+        try:
+            return verify(*args, **kwargs)
+        except (AuthError, UnicodeDecodeError, ValueError) as exc:
+            return AuthResult(level="anonymous", error=str(exc) or exc.__class__.__name__)
+
+    return wrapper
+
+
+@_failure_as_result
 def authenticate(
     request: SignedRequest,
     public_bases: list[str],
-    credentials: Mapping[str, CredentialSet],
+    credentials: Mapping[str, Credentials],
     remember_nonce: Callable[[str, str, int, str], bool],
     behaviour: Behaviour,
     real_now: float | None = None,
 ) -> AuthResult:
     """Work out the caller's level: ``anonymous`` without OAuth, or the level of its credentials."""
-    try:
-        return _authenticate(request, public_bases, credentials, remember_nonce, behaviour, real_now)
-    except (AuthError, UnicodeDecodeError, ValueError) as exc:
-        return AuthResult(level="anonymous", error=str(exc) or exc.__class__.__name__)
-
-
-def _authenticate(
-    request: SignedRequest,
-    public_bases: list[str],
-    credentials: Mapping[str, CredentialSet],
-    remember_nonce: Callable[[str, str, int, str], bool],
-    behaviour: Behaviour,
-    real_now: float | None,
-) -> AuthResult:
     header = _oauth_header_params(request.authorization)
     query = decode_pairs(request.raw_query)
     body = decode_pairs(request.form_body) if request.form_body is not None else []

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from .behaviour import JS_NAME_RE, Behaviour
+from conformance.spec import DEFAULT_VARNAME, JS_NAME_PATTERN, JS_NAME_RE, JSON_TOKEN_MEMBER
 
-JS_NAME_START_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+from .behaviour import Behaviour
+
+JS_NAME_START_RE = re.compile(JS_NAME_PATTERN)
+"""The rule unanchored: only the ``jsonp_callback_prefix_checked`` fault matches with it."""
 # Characters XML 1.0 cannot carry at all, even escaped.
 XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -27,7 +30,7 @@ class RenderOptions:
 
     fmt: str = "xml"  # "xml" | "json"
     wrapper: str = "var"  # "var" | "raw" | "callback"
-    name: str = "visual"
+    name: str = DEFAULT_VARNAME
 
 
 @dataclass(frozen=True)
@@ -144,14 +147,14 @@ def render_success(
         "message": message,
         "permission_level": level,
         "cached": int(cached) if b.fault("json_numbers_not_strings") else cached,
-        "replacetoken": token,
+        JSON_TOKEN_MEMBER: token,
         "p": "1",
         "size": "1",
         "site": site,
         "endpoint": b.endpoint,
     }
     if b.fault("json_token_fields_unwrapped"):
-        obj = {k: v for k, v in obj.items() if k != "replacetoken"} | token
+        obj = {k: v for k, v in obj.items() if k != JSON_TOKEN_MEMBER} | token
     return wrap_json(obj | b.extra_json_members, options, b)
 
 

@@ -16,14 +16,18 @@ from typing import Any, Literal
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from conformance.model.credentials import Credentials
+from conformance.model.credentials import CREDENTIAL_KEYS, Credentials
 
-from .app import Context, ReferenceApp
+from .app import ReferenceApp
 from .behaviour import Behaviour
-from .oauth import CredentialSet
+from .clock import Clock
+from .context import Context
+from .selection import behaviour_for
 from .store import Store
+from .variants import VARIANTS
 
-LEVELS = ("read", "write", "admin")
+CREDENTIAL_LEVELS = ("read", "write", "admin")
+"""The levels the reference issues credentials for (the suite's target config needs these three)."""
 UNKNOWN_PHOTO_ID = "999999999"
 
 __all__ = ["Credentials", "ReferenceServer", "ReferenceSettings", "write_target_config"]
@@ -104,10 +108,8 @@ class ReferenceServer:
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> ReferenceServer:
         s = self.settings
-        behaviour = Behaviour.from_settings(s.faults, s.variant, s.bounds_policy)  # validates the names first
+        behaviour = behaviour_for(s.faults, s.variant, s.bounds_policy)  # validates the names first
         if s.variant is not None:  # a variant may need another setup (a short photo_id, say)
-            from .variants import VARIANTS
-
             self.settings = s = replace(s, **VARIANTS[s.variant].settings)
         db_path = s.db_path
         if db_path is None:
@@ -115,7 +117,8 @@ class ReferenceServer:
             os.close(fd)
             self._temp_db = db_path
         self.store = Store(db_path)
-        problem = self.store.check_clock_offset()
+        clock = Clock(self.store)
+        problem = clock.check_offset()
         if problem:  # a bad offset from an earlier run must not break every answer
             print(f"reference: {problem}", file=sys.stderr)
         self.credentials = self._load_credentials(self.store)
@@ -123,16 +126,11 @@ class ReferenceServer:
         self.behaviour = behaviour
         ctx = Context(
             store=self.store,
+            clock=clock,
             behaviour=behaviour,
-            credentials={
-                level: CredentialSet(
-                    level, c.consumer_key, c.consumer_secret, c.access_token, c.access_token_secret
-                )
-                for level, c in self.credentials.items()
-            },
+            credentials=dict(self.credentials),
             public_url=s.public_url,
             test_hooks=s.clock_control,
-            photo_ids=(s.photo_id,),
         )
         app: Any = ReferenceApp(ctx)
         if s.trust_proxy:
@@ -177,17 +175,11 @@ class ReferenceServer:
             store.save_credentials(raw)
         else:
             raw = store.load_credentials()
-            if set(raw) != set(LEVELS):
-                raw = {level: _random_credentials(level) for level in LEVELS}
+            if set(raw) != set(CREDENTIAL_LEVELS):
+                raw = {level: _random_credentials(level) for level in CREDENTIAL_LEVELS}
                 store.save_credentials(raw)
         return {
-            level: Credentials(
-                level=level,
-                consumer_key=c["consumer_key"],
-                consumer_secret=c["consumer_secret"],
-                access_token=c["access_token"],
-                access_token_secret=c["access_token_secret"],
-            )
+            level: Credentials(level=level, **{key: c[key] for key in CREDENTIAL_KEYS})
             for level, c in raw.items()
         }
 
@@ -212,8 +204,6 @@ class ReferenceServer:
         if self.behaviour is not None:  # what the server really does (a variant may reject, say)
             config["bounds_policy"] = self.behaviour.bounds_policy
         if self.settings.variant is not None:
-            from .variants import VARIANTS
-
             config.update(VARIANTS[self.settings.variant].target_config())
         return config
 

@@ -1,116 +1,26 @@
-"""SQLite state of the reference server: photos, tokens, uses, replacements, nonces, clock.
+"""The reference server's state: credentials, photos, replace tokens, replacements and nonces.
 
-Everything lives in one database file so a restart with the same file loses nothing. Each
-operation opens its own short-lived connection (werkzeug serves each request on a new thread);
-writes run inside ``BEGIN IMMEDIATE`` so SQLite serialises them, and the database uses WAL so
-readers never block.
-
-The file holds every live secret, so a new database is created 0600 (an existing one is
-tightened to it). Any SQLite failure (full disk, I/O error, unwritable file) surfaces as
-:class:`StorageError`, a server-side fault the application answers as such, never as the
-client's mistake. The API clock offset is bounded (:data:`MAX_API_TIME`) so the clock can never
-leave the range dates can be formatted in, and a stored offset out of range is ignored.
+Each method is one transaction on the :class:`~conformance.reference.database.Database`; the
+conditional ``UPDATE`` in :meth:`Store.redeem` is what keeps ``max_uploads`` and expiry exact
+under concurrency.
 """
 
 from __future__ import annotations
 
-import calendar
 import json
-import os
 import secrets
 import sqlite3
 import string
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS credentials (
-    level TEXT PRIMARY KEY,
-    consumer_key TEXT NOT NULL UNIQUE,
-    consumer_secret TEXT NOT NULL,
-    access_token TEXT NOT NULL,
-    access_token_secret TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS photos (
-    photo_id TEXT PRIMARY KEY,
-    tree_id INTEGER NOT NULL,
-    token TEXT NOT NULL,
-    size INTEGER NOT NULL DEFAULT 0,
-    sha256 TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS replace_tokens (
-    replace_token TEXT PRIMARY KEY,
-    photo_id TEXT NOT NULL,
-    return_url TEXT NOT NULL,
-    background_return_p INTEGER NOT NULL,
-    valid_minutes INTEGER NOT NULL,
-    max_uploads INTEGER NOT NULL,
-    issued_at INTEGER NOT NULL,
-    valid_until INTEGER NOT NULL,
-    uses INTEGER NOT NULL DEFAULT 0,
-    level TEXT NOT NULL,
-    consumer_key TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS replacements (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    photo_id TEXT NOT NULL,
-    replace_token TEXT NOT NULL,
-    previous_tree_id INTEGER NOT NULL,
-    tree_id INTEGER NOT NULL,
-    token TEXT NOT NULL,
-    filename TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    data BLOB NOT NULL,
-    extra_fields TEXT NOT NULL,
-    replaced_at INTEGER NOT NULL,
-    callback_url TEXT NOT NULL DEFAULT '',
-    callback_status TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS nonces (
-    consumer_key TEXT NOT NULL,
-    access_token TEXT NOT NULL,
-    timestamp INTEGER NOT NULL,
-    nonce TEXT NOT NULL,
-    seen_at INTEGER NOT NULL,
-    PRIMARY KEY (consumer_key, access_token, timestamp, nonce)
-);
-"""
+from conformance.model.credentials import CREDENTIAL_KEYS
+
+from .database import Database
 
 PHOTO_TOKEN_ALPHABET = string.ascii_letters + string.digits
 SEED_TREE_ID = 97531
-# The API clock stays below 9998-01-01 (year 9999 minus a year's margin): tokens (valid up to a
-# day), the Date header and ISO dates keep formatting, whatever the test hook is asked to do.
-MAX_API_TIME = calendar.timegm((9998, 1, 1, 0, 0, 0))
-
-
-class StorageError(Exception):
-    """The database could not be read or written (full disk, I/O error, unwritable file)."""
-
-
-class ClockOutOfRange(ValueError):
-    """A clock move would take the API clock past :data:`MAX_API_TIME`."""
-
-
-def _create_private(path: str) -> None:
-    """Create ``path`` 0600 if it does not exist yet; tighten an existing file we own to 0600."""
-    if path == ":memory:" or path.startswith("file:"):
-        return
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        if os.path.isdir(path):
-            raise IsADirectoryError(f"{path} is a directory") from None
-        if os.path.isfile(path):
-            with suppress(OSError):  # not our file: SQLite reports what matters
-                os.chmod(path, 0o600)
-        return
-    os.close(fd)
 
 
 def new_photo_token() -> str:
@@ -153,127 +63,8 @@ class Replacement:
     replacement_id: int
 
 
-class Store:
-    """Thin data access layer; every method is one transaction."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        try:
-            _create_private(path)
-            conn = self._connect()
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(SCHEMA)
-            finally:
-                conn.close()
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"cannot open the database {path}: {exc}") from exc
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = self._connect()
-        except sqlite3.Error as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-        try:
-            yield conn
-        except sqlite3.Error as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-        finally:
-            conn.close()
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A serialised write transaction (``BEGIN IMMEDIATE``), rolled back on any exception.
-
-        SQLite failures (disk full, I/O error, read-only file) become :class:`StorageError`.
-        """
-        try:
-            conn = self._connect()
-        except sqlite3.Error as exc:
-            raise StorageError(f"database write failed: {exc}") from exc
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise StorageError(f"database write failed: {exc}") from exc
-        finally:
-            conn.close()
-
-    # -- meta / clock -------------------------------------------------------------------------
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        with self.read() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row else default
-
-    def clock_offset(self) -> int:
-        """The persisted API clock offset; a value that is not an integer counts as 0."""
-        try:
-            return int(self.get_meta("clock_offset", "0") or 0)
-        except ValueError:
-            return 0
-
-    def check_clock_offset(self, now: float | None = None) -> str | None:
-        """Reset a stored offset that is unreadable or out of range; the reason, when it did.
-
-        Run at startup: a database written by an older server (or edited by hand) must never
-        make every answer fail.
-        """
-        raw = self.get_meta("clock_offset", "0") or "0"
-        now = time.time() if now is None else now
-        try:
-            offset = int(raw)
-        except ValueError:
-            problem = f"stored clock offset {raw[:40]!r} is not an integer"
-        else:
-            if 0 <= now + offset <= MAX_API_TIME:
-                return None
-            problem = f"stored clock offset {offset} puts the API clock outside 1970..{_year(MAX_API_TIME)}"
-        with self.write() as conn:
-            conn.execute("UPDATE meta SET value = '0' WHERE key = 'clock_offset'")
-        return f"{problem}; reset to 0"
-
-    def advance_clock(self, seconds: int, now: float | None = None) -> int:
-        """Add ``seconds`` to the persisted API clock offset; returns the new offset.
-
-        Raises :class:`ClockOutOfRange` (and changes nothing) when the API clock would pass
-        :data:`MAX_API_TIME`.
-        """
-        now = time.time() if now is None else now
-        with self.write() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
-            try:
-                current = int(row["value"]) if row else 0
-            except ValueError:
-                current = 0
-            offset = current + seconds
-            if now + offset > MAX_API_TIME:
-                raise ClockOutOfRange(
-                    f"advance_seconds={seconds} would move the API clock past "
-                    f"{time.strftime('%Y-%m-%d', time.gmtime(MAX_API_TIME))}; at most "
-                    f"{max(0, int(MAX_API_TIME - now - current))} more seconds are allowed"
-                )
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('clock_offset', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(offset),),
-            )
-        return offset
+class Store(Database):
+    """The tables' operations; every method is one transaction."""
 
     # -- credentials --------------------------------------------------------------------------
     def load_credentials(self) -> dict[str, dict[str, str]]:
@@ -285,15 +76,10 @@ class Store:
         with self.write() as conn:
             conn.execute("DELETE FROM credentials")
             for level, c in creds.items():
+                # The columns follow the level in CREDENTIAL_KEYS order (see the schema).
                 conn.execute(
                     "INSERT INTO credentials VALUES (?, ?, ?, ?, ?)",
-                    (
-                        level,
-                        c["consumer_key"],
-                        c["consumer_secret"],
-                        c["access_token"],
-                        c["access_token_secret"],
-                    ),
+                    (level, *(c[key] for key in CREDENTIAL_KEYS)),
                 )
 
     # -- photos -------------------------------------------------------------------------------
@@ -452,10 +238,6 @@ class Store:
             except sqlite3.IntegrityError:
                 return False
         return True
-
-
-def _year(timestamp: int) -> int:
-    return time.gmtime(timestamp).tm_year
 
 
 class ReplacementRefused(Exception):

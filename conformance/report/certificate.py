@@ -17,6 +17,7 @@ import calendar
 import hashlib
 import io
 import json
+import sys
 import time
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -27,7 +28,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from conformance.model.exit_codes import EXIT_USAGE
 from conformance.report.badge import render_badge
+from conformance.results.verdicts import overall
 
 CERTIFICATE_FORMAT = 1
 CERTIFICATE = "certificate.json"
@@ -102,10 +105,8 @@ def accepted_ids(summary: Mapping[str, Any]) -> list[str]:
 
 def fold(requirements: Iterable[Mapping[str, Any]], accepted: Iterable[str]) -> str:
     """The overall verdict the suite's own rules give these requirement verdicts (results.py)."""
-    from conformance import results
-
     reqs = [dict(r) for r in requirements]
-    return str(results.overall(reqs, None, accepted=list(accepted))["verdict"])
+    return str(overall(reqs, None, accepted=list(accepted))["verdict"])
 
 
 def requirement_state(req: Mapping[str, Any], accepted: Iterable[str]) -> str:
@@ -285,13 +286,11 @@ def certify_after_run(
     results: Mapping[str, Any], report_dir: Path, key: Ed25519PrivateKey | None, code: int
 ) -> int:
     """Write the bundle after the reports; a refusal is one line and a non-zero exit."""
-    import sys
-
     try:
         path = write_bundle(results, report_dir, key)
     except CertificateError as exc:
         print(f"conformance: {exc}", file=sys.stderr)
-        return code or 2
+        return code or EXIT_USAGE
     signed = f", signed by key {fingerprint(key.public_key())}" if key else ""
     print(f"conformance: certificate written to {path}{signed}")
     return code

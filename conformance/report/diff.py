@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from conformance.report.html import verdict_label
 
 REGRESSED = ("fail", "error")
 UNVERIFIED = ("blocked", "skip", "not-run", "untested")
-EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def as_json(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change
         ],
         "regressions": regressions,
         "unverified": unverified,
-        "exit_code": EXIT_REGRESSED if regressions else EXIT_OK,
+        "exit_code": EXIT_FAILED if regressions else EXIT_OK,
     }
 
 
@@ -255,4 +255,4 @@ def main(args: argparse.Namespace) -> int:
     else:
         for line in (render_markdown if fmt == "markdown" else render)(old, new, changes):
             print(line)
-    return EXIT_REGRESSED if any(c.regression for c in changes) else EXIT_OK
+    return EXIT_FAILED if any(c.regression for c in changes) else EXIT_OK

@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.report.reproduce import build_reproduction, rerun_command
-from conformance.results import VERDICT_LABELS
+from conformance.results.verdicts import VERDICT_LABELS
 
 HTML_BODY_LIMIT = 8192  # characters of a response/request body shown inline (results.json keeps 16 KiB)
 # Columns of the counts table: (label, verdicts counted in it).
@@ -154,11 +154,16 @@ _NONE_WORD = re.compile(r"(?<![\w'\"])None(?![\w'\"])")
 _OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>")
 
 
+def without_addresses(text: str) -> str:
+    """``<pkg.Api object at 0x7f3a...>`` as ``<pkg.Api>``: an address says nothing to a reader."""
+    return _OBJECT_REPR.sub(r"<\1>", text)
+
+
 def shown(value: Any) -> str:
     """A value as a reader sees it: Python's ``None`` is "(absent)", object addresses are dropped."""
     if value is None:
         return ABSENT
-    return _OBJECT_REPR.sub(r"<\1>", _NONE_WORD.sub(ABSENT, str(value)))
+    return without_addresses(_NONE_WORD.sub(ABSENT, str(value)))
 
 
 _DIFFERS = re.compile(r"^(\w+) differs: XML (.*), JSON (.*)$")

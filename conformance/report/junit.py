@@ -56,6 +56,26 @@ def failure_text(rec: Mapping[str, Any], target: Mapping[str, Any], report: str)
     return message, "\n".join(lines)
 
 
+def junit_properties(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """The verdict and every unverified or accepted-unverified MUST, as JUnit testsuite properties."""
+    summary = results["summary"]
+    props = [
+        ("conformance.verdict", str(summary["verdict"])),
+        ("conformance.exit_code", str(summary["exit_code"])),
+        ("conformance.partial", "true" if summary.get("partial") else "false"),
+    ]
+    if summary.get("interrupted"):
+        props.append(("conformance.interrupted", str(summary["interrupted"])))
+    if summary.get("cut_short"):
+        props.append(("conformance.cut_short", str(summary["cut_short"])))
+    props += [(f"conformance.unverified.{g['id']}", g["reason"]) for g in summary.get("unverified", ())]
+    props += [
+        (f"conformance.accepted_unverified.{g['id']}", g["reason"])
+        for g in summary.get("accepted_unverified", ())
+    ]
+    return props
+
+
 def rewrite_junit(path: Path, results: Mapping[str, Any], report: str) -> None:
     """Rename testcases after their requirements, and put the findings into failures and errors."""
     try:

@@ -7,7 +7,7 @@ in seconds. The page is self-contained and script-free: its filter ("only where 
 disagree") is a CSS checkbox, and a Content-Security-Policy admits only its own inline style, so
 nothing an implementation put into its name, URL or answers can run.
 
-Running targets lives in ``matrix_live.py``; this module only merges and renders.
+Running targets is ``conformance.commands.matrix``; this module only merges and renders.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from conformance.results import VERDICT_LABELS
+from conformance.report.html import _asset, _environment, verdict_label
 
 MATRIX_FORMAT = 1
 # Verdicts that say nothing about the implementation (a profile or a -k selection left them out):
@@ -83,11 +83,7 @@ def _unique_names(impls: Sequence[Implementation]) -> None:
 
 
 def _label(verdict: str, level: str) -> str:
-    if verdict == "fail" and level == "SHOULD":
-        return "WARN"
-    if verdict == "not-in-catalog":
-        return "N/A"
-    return VERDICT_LABELS.get(verdict, verdict.upper())
+    return "N/A" if verdict == "not-in-catalog" else verdict_label(verdict, level)
 
 
 def _totals(impl: Implementation, levels: Mapping[str, str]) -> dict[str, int]:
@@ -183,8 +179,6 @@ def _cell_class(verdict: str, label: str) -> str:
 
 def render_matrix_html(matrix: Mapping[str, Any]) -> str:
     """One self-contained page: autoescaped, inline CSS by hash, no script."""
-    from conformance.report.html import _asset, _environment
-
     css, css_hash = _asset("matrix.css")
     csp = f"default-src 'none'; style-src {css_hash}; img-src data:; base-uri 'none'; form-action 'none'"
     return (
@@ -213,15 +207,3 @@ def merge_files(paths: Iterable[str | Path], out_dir: Path) -> tuple[Path, Path,
     """``conformance matrix r1.json r2.json ...``: merge finished runs (CI matrix jobs)."""
     impls = [load_implementation(p, out_dir) for p in paths]
     return write_matrix(impls, out_dir)
-
-
-def add_arguments(parser: Any) -> None:
-    from conformance.commands.matrix import add_arguments as add_live
-
-    add_live(parser)
-
-
-def main(args: Any) -> int:
-    from conformance.commands.matrix import main as live_main
-
-    return live_main(args)

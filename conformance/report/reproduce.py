@@ -9,11 +9,12 @@ command names the config, and the config reads its secrets from environment vari
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from conformance.parse.forms import multipart_parts
 
 GET_REPLACE_TOKEN = "/api/photo/get-replace-token"
 EMBEDDED_CONFIG = "target.toml"
@@ -134,40 +135,6 @@ def _fidelity_notes(logical: Mapping[str, Any]) -> list[str]:
 
 def _header(exchange: Mapping[str, Any], name: str) -> str:
     return next((v for k, v in _pairs(exchange.get("request_headers")) if k.lower() == name), "")
-
-
-@dataclass(frozen=True)
-class FormPart:
-    name: str
-    value: str
-    filename: str | None = None
-    content_type: str | None = None
-
-
-def multipart_parts(content_type: str, body: str) -> list[FormPart] | None:
-    """The parts of a recorded multipart/form-data body (None when it is not one)."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not content_type.lower().startswith("multipart/form-data") or not match:
-        return None
-    parts = []
-    for chunk in body.split("--" + match.group(1))[1:]:
-        if chunk.startswith("--"):
-            break
-        head, sep, value = chunk.removeprefix("\r\n").partition("\r\n\r\n")
-        name = re.search(r'\bname="([^"]*)"', head)
-        if not sep or not name:
-            continue  # the recorded body was cut inside this part
-        filename = re.search(r'\bfilename="([^"]*)"', head)
-        ctype = re.search(r"(?im)^content-type:\s*(.+?)\s*$", head)
-        parts.append(
-            FormPart(
-                name.group(1),
-                value.removesuffix("\r\n"),
-                filename and filename.group(1),
-                ctype and ctype.group(1),
-            )
-        )
-    return parts
 
 
 def curl_argv(exchange: Mapping[str, Any]) -> list[str]:

@@ -4,7 +4,7 @@ Everything goes through the run's :class:`~conformance.transport.client.TargetCl
 timeouts, redaction) and every exchange is recorded on the test's ``api`` handle as evidence.
 Redemptions are anonymous browser-style multipart POSTs whose redirects are never followed: the
 suite reads ``Location`` instead. The optional history hook is only consulted when the target
-declares reference-style test hooks (``clock_control_url`` ending in ``/_test/clock``).
+declares reference-style test hooks (``clock_control_url`` is ``<base_url>/_test/clock``).
 """
 
 from __future__ import annotations
@@ -15,19 +15,23 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin
 
 import pytest
 
-from conformance import checks
-from conformance.checks import Observation
-from conformance.checks.redeem import PhotoHistory, RedeemAnswer, read_redeem_answer
+from conformance.checks.envelope import check_api_response, check_status_ok
+from conformance.checks.history import check_history_unchanged
+from conformance.checks.redeem import check_plain_error, check_redeem_answered
+from conformance.checks.response import check_token_fields
 from conformance.model.exchange import Exchange
-from conformance.spec import REDEEM_REPLACE_TOKEN
-from conformance.suite.plugin import Api
-from conformance.transport.uploads import Upload, multipart_form
+from conformance.parse.observation import Observation
+from conformance.parse.redeem import PhotoHistory, RedeemAnswer, read_redeem_answer
+from conformance.spec import REDEEM_REPLACE_TOKEN, VALID_MINUTES
+from conformance.suite.api import Api
+from conformance.transport.uploads import Upload, make_upload, multipart_form
 
-CLOCK_HOOK_SUFFIX = "/_test/clock"
+# Where the reference serves its test hooks (clock, photo history), relative to base_url.
+REFERENCE_HOOKS = "_test/"
 # Callback values must reach return_url exactly as sent, so the lifecycle sends values holding every
 # character URL-encoding exists for ('&', '=', '+', '%' and an escape-like '%41', '#', space, non-ASCII).
 TRICKY_VALUE = "a&b=c+d %41 50%#top ü"
@@ -84,14 +88,13 @@ class Lifecycle:
     # -- tokens ---------------------------------------------------------------------------------
     def issue(
         self,
-        req: str,
         *,
         return_url: str | None = None,
         max_uploads: int = 1,
         valid_minutes: int | None = None,
         background: bool = False,
     ) -> IssuedToken:
-        """Get a token for the configured photo; a refusal fails ``req`` (nothing can be redeemed).
+        """Get a token for the configured photo; a refusal fails the test (nothing can be redeemed).
 
         ``return_url=None`` leaves the parameter out; ``""`` sends it empty.
         """
@@ -103,16 +106,16 @@ class Lifecycle:
         if background:
             params["background_return_p"] = "1"
         obs = self.api.call(self.api.request(**params))
-        self.api.expect(checks.check_api_response(obs, "xml", req), checks.check_status_ok(obs, req))
+        self.api.expect(check_api_response(obs, "xml"), check_status_ok(obs))
         token = obs.field("replace_token") or ""
         if not token:
-            self.api.expect(checks.check_token_fields(obs, self.api.request(**params), req))
+            self.api.expect(check_token_fields(obs, self.api.request(**params)))
         until = obs.field("valid_until") or ""
         return IssuedToken(
             token=token,
             photo_id=self.config.photo_id,
             max_uploads=max_uploads,
-            valid_minutes=valid_minutes or checks.VALID_MINUTES[2],
+            valid_minutes=valid_minutes or VALID_MINUTES.default,
             valid_until=int(until) if until.isdigit() else None,
             return_url=return_url or "",
             background=background,
@@ -169,6 +172,17 @@ class Lifecycle:
             self._record(ex)
         return [read_redeem_answer(ex) for ex in exchanges]
 
+    def expect_refused(self, token: str) -> RedeemAnswer:
+        """Redeem ``token`` with a fresh file: a plain error, and (where the hook tells) nothing replaced."""
+        before = self.history()
+        answer = self.redeem(token, make_upload())
+        self.api.expect(
+            check_redeem_answered(answer),
+            check_plain_error(answer),
+            check_history_unchanged(before, self.history()),
+        )
+        return answer
+
     # -- the target's clock -----------------------------------------------------------------------
     @property
     def clock_control(self) -> bool:
@@ -195,10 +209,11 @@ class Lifecycle:
 
     # -- optional evidence ----------------------------------------------------------------------
     def _history_url(self) -> str | None:
-        url = (self.config.clock_control_url or "").rstrip("/")
-        if not url.endswith(CLOCK_HOOK_SUFFIX):
+        """The reference's photo-history hook, when the target's clock hook says it has those hooks."""
+        hooks = urljoin(self.config.base_url.rstrip("/") + "/", REFERENCE_HOOKS)
+        if (self.config.clock_control_url or "").rstrip("/") != urljoin(hooks, "clock"):
             return None
-        return url.removesuffix("/clock") + "/photo/" + quote(self.config.photo_id, safe="")
+        return urljoin(hooks, "photo/" + quote(self.config.photo_id, safe=""))
 
     def history(self) -> PhotoHistory | None:
         """The photo's replacement history from a reference-style test hook; None when there is none."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from conformance.checks import MAX_UPLOADS, VALID_MINUTES
 from conformance.model.exchange import ApiRequest
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES, Bounds
 
 # Text any conformant server can echo in both formats: all of Unicode, astral planes included, except
 # what UTF-8 cannot encode (lone surrogates) and what XML 1.0 cannot carry (C0/C1 controls, U+FFFE/U+FFFF).
@@ -45,15 +45,15 @@ INJECTION_STRINGS = (
     "١٥",  # Arabic-Indic digits
 )
 
-valid_minutes_in_range = st.integers(*VALID_MINUTES[:2])
-max_uploads_in_range = st.integers(*MAX_UPLOADS[:2])
+valid_minutes_in_range = st.integers(VALID_MINUTES.low, VALID_MINUTES.high)
+max_uploads_in_range = st.integers(MAX_UPLOADS.low, MAX_UPLOADS.high)
 
 INT64_MAX = 2**63 - 1
 
 
-def out_of_range(bounds: tuple[int, int, int]) -> st.SearchStrategy[int]:
-    """Integers outside [lo, hi], biased to the edges, 0, negatives and 64-bit extremes."""
-    lo, hi, _ = bounds
+def out_of_range(bounds: Bounds) -> st.SearchStrategy[int]:
+    """Integers outside [low, high], biased to the edges, 0, negatives and 64-bit extremes."""
+    lo, hi = bounds.low, bounds.high
     return st.one_of(
         st.sampled_from(
             sorted({lo - 1, hi + 1, 0, -1, -lo, 10 * hi, INT64_MAX, -INT64_MAX} - set(range(lo, hi + 1)))

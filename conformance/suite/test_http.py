@@ -1,15 +1,15 @@
 """HTTP: status codes and request methods."""
 
 from conformance import checks
-from conformance.checks import Observation
 from conformance.model.exchange import ApiRequest
-from conformance.suite.plugin import Api, requirement
+from conformance.parse.observation import Observation
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES
+from conformance.suite.api import Api, requirement
 
 
 @requirement("HTTP-STATUS-200")
 def test_success_and_errors_are_http_200(api: Api) -> None:
     """A success and the usual errors (unsigned, bad signature, missing photo) all answer HTTP 200."""
-    r = "HTTP-STATUS-200"
     base = api.request()
     reqs = [
         base,
@@ -20,21 +20,20 @@ def test_success_and_errors_are_http_200(api: Api) -> None:
         base.with_params(format="json").but(auth=None),
     ]
     for obs in api.call_many(reqs):
-        api.expect(checks.check_http_status_200(obs, r), checks.check_no_server_error(obs, r))
+        api.expect(checks.check_http_status_200(obs), checks.check_no_server_error(obs))
 
 
 @requirement("HTTP-GET-AND-POST")
 def test_get_and_post_give_the_same_token_terms(api: Api) -> None:
-    r = "HTTP-GET-AND-POST"
     req = api.request(valid_minutes="45", max_uploads="3", return_url="https://example.com/cb?a=1")
     get, post = api.call_many([req.but(http_method="GET"), req.but(http_method="POST")])
     for obs in (get, post):
         api.expect(
-            checks.check_api_response(obs, "xml", r),
-            checks.check_status_ok(obs, r),
-            checks.check_numeric_field(obs, "valid_minutes", 45, r),
-            checks.check_numeric_field(obs, "max_uploads", 3, r),
-            checks.check_echo(obs, req, r),
+            checks.check_api_response(obs, "xml"),
+            checks.check_status_ok(obs),
+            checks.check_numeric_field(obs, "valid_minutes", 45),
+            checks.check_numeric_field(obs, "max_uploads", 3),
+            checks.check_echo(obs, req),
         )
 
 
@@ -57,29 +56,25 @@ def test_post_does_not_use_query_parameters(api: Api) -> None:
     Refusing such a POST with an error is as conformant as ignoring the query (the documents say
     such parameters do not work); the refusal is in the default XML: the query's format is not used.
     """
-    r = "HTTP-POST-IGNORES-QUERY"
     query = (("format", "json"), ("valid_minutes", "20"), ("max_uploads", "5"))
     obs = _post_with_query(api, api.request().but(http_method="POST", query_on_post=query))
-    api.expect(checks.check_api_response(obs, "xml", r))
+    api.expect(checks.check_api_response(obs, "xml"))
     if obs.ok:
         api.expect(
-            checks.check_numeric_field(obs, "valid_minutes", 180, r),
-            checks.check_numeric_field(obs, "max_uploads", 1, r),
+            checks.check_numeric_field(obs, "valid_minutes", VALID_MINUTES.default),
+            checks.check_numeric_field(obs, "max_uploads", MAX_UPLOADS.default),
         )
     else:
-        api.expect(checks.check_error(obs, r), checks.check_no_token(obs, r))
+        api.expect(checks.check_error(obs), checks.check_no_token(obs))
 
 
 @requirement("HTTP-POST-IGNORES-QUERY")
 def test_post_with_photo_id_only_in_query_issues_no_token(api: Api) -> None:
     """photo_id only in the query of a POST is not used: an error (no photo, or refused), no token."""
-    r = "HTTP-POST-IGNORES-QUERY"
     req = (
         api.request()
         .with_params(photo_id=None)
         .but(http_method="POST", query_on_post=(("photo_id", api.config.photo_id),))
     )
     obs = _post_with_query(api, req)
-    api.expect(
-        checks.check_api_response(obs, "xml", r), checks.check_error(obs, r), checks.check_no_token(obs, r)
-    )
+    api.expect(checks.check_api_response(obs, "xml"), checks.check_error(obs), checks.check_no_token(obs))

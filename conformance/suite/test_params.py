@@ -6,84 +6,76 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import checks
-from conformance.checks import MAX_UPLOADS, VALID_MINUTES
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES
 from conformance.suite import strategies
-from conformance.suite.plugin import Api, requirement
+from conformance.suite.api import Api, requirement
+
+
+def _expect_default(api: Api, name: str, default: int) -> None:
+    """An omitted parameter takes its documented default, in XML and in JSON."""
+    for obs in api.call_many([api.request(), api.request(format="json")]):
+        api.expect(
+            checks.check_api_response(obs, None),
+            checks.check_status_ok(obs),
+            checks.check_numeric_field(obs, name, default),
+        )
 
 
 @requirement("PARAMS-VALID-MINUTES-DEFAULT")
 def test_valid_minutes_defaults_to_180(api: Api) -> None:
-    r = "PARAMS-VALID-MINUTES-DEFAULT"
-    for obs in api.call_many([api.request(), api.request(format="json")]):
-        api.expect(
-            checks.check_api_response(obs, None, r),
-            checks.check_status_ok(obs, r),
-            checks.check_numeric_field(obs, "valid_minutes", 180, r),
-        )
+    _expect_default(api, "valid_minutes", VALID_MINUTES.default)
 
 
 @requirement("PARAMS-MAX-UPLOADS-DEFAULT")
 def test_max_uploads_defaults_to_1(api: Api) -> None:
-    r = "PARAMS-MAX-UPLOADS-DEFAULT"
-    for obs in api.call_many([api.request(), api.request(format="json")]):
-        api.expect(
-            checks.check_api_response(obs, None, r),
-            checks.check_status_ok(obs, r),
-            checks.check_numeric_field(obs, "max_uploads", 1, r),
-        )
+    _expect_default(api, "max_uploads", MAX_UPLOADS.default)
 
 
-def sweep_values(values: list[int], settings_profile: str, seed: int) -> list[int]:
-    """Which in-range values to send: all under 'thorough'; else every edge and hour plus a seeded sample.
+def sweep_values(values: list[int], share: int | None, seed: int) -> list[int]:
+    """Which in-range values to send: all when ``share`` is None (thorough); else every edge and hour
+    plus a seeded sample of ``share`` values (the settings profile's budget).
 
     Off-by-one and unit bugs live at the edges and round numbers; the seeded sample covers the rest
     (a new seed samples differently, so repeated runs sweep the whole range over time).
     """
-    if settings_profile == "thorough" or len(values) <= 120:
+    if share is None or len(values) <= 120:
         return values
     edges = {*values[:3], *values[-3:], *(v for v in values if v % 60 == 0 or v in (179, 181))}
-    share = 12 if settings_profile == "polite" else 120
     sample = random.Random(seed).sample(values, min(share, len(values)))
     return sorted(edges | set(sample))
 
 
-def _sweep(api: Api, name: str, values: list[int], r: str) -> None:
-    values = sweep_values(values, api.state.settings_profile, api.state.seed)
+def _sweep(api: Api, name: str, values: list[int]) -> None:
+    values = sweep_values(values, api.budget.sweep_sample, api.state.seed)
     reqs = [api.request(**{name: str(v)}) for v in values]
     for value, obs in zip(values, api.call_many(reqs), strict=True):
         api.expect(
-            checks.check_api_response(obs, "xml", r),
-            checks.check_status_ok(obs, r),
-            checks.check_numeric_field(obs, name, value, r),
+            checks.check_api_response(obs, "xml"),
+            checks.check_status_ok(obs),
+            checks.check_numeric_field(obs, name, value),
         )
 
 
 @requirement("PARAMS-VALID-MINUTES-RANGE")
 def test_every_valid_minutes_value_is_honoured(api: Api) -> None:
     """valid_minutes 15..1440: every value under --settings thorough, edges plus a seeded sample otherwise."""
-    _sweep(
-        api,
-        "valid_minutes",
-        list(range(VALID_MINUTES[0], VALID_MINUTES[1] + 1)),
-        "PARAMS-VALID-MINUTES-RANGE",
-    )
+    _sweep(api, "valid_minutes", list(range(VALID_MINUTES.low, VALID_MINUTES.high + 1)))
 
 
 @requirement("PARAMS-MAX-UPLOADS-RANGE")
 def test_every_max_uploads_value_is_honoured(api: Api) -> None:
     """max_uploads 1..100, every value."""
-    _sweep(api, "max_uploads", list(range(MAX_UPLOADS[0], MAX_UPLOADS[1] + 1)), "PARAMS-MAX-UPLOADS-RANGE")
+    _sweep(api, "max_uploads", list(range(MAX_UPLOADS.low, MAX_UPLOADS.high + 1)))
 
 
 def _expect_declared_policy(api: Api, values: list[tuple[str, int]]) -> None:
     """Send each (parameter, out-of-range value) concurrently; judge clamp/reject against bounds_policy."""
-    r = "PARAMS-OUT-OF-RANGE"
     reqs = [api.request(**{name: str(value)}) for name, value in values]
     for (name, value), obs in zip(values, api.call_many(reqs), strict=True):
         api.expect(
-            checks.check_api_response(obs, "xml", r),
-            checks.check_within_bounds(obs, r),
-            checks.check_bounds_policy(obs, name, value, api.config.bounds_policy, r),
+            checks.check_api_response(obs, "xml"),
+            checks.check_within_bounds(obs),
+            checks.check_bounds_policy(obs, name, value, api.config.bounds_policy),
         )
 
 
@@ -104,11 +96,11 @@ def test_out_of_range_follows_declared_policy(api: Api, batch: list[tuple[str, i
 
 
 JUST_PAST_THE_BOUNDS = [
-    ("valid_minutes", VALID_MINUTES[0] - 1),
-    ("valid_minutes", VALID_MINUTES[1] + 1),
+    ("valid_minutes", VALID_MINUTES.low - 1),
+    ("valid_minutes", VALID_MINUTES.high + 1),
     ("valid_minutes", 0),
-    ("max_uploads", MAX_UPLOADS[0] - 1),
-    ("max_uploads", MAX_UPLOADS[1] + 1),
+    ("max_uploads", MAX_UPLOADS.low - 1),
+    ("max_uploads", MAX_UPLOADS.high + 1),
     ("max_uploads", -1),
 ]
 

@@ -1,16 +1,20 @@
 """BACKGROUND: with background_return_p=1 the target makes the callback itself and answers plain text.
 
-The suite's callback receiver (conformance/receiver.py) stands in for return_url: on loopback for a
-local target, or behind callback_base_url; with neither the tests are skipped with the reason.
+The suite's callback receiver (conformance/transport/receiver.py) stands in for return_url: on
+loopback for a local target, or behind callback_base_url; with neither the tests are skipped with
+the reason.
 """
 
 from collections.abc import Iterator
 
 import pytest
 
+from conformance.checks import background as bg
+from conformance.checks import history as hi
 from conformance.checks import redeem as rc
+from conformance.suite.api import Api, requirement
 from conformance.suite.lifecycle import TRICKY_EXTRA, Lifecycle, return_url_with_state
-from conformance.suite.plugin import Api, RunState, requirement
+from conformance.suite.state import RunState
 from conformance.transport.receiver import CallbackReceiver, plan_receiver
 from conformance.transport.uploads import make_upload
 
@@ -42,37 +46,35 @@ def _usable(receiver: CallbackReceiver | str) -> CallbackReceiver:
 def test_background_callback_is_made_by_the_target(api: Api, receiver: CallbackReceiver | str) -> None:
     """Answer 'ok <domain> <tree_id> <photo_id> <token> <callback_url>', and that GET really arrives,
     with return_url's query and the extra fields value for value."""
-    r = "BACKGROUND-CALLBACK"
     life = Lifecycle(api)
     rec = _usable(receiver)
     key, url = rec.new_endpoint()
     return_url = return_url_with_state(url, theme="green")
-    issued = life.issue(r, return_url=return_url, background=True)
+    issued = life.issue(return_url=return_url, background=True)
     before, upload = life.history(), make_upload()
     answer = life.redeem(issued.token, upload, TRICKY_EXTRA)
     waited = api.config.limits.timeout_seconds if answer.outcome == "success" else 0.5
     received = rec.wait_for(key, timeout=waited)
     api.expect(
-        rc.check_redeem_answered(answer, r),
-        rc.check_background_ok(answer, issued.photo_id, r),
-        rc.check_background_delivery(answer, received, return_url, issued.token, r, TRICKY_EXTRA),
-        rc.check_history_replaced(before, life.history(), [upload.sha256], r),
+        rc.check_redeem_answered(answer),
+        bg.check_background_ok(answer, issued.photo_id),
+        bg.check_background_delivery(answer, received, return_url, issued.token, TRICKY_EXTRA),
+        hi.check_history_replaced(before, life.history(), [upload.sha256]),
     )
 
 
 @requirement("BACKGROUND-ERROR")
 def test_background_error_is_an_error_line(api: Api, receiver: CallbackReceiver | str) -> None:
     """A failed background upload (no file) answers 'error <message>'; its callback carries error_message."""
-    r = "BACKGROUND-ERROR"
     life = Lifecycle(api)
     rec = _usable(receiver)
     key, url = rec.new_endpoint()
-    issued = life.issue(r, return_url=return_url_with_state(url, theme="green"), background=True)
+    issued = life.issue(return_url=return_url_with_state(url, theme="green"), background=True)
     before = life.history()
     answer = life.redeem(issued.token, None)
     received = rec.wait_for(key, timeout=min(3.0, api.config.limits.timeout_seconds))
     api.expect(
-        rc.check_redeem_answered(answer, r),
-        rc.check_background_error(answer, received, r),
-        rc.check_history_unchanged(before, life.history(), r),
+        rc.check_redeem_answered(answer),
+        bg.check_background_error(answer, received),
+        hi.check_history_unchanged(before, life.history()),
     )

@@ -8,9 +8,11 @@ import time
 
 import pytest
 
+from conformance.checks import callback as cb
+from conformance.checks import history as hi
 from conformance.checks import redeem as rc
+from conformance.suite.api import Api, requirement
 from conformance.suite.lifecycle import RETURN_URL, Lifecycle
-from conformance.suite.plugin import Api, requirement
 from conformance.transport.uploads import make_upload
 
 EXPIRY_MARGIN = 60  # seconds kept away from valid_until on either side (clock granularity, round trips)
@@ -20,18 +22,17 @@ EXPIRY_MARGIN = 60  # seconds kept away from valid_until on either side (clock g
 @pytest.mark.parametrize("max_uploads", [1, 3])
 def test_exactly_max_uploads_redemptions_succeed(api: Api, max_uploads: int) -> None:
     """max_uploads sequential uploads succeed; the next one is a plain error and replaces nothing."""
-    r = "LIMITS-MAX-UPLOADS"
     life = Lifecycle(api)
-    issued = life.issue(r, return_url=RETURN_URL, max_uploads=max_uploads)
+    issued = life.issue(return_url=RETURN_URL, max_uploads=max_uploads)
     before = life.history()
     uploads = [make_upload() for _ in range(max_uploads + 1)]
     answers = [life.redeem(issued.token, u) for u in uploads]
     for answer in answers:
-        api.expect(rc.check_redeem_answered(answer, r))
+        api.expect(rc.check_redeem_answered(answer))
     api.expect(
-        rc.check_success_count(answers[:-1], max_uploads, r),
-        rc.check_plain_error(answers[-1], r),
-        rc.check_history_replaced(before, life.history(), [u.sha256 for u in uploads[:-1]], r),
+        rc.check_success_count(answers[:-1], max_uploads),
+        rc.check_plain_error(answers[-1]),
+        hi.check_history_replaced(before, life.history(), [u.sha256 for u in uploads[:-1]]),
     )
 
 
@@ -39,21 +40,19 @@ def test_exactly_max_uploads_redemptions_succeed(api: Api, max_uploads: int) -> 
 @pytest.mark.parametrize(("max_uploads", "fired"), [(1, 8), (3, 10)])
 def test_concurrent_redemptions_honour_max_uploads(api: Api, max_uploads: int, fired: int) -> None:
     """Redemptions fired at the same moment: exactly max_uploads succeed (a check-then-update race fails)."""
-    r = "LIMITS-CONCURRENT"
     life = Lifecycle(api)
-    if api.state.settings_profile == "thorough":
-        fired *= 2
-    issued = life.issue(r, return_url=RETURN_URL, max_uploads=max_uploads)
+    fired *= api.budget.race_factor
+    issued = life.issue(return_url=RETURN_URL, max_uploads=max_uploads)
     before = life.history()
     uploads = [make_upload() for _ in range(fired)]
     answers = life.redeem_concurrently(issued.token, uploads)
     for answer in answers:
-        api.expect(rc.check_redeem_answered(answer, r))
+        api.expect(rc.check_redeem_answered(answer))
     won = [u.sha256 for u, a in zip(uploads, answers, strict=True) if a.outcome == "success"]
     api.expect(
-        rc.check_success_count(answers, max_uploads, r),
-        *(rc.check_plain_error(a, r) for a in answers if a.outcome != "success"),
-        rc.check_history_replaced(before, life.history(), won, r),
+        rc.check_success_count(answers, max_uploads),
+        *(rc.check_plain_error(a) for a in answers if a.outcome != "success"),
+        hi.check_history_replaced(before, life.history(), won),
     )
 
 
@@ -64,21 +63,20 @@ def test_token_is_refused_after_valid_until(api: Api) -> None:
     With clock_control_url the target's clock is moved (seconds of real time); without it the test
     waits the real 15 minutes and only runs with --include-slow.
     """
-    r = "EXPIRY-REFUSED"
     life = Lifecycle(api)
     if not life.clock_control and not api.state.include_slow:
         pytest.skip("expiry test needs --include-slow or clock_control_url")
-    issued = life.issue(r, return_url=RETURN_URL, max_uploads=3, valid_minutes=15)
+    issued = life.issue(return_url=RETURN_URL, max_uploads=3, valid_minutes=15)
     first = life.redeem(issued.token, make_upload())
     api.expect(
-        rc.check_redeem_answered(first, r), rc.check_success_callback(first, issued.token, issued.photo_id, r)
+        rc.check_redeem_answered(first), cb.check_success_callback(first, issued.token, issued.photo_id)
     )
     if life.clock_control:
         life.advance_clock(int(life.seconds_until_expiry(issued)) - EXPIRY_MARGIN)
         still = life.redeem(issued.token, make_upload())
         api.expect(
-            rc.check_redeem_answered(still, r),
-            rc.check_success_callback(still, issued.token, issued.photo_id, r),
+            rc.check_redeem_answered(still),
+            cb.check_success_callback(still, issued.token, issued.photo_id),
         )
         life.advance_clock(2 * EXPIRY_MARGIN)
     else:
@@ -90,10 +88,4 @@ def test_token_is_refused_after_valid_until(api: Api) -> None:
                 "--deadline / [limits] run_deadline_seconds (e.g. to 1800)"
             )
         time.sleep(wait)
-    before = life.history()
-    late = life.redeem(issued.token, make_upload())
-    api.expect(
-        rc.check_redeem_answered(late, r),
-        rc.check_plain_error(late, r),
-        rc.check_history_unchanged(before, life.history(), r),
-    )
+    life.expect_refused(issued.token)

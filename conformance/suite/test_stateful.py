@@ -21,16 +21,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance.checks import Finding
+from conformance.checks import callback as cb
+from conformance.checks import history as hi
 from conformance.checks import redeem as rc
+from conformance.checks.registry import Outcome, findings_of
+from conformance.suite.api import Api, requirement
 from conformance.suite.lifecycle import IssuedToken, Lifecycle, return_url_with_state
-from conformance.suite.plugin import Api, requirement
 from conformance.transport.uploads import make_upload
 
 RETURN_URL = return_url_with_state("https://app.example.com/upload/callback", theme="stateful")
 UNSURE_SECONDS = 30
-# (examples, steps per example) per settings profile: bounded, since every step is a request or two.
-SCALE = {"polite": (2, 8), "default": (4, 12), "thorough": (20, 30)}
 limits = st.integers(1, 3)
 lifetimes = st.sampled_from([15, 30])
 
@@ -53,7 +53,7 @@ class ModelToken:
         return "error" if left < -UNSURE_SECONDS else "either"
 
 
-def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStateMachine]:
+def token_store_machine(api: Api, life: Lifecycle) -> type[RuleBasedStateMachine]:
     """The machine class, closed over this test's api handle."""
 
     class TokenStore(RuleBasedStateMachine):
@@ -66,9 +66,9 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
             self.history_base = life.history()
             self.stored: list[str] = []
 
-        def expect(self, *findings: list[Finding]) -> None:
-            self.failed = self.failed or any(f.severity == "error" for fl in findings for f in fl)
-            api.expect(*findings)
+        def expect(self, *outcomes: Outcome) -> None:
+            self.failed = self.failed or any(f.severity == "error" for f in findings_of(*outcomes))
+            api.expect(*outcomes)
 
         @initialize(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
         def first_token(self, max_uploads: int, valid_minutes: int) -> str:
@@ -76,9 +76,7 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
 
         @rule(target=tokens, max_uploads=limits, valid_minutes=lifetimes)
         def issue(self, max_uploads: int, valid_minutes: int) -> str:
-            issued = life.issue(
-                r, return_url=RETURN_URL, max_uploads=max_uploads, valid_minutes=valid_minutes
-            )
+            issued = life.issue(return_url=RETURN_URL, max_uploads=max_uploads, valid_minutes=valid_minutes)
             self.model[issued.token] = ModelToken(issued)
             return issued.token
 
@@ -88,11 +86,11 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
             expected = m.expected()
             upload = make_upload()
             answer = life.redeem(token, upload)
-            self.expect(rc.check_redeem_answered(answer, r))
+            self.expect(rc.check_redeem_answered(answer))
             if expected == "success":
-                self.expect(rc.check_success_callback(answer, token, m.issued.photo_id, r))
+                self.expect(cb.check_success_callback(answer, token, m.issued.photo_id))
             elif expected == "error":
-                self.expect(rc.check_plain_error(answer, r))
+                self.expect(rc.check_plain_error(answer))
             if answer.outcome == "success":
                 m.uses += 1
                 self.stored.append(upload.sha256)
@@ -108,7 +106,7 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
         @rule(token=st.binary(min_size=20, max_size=20).map(bytes.hex))
         def redeem_unknown(self, token: str) -> None:
             answer = life.redeem(token, make_upload())
-            self.expect(rc.check_redeem_answered(answer, r), rc.check_plain_error(answer, r))
+            self.expect(rc.check_redeem_answered(answer), rc.check_plain_error(answer))
 
         @precondition(lambda self: life.clock_control)
         @rule(seconds=st.sampled_from([120, 450, 900]))
@@ -120,7 +118,7 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
         @invariant()
         def history_agrees(self) -> None:
             if self.history_base is not None:
-                self.expect(rc.check_history_replaced(self.history_base, life.history(), self.stored, r))
+                self.expect(hi.check_history_replaced(self.history_base, life.history(), self.stored))
 
         def teardown(self) -> None:
             """Every sequence ends with a fixed epilogue: redeem each held token once, issue another
@@ -149,12 +147,13 @@ def token_store_machine(api: Api, life: Lifecycle, r: str) -> type[RuleBasedStat
 @requirement("STATEFUL-TOKEN-STORE")
 def test_target_agrees_with_a_token_store_model(api: Api) -> None:
     """Random sequences of issue / redeem / unknown token / clock steps; the target never disagrees."""
-    r = "STATEFUL-TOKEN-STORE"
     life = Lifecycle(api)
-    examples, steps = SCALE.get(api.state.settings_profile, SCALE["default"])
-    if api.state.max_examples is not None:
-        examples = max(1, min(api.state.max_examples, 50))
-    machine = token_store_machine(api, life, r)
+    machine = token_store_machine(api, life)
     run_state_machine_as_test(
-        machine, settings=settings(settings(), max_examples=examples, stateful_step_count=steps)
+        machine,
+        settings=settings(
+            settings(),
+            max_examples=api.budget.stateful_examples,
+            stateful_step_count=api.budget.stateful_steps,
+        ),
     )

@@ -34,7 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from conformance.config import TargetConfig
+from conformance.config import ConfigError, TargetConfig, check_callback_listen
+from conformance.transport.network import is_loopback
 
 MAX_BODY = 64 * 1024
 MAX_PER_KEY = 50  # a conformant target calls back once per test; more is kept for evidence, bounded
@@ -81,15 +82,6 @@ class ReceiverPlan:
         return self.bind_host in ("0.0.0.0", "::", "")
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _is_local_address(host: str) -> bool:
     """Whether ``host`` is an IP address of this machine (binding it succeeds)."""
     try:
@@ -107,7 +99,7 @@ def _is_local_address(host: str) -> bool:
 
 def _bind_for(host: str) -> tuple[str, str]:
     """(interface to bind, reason when it is every interface) for the host a target is told to call."""
-    if _is_loopback(host):
+    if is_loopback(host):
         v6 = ":" in host and host.strip("[]") != "localhost"
         return ("::1" if v6 else "127.0.0.1"), ""
     if _is_local_address(host):
@@ -124,17 +116,18 @@ def plan_receiver(config: TargetConfig, environ: Mapping[str, str] | None = None
         public = config.callback_base_url.rstrip("/")
         listen = environ.get(LISTEN_ENV, "").strip()
         if listen:
-            host, _, port = listen.rpartition(":")
-            if not port.isdigit() or int(port) > 65535:
-                return f"{LISTEN_ENV} must be host:port, got {listen!r}"
-            bind = host.strip("[]") or "0.0.0.0"
+            try:
+                host, port = check_callback_listen(listen, LISTEN_ENV)
+            except ConfigError as exc:
+                return str(exc)
+            bind = host or "0.0.0.0"
             why = f"{LISTEN_ENV}={listen} asks for it" if bind in ("0.0.0.0", "::") else ""
-            return ReceiverPlan(bind, int(port), public, why)
+            return ReceiverPlan(bind, port, public, why)
         port_number = parts.port or (443 if parts.scheme == "https" else 80)
         bind, why = _bind_for(parts.hostname or "")
         return ReceiverPlan(bind, port_number, public, why)
     host = urlsplit(config.base_url).hostname or ""
-    if _is_loopback(host):
+    if is_loopback(host):
         bind = "::1" if ":" in host else "127.0.0.1"
         return ReceiverPlan(bind, 0, None)
     return NO_RECEIVER

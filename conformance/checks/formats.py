@@ -1,0 +1,71 @@
+"""Format checks: the JSON wrapper a client asked for, and XML and JSON answers that agree."""
+
+from __future__ import annotations
+
+from conformance.checks.registry import Outcome, check, fail, not_applicable, quoted
+from conformance.model.finding import Finding, shown
+from conformance.parse.observation import Observation
+
+AGREEING_FIELDS = ("photo_id", "max_uploads", "valid_minutes", "return_url")
+AGREEING_ATTRIBUTES = ("status", "permission_level", "cached")
+"""What an XML and a JSON answer to the same request share (the token and issue time differ)."""
+
+
+@check("JSON not in the wrapper asked for")
+def check_json_wrapper(obs: Observation, wrapper: str, name: str | None) -> Outcome:
+    """The JSON body is wrapped as asked: var NAME = ...; / NAME(...); / bare; errors as much as successes.
+
+    A client reads every answer through the wrapper it asked for: a JSONP error in 'var visual' is
+    never seen. (A name that is not an identifier may be refused in the default wrapper: callers
+    judge such names with check_name_not_reflected instead.)
+    """
+    if obs.parsed is None or obs.parsed.format != "json":
+        return not_applicable("check_json_wrapper", "not a JSON answer")
+    got_wrapper, got_name = obs.parsed.wrapper, obs.parsed.wrapper_name
+    if got_wrapper == wrapper and (name is None or got_name == name):
+        return []
+    want = {"var": f"var {name} = {{...}};", "callback": f"{name}({{...}});", "raw": "{...}"}[wrapper]
+    seen = {"var": f"var {got_name} = ...", "callback": f"{got_name}(...)", "raw": "bare JSON"}.get(
+        got_wrapper, shown(got_wrapper)
+    )
+    return [fail("check_json_wrapper", f"JSON wrapper is {seen}, expected {want}", obs.exchange, want, seen)]
+
+
+@check("XML and JSON answers disagree")
+def check_formats_agree(xml: Observation, json_: Observation) -> Outcome:
+    """XML and JSON answers to the same request carry the same values (token and issue time aside).
+
+    Each finding carries the JSON exchange and, as ``related``, the XML one: the report shows both.
+    """
+    if not (xml.ok and json_.ok):
+        return not_applicable("check_formats_agree", "not two successes")
+    findings: list[Finding] = []
+    pairs = [(n, xml.field(n) or "", json_.field(n) or "") for n in AGREEING_FIELDS]
+    pairs += [(n, xml.attr(n), json_.attr(n)) for n in AGREEING_ATTRIBUTES]
+    for name, a, b in pairs:
+        if a != b:
+            findings.append(
+                fail(
+                    "check_formats_agree",
+                    f"{name} differs: XML {a!r}, JSON {b!r}",
+                    json_.exchange,
+                    f"XML and JSON equal ({quoted(a)})",
+                    quoted(b),
+                    related=xml.exchange,
+                )
+            )
+    ua, ub = xml.int_field("valid_until"), json_.int_field("valid_until")
+    if ua is not None and ub is not None:
+        gap = abs(json_.exchange.finished_at - xml.exchange.started_at) + 5
+        if abs(ua - ub) > gap:
+            findings.append(
+                fail(
+                    "check_formats_agree",
+                    f"valid_until differs by {abs(ua - ub)}s between formats",
+                    json_.exchange,
+                    f"within {gap:.0f}s of {ua}",
+                    str(ub),
+                    related=xml.exchange,
+                )
+            )
+    return findings

@@ -1,0 +1,210 @@
+"""Test records -> one verdict per requirement -> the run's verdict (README, "Verdicts and exit codes").
+
+Plain data in, plain data out: the records are the dicts the suite writes into results.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from conformance.catalog import load_catalog
+from conformance.model.exit_codes import VERDICT_EXIT_CODES
+
+# How each verdict is shown, in the console and in the report.
+VERDICT_LABELS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "blocked": "BLOCKED",
+    "skip": "SKIP",
+    "untested": "UNTESTED",
+    "not-run": "NOT RUN",
+    "not-in-profile": "NOT IN PROFILE",
+}
+# Worst first: the verdict of a requirement is the worst any of its tests gave it. A requirement
+# one of whose tests was skipped or not run is not verified, even when another of its tests passed.
+VERDICT_ORDER = ("fail", "error", "blocked", "not-run", "skip", "untested", "pass", "not-in-profile")
+# Requirement verdicts that mean "not verified by this run" (for a MUST: the run is INCOMPLETE).
+UNVERIFIED = ("blocked", "not-run", "skip", "untested")
+FAILED = ("fail", "error")
+
+
+def requirement_verdicts(
+    records: Iterable[dict[str, Any]], profile: str, partial: bool = False
+) -> list[dict[str, Any]]:
+    """Fold test records into one verdict per catalog requirement.
+
+    A failing test fails the requirements its findings name (all it declares when the failure
+    carries no findings); the others it declares were not verified by it ("blocked"). Records of
+    tests that did not run (verdict "not-run": deselected, cut off by a signal, the request budget
+    or the run deadline) and skipped tests leave their requirements unverified; every unverified
+    requirement carries ``unverified_reason`` (why, in words) and ``unverified_cause``.
+    """
+    records = list(records)
+    out = []
+    for req in load_catalog().values():
+        verdicts: list[str] = []
+        tests: list[str] = []
+        warnings: list[dict[str, Any]] = []
+        reasons: dict[str, str] = {}  # reason -> cause, in order of appearance
+        for rec in records:
+            named = {f["requirement"] for f in rec["findings"] if f.get("severity", "error") == "error"}
+            declared = req.id in rec["requirements"]
+            for w in rec.get("warnings", []):
+                if w["requirement"] == req.id:
+                    warnings.append(w)
+            if not declared and req.id not in named:
+                continue
+            tests.append(rec["nodeid"])
+            v = rec["verdict"]
+            if v == "fail":
+                verdict = "fail" if (req.id in named or not named) else "blocked"
+                if verdict == "blocked":
+                    reasons.setdefault(
+                        f"its test {rec['nodeid']} stopped at a failure of {', '.join(sorted(named))}",
+                        "blocked",
+                    )
+                verdicts.append(verdict)
+            elif v == "error":
+                verdicts.append("error" if declared else "fail")
+            else:
+                if v in ("skip", "not-run"):
+                    message = (rec.get("message") or "").strip().splitlines()
+                    reason = message[0] if message else "not run"
+                    reasons.setdefault(reason, rec.get("cause") or ("skipped" if v == "skip" else "not-run"))
+                verdicts.append(v)
+        if not req.in_profile(profile):
+            verdict = "not-in-profile"
+        elif not verdicts:
+            verdict = "not-run" if partial else "untested"
+        else:
+            verdict = min(verdicts, key=VERDICT_ORDER.index)
+            if verdict == "pass" and warnings and req.level == "SHOULD":
+                verdict = "fail"
+        entry: dict[str, Any] = {
+            "id": req.id,
+            "group": req.group,
+            "level": req.level,
+            "profile": req.profile,
+            "spec": req.spec,
+            "summary": req.summary,
+            "position": req.position,
+            "verdict": verdict,
+            "tests": sorted(set(tests)),
+            "warnings": warnings[:5],
+        }
+        if verdict in UNVERIFIED:
+            if verdict == "untested":
+                reasons = {"no suite test verifies it in this run": "untested"}
+            elif verdict == "not-run" and not reasons:
+                reasons = {"not run by this partial run": "not-run"}
+            wanted = {"blocked": ("blocked",), "skip": ("skipped",)}.get(verdict)
+            kept = {r: c for r, c in reasons.items() if wanted is None or c in wanted} or reasons
+            entry["unverified_reason"] = "; ".join(kept)
+            entry["unverified_cause"] = next(iter(kept.values()))
+        out.append(entry)
+    return out
+
+
+def overall(
+    requirements: list[dict[str, Any]],
+    preflight_error: str | None,
+    *,
+    accepted: Iterable[str] = (),
+    interrupted: str | None = None,
+    cut_short: str | None = None,
+) -> dict[str, Any]:
+    """The run's verdict from its requirement verdicts.
+
+    CONFORMANT only when every MUST of the profile ran and passed (or its gap is accepted by
+    the user); a failed MUST is NOT CONFORMANT; a MUST not verified (and none failed) is
+    INCOMPLETE; a signal makes the run INTERRUPTED whatever it saw so far.
+    """
+    accepted = set(accepted)
+    counts: dict[str, dict[str, int]] = {"MUST": {}, "SHOULD": {}}
+    for r in requirements:
+        bucket = counts[r["level"]]
+        bucket[r["verdict"]] = bucket.get(r["verdict"], 0) + 1
+    must = [r for r in requirements if r["level"] == "MUST"]
+    failed = [r["id"] for r in must if r["verdict"] in FAILED]
+    gaps = [
+        {
+            "id": r["id"],
+            "reason": r.get("unverified_reason") or VERDICT_LABELS[r["verdict"]].lower(),
+            "cause": r.get("unverified_cause") or {"skip": "skipped"}.get(r["verdict"], r["verdict"]),
+        }
+        for r in must
+        if r["verdict"] in UNVERIFIED
+    ]
+    unverified = [g for g in gaps if g["id"] not in accepted]
+    accepted_gaps = [g for g in gaps if g["id"] in accepted]
+    if interrupted:
+        verdict = "INTERRUPTED"
+    elif preflight_error:
+        verdict = "UNREACHABLE"
+    elif failed:
+        verdict = "NOT CONFORMANT"
+    elif unverified:
+        verdict = "INCOMPLETE"
+    else:
+        verdict = "CONFORMANT"
+    return {
+        "verdict": verdict,
+        "exit_code": VERDICT_EXIT_CODES[verdict],
+        "counts": counts,
+        "must_not_passed": failed + [g["id"] for g in unverified],
+        "must_failed": failed,
+        "unverified": unverified,
+        "accepted_unverified": accepted_gaps,
+        "interrupted": interrupted,
+        "cut_short": cut_short,
+        "partial": bool(interrupted or cut_short or any(g["cause"] == "deselected" for g in gaps)),
+        "should_warnings": [
+            r["id"] for r in requirements if r["level"] == "SHOULD" and r["verdict"] == "fail"
+        ],
+    }
+
+
+def unrun_records(
+    records: Iterable[dict[str, Any]],
+    collected: Mapping[str, list[str]],
+    deselected: Mapping[str, list[str]],
+    *,
+    selection: str = "",
+    interrupted: str | None = None,
+) -> list[dict[str, Any]]:
+    """Pseudo records for tests that never ran: deselected by -k/-m, or cut off by a signal.
+
+    ``collected`` and ``deselected`` map node IDs to requirement IDs. The pseudo records count for
+    the requirement verdicts (the requirement is not verified) but are not test records of
+    results.json.
+    """
+    recorded = {r["nodeid"] for r in records}
+    out = []
+    for nodeid, ids in deselected.items():
+        out.append(_unrun(nodeid, ids, f"deselected by {selection or 'the selection'}", "deselected"))
+    for nodeid, ids in collected.items():
+        if nodeid in recorded:
+            continue
+        if interrupted:
+            reason, cause = (
+                f"the run was interrupted by {interrupted} before this test finished",
+                "interrupted",
+            )
+        else:
+            reason, cause = "the run stopped before this test ran", "not-run"
+        out.append(_unrun(nodeid, ids, reason, cause))
+    return out
+
+
+def _unrun(nodeid: str, ids: list[str], reason: str, cause: str) -> dict[str, Any]:
+    return {
+        "nodeid": nodeid,
+        "requirements": ids,
+        "verdict": "not-run",
+        "message": reason,
+        "cause": cause,
+        "findings": [],
+        "warnings": [],
+    }

@@ -1,0 +1,110 @@
+"""How much each settings profile lets the suite send: Hypothesis' settings and every per-test number.
+
+``--settings`` picks one :class:`Budget`: ``default`` for a quick CI run, ``polite`` for a shared
+staging target (fewer requests everywhere), ``thorough`` for a nightly run (many examples, longer
+stateful runs, every value of a range). Suite tests read their numbers from ``api.budget`` and
+never hard-code one, so a profile means the same for every test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+
+STATEFUL_EXAMPLES_CAP = 50  # --max-examples for the stateful test: each example is a whole run
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Every per-test number one settings profile allows."""
+
+    max_examples: int  # Hypothesis examples per property test
+    stateful_examples: int  # runs of the token-store state machine
+    stateful_steps: int  # steps per state-machine run; each is a request or two
+    sweep_sample: int | None  # seeded in-range values per parameter sweep beside its edges; None: all
+    token_sample: int  # tokens fetched to judge uniqueness and unpredictability
+    race_factor: int  # multiplies the redemptions fired at once at one token
+    shrink: bool = True  # shrink a failing example (every shrink step is more requests)
+
+    def with_max_examples(self, max_examples: int | None) -> Budget:
+        """This budget with ``--max-examples`` applied to property tests and the state machine."""
+        if max_examples is None:
+            return self
+        stateful = max(1, min(max_examples, STATEFUL_EXAMPLES_CAP))
+        return replace(self, max_examples=max_examples, stateful_examples=stateful)
+
+
+BUDGETS: dict[str, Budget] = {
+    "default": Budget(
+        max_examples=8,
+        stateful_examples=4,
+        stateful_steps=12,
+        sweep_sample=120,
+        token_sample=64,
+        race_factor=1,
+    ),
+    # As many examples as default (the self-test runs polite and must still catch every fault),
+    # far fewer requests: no shrinking, short state-machine runs, small samples.
+    "polite": Budget(
+        max_examples=8,
+        stateful_examples=2,
+        stateful_steps=8,
+        sweep_sample=12,
+        token_sample=16,
+        race_factor=1,
+        shrink=False,
+    ),
+    "thorough": Budget(
+        max_examples=300,
+        stateful_examples=20,
+        stateful_steps=30,
+        sweep_sample=None,
+        token_sample=64,
+        race_factor=2,
+    ),
+}
+
+# What no profile changes. deadline=None: a slow target is judged by the request timeouts and
+# the run deadline, never by Hypothesis' wall clock per example (that would turn a slow network
+# into a Flaky error). Health checks: only those a conformance run must not trip over.
+_COMMON: dict[str, Any] = dict(
+    deadline=None,
+    database=None,  # nothing the suite saw is ever written to an example database
+    report_multiple_bugs=False,
+    suppress_health_check=[
+        # The ``api`` handle is per test on purpose: every example records its evidence into it.
+        HealthCheck.function_scoped_fixture,
+        # Generation time depends on the load of the machine running the suite; a verdict on the
+        # target must not.
+        HealthCheck.too_slow,
+    ],
+    print_blob=False,
+)
+
+
+def register_profiles() -> None:
+    """Register ``conformance-<name>`` for every budget (idempotent)."""
+    for name, budget in BUDGETS.items():
+        phases = (Phase.explicit, Phase.generate, *((Phase.shrink,) if budget.shrink else ()))
+        settings.register_profile(
+            f"conformance-{name}", max_examples=budget.max_examples, phases=phases, **_COMMON
+        )
+
+
+def load_profile(name: str, max_examples: int | None) -> None:
+    """Make the profile (with ``--max-examples`` applied) the current Hypothesis settings."""
+    profile = f"conformance-{name}"
+    if max_examples is not None:
+        settings.register_profile("conformance-run", settings.get_profile(profile), max_examples=max_examples)
+        profile = "conformance-run"
+    settings.load_profile(profile)
+
+
+def budget_for(name: str, max_examples: int | None) -> Budget:
+    """The budget of settings profile ``name`` with ``--max-examples`` applied."""
+    return BUDGETS[name].with_max_examples(max_examples)
+
+
+register_profiles()
