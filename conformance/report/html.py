@@ -161,9 +161,7 @@ def without_addresses(text: str) -> str:
 
 def shown(value: Any) -> str:
     """A value as a reader sees it: Python's ``None`` is "(absent)", object addresses are dropped."""
-    if value is None:
-        return ABSENT
-    return without_addresses(_NONE_WORD.sub(ABSENT, str(value)))
+    return ABSENT if value is None else without_addresses(_NONE_WORD.sub(ABSENT, str(value)))
 
 
 _DIFFERS = re.compile(r"^(\w+) differs: XML (.*), JSON (.*)$")
