@@ -15,7 +15,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "conformance"
 
 # Bottom to top: a module may import its own layer and the layers below it, nothing above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("conformance", "conformance.spec", "conformance.model", "conformance.catalog", "conformance.config"),
+    (
+        "conformance",
+        "conformance.spec",
+        "conformance.model",
+        "conformance.catalog",
+        "conformance.config",
+        "conformance.serving",
+    ),
     ("conformance.transport",),
     ("conformance.parse",),
     ("conformance.checks",),
@@ -24,9 +31,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("conformance.suite", "conformance.reference"),
     ("conformance.commands", "conformance.__main__"),
 )
-# The reference server stands apart from the suite: it shares only the documented facts and the
-# credential model, so a defect in the suite's code can never make the reference agree with it.
-REFERENCE_MAY_IMPORT = ("conformance.spec", "conformance.model", "conformance.reference")
+# The reference server stands apart from the suite: it shares only the documented facts, the
+# credential model and the server thread, so a defect in the suite's code can never make the
+# reference agree with it.
+REFERENCE_MAY_IMPORT = (
+    "conformance.spec",
+    "conformance.model",
+    "conformance.serving",
+    "conformance.reference",
+)
 MAX_LINES = 400
 
 

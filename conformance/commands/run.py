@@ -24,7 +24,7 @@ from conformance.config import ConfigError, TargetConfig
 from conformance.model.exit_codes import EXIT_USAGE
 from conformance.report.certificate import CertificateError, certify_after_run, signing_key
 from conformance.report.console import COLOR_MODES, Progress, summary_lines, use_color
-from conformance.report.html import verdict_label
+from conformance.report.rendering import verdict_label
 from conformance.suite.options import add_run_options, apply_limit_overrides, new_state, start_embedded
 from conformance.suite.outputs import write_outputs
 from conformance.suite.plugin import ConformancePlugin

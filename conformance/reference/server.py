@@ -8,7 +8,6 @@ import re
 import secrets
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +15,8 @@ from typing import Any, Literal
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from conformance.model.credentials import CREDENTIAL_KEYS, Credentials
+from conformance.model.credentials import CREDENTIAL_KEYS, CREDENTIAL_LEVELS, Credentials
+from conformance.serving import Served, ServerThread
 
 from .app import ReferenceApp
 from .behaviour import Behaviour
@@ -26,7 +26,6 @@ from .selection import behaviour_for
 from .store import Store
 from .variants import VARIANTS
 
-CREDENTIAL_LEVELS = ("read", "write", "admin")
 """The levels the reference issues credentials for (the suite's target config needs these three)."""
 UNKNOWN_PHOTO_ID = "999999999"
 
@@ -92,13 +91,12 @@ def _random_credentials(level: str) -> dict[str, str]:
     }
 
 
-class ReferenceServer:
+class ReferenceServer(Served):
     """A real HTTP server on a background thread; use as a context manager."""
 
     def __init__(self, settings: ReferenceSettings | None = None) -> None:
         self.settings = settings or ReferenceSettings()
         self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self._temp_db: str | None = None
         self.store: Store | None = None
         self.credentials: dict[str, Credentials] = {}
@@ -138,35 +136,17 @@ class ReferenceServer:
         self._server = make_server(s.host, s.port, app, threaded=True, request_handler=_Handler)
         self._server.log_requests = s.log_requests  # type: ignore[attr-defined]
         self._server.daemon_threads = True  # type: ignore[attr-defined]
-        host = self._server.server_address[0]
-        port = self._server.server_address[1]
-        shown = f"[{host}]" if ":" in str(host) else host
-        self.base_url = f"http://{shown}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="reference-server", daemon=True
-        )
-        self._thread.start()
+        self._serving = ServerThread(self._server, "reference-server")
+        self.base_url = self._serving.url
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def _after_stop(self) -> None:
+        self._server = None
         if self._temp_db is not None:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._temp_db + suffix)
             self._temp_db = None
-
-    def __enter__(self) -> ReferenceServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _load_credentials(self, store: Store) -> dict[str, Credentials]:
         """Given credentials win; otherwise reuse the database's, or generate and persist new ones."""

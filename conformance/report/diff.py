@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from conformance.report.html import verdict_label
+from conformance.model.finding import ABSENT
+from conformance.report.rendering import verdict_label
 
 REGRESSED = ("fail", "error")
 UNVERIFIED = ("blocked", "skip", "not-run", "untested")
@@ -73,7 +74,7 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]
 
 
 def _label(verdict: str | None, level: str) -> str:
-    return "(absent)" if verdict is None else verdict_label(verdict, level)
+    return ABSENT if verdict is None else verdict_label(verdict, level)
 
 
 def _describe(results: Mapping[str, Any]) -> str:

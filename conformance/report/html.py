@@ -7,16 +7,12 @@ style and script (by hash), and it is readable with JavaScript off (the script o
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
-
+from conformance.report.rendering import asset, environment, shown, verdict_label
 from conformance.report.reproduce import build_reproduction, rerun_command
 from conformance.results.verdicts import VERDICT_LABELS
 
@@ -46,31 +42,6 @@ FILTERS = (
 
 
 @cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("conformance.report", "templates"),
-        autoescape=True,  # every template, whatever its extension
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-def _asset(name: str) -> tuple[Markup, str]:
-    """A static asset's text (trusted: shipped with the package) and its CSP hash source."""
-    env = _environment()
-    assert env.loader is not None
-    text = env.loader.get_source(env, name)[0]
-    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
-    return Markup(text), f"'sha256-{digest}'"
-
-
-def verdict_label(verdict: str, level: str = "MUST") -> str:
-    if verdict == "fail" and level == "SHOULD":
-        return "WARN"
-    return VERDICT_LABELS.get(verdict, verdict.upper())
-
-
 def _verdict_class(verdict: str) -> str:
     if verdict.startswith("CONFORMANT"):
         return "ok"
@@ -147,21 +118,6 @@ def _exchange_view(ex: Mapping[str, Any]) -> dict[str, Any]:
             "notes": notes,
         }
     return view
-
-
-ABSENT = "(absent)"
-_NONE_WORD = re.compile(r"(?<![\w'\"])None(?![\w'\"])")
-_OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>")
-
-
-def without_addresses(text: str) -> str:
-    """``<pkg.Api object at 0x7f3a...>`` as ``<pkg.Api>``: an address says nothing to a reader."""
-    return _OBJECT_REPR.sub(r"<\1>", text)
-
-
-def shown(value: Any) -> str:
-    """A value as a reader sees it: Python's ``None`` is "(absent)", object addresses are dropped."""
-    return ABSENT if value is None else without_addresses(_NONE_WORD.sub(ABSENT, str(value)))
 
 
 _DIFFERS = re.compile(r"^(\w+) differs: XML (.*), JSON (.*)$")
@@ -354,8 +310,8 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
     hashes = [("catalog.toml", integrity.get("catalog_sha256", ""))]
     hashes += sorted((str(k), str(v)) for k, v in (integrity.get("schemas_sha256") or {}).items())
 
-    css, css_hash = _asset("report.css")
-    script, script_hash = _asset("report.js")
+    css, css_hash = asset("report.css")
+    script, script_hash = asset("report.js")
     csp = (
         f"default-src 'none'; style-src {css_hash}; script-src {script_hash}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
@@ -397,4 +353,4 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_html(results: dict[str, Any]) -> str:
     """The complete report page for one results dict (as loaded from results.json)."""
-    return _environment().get_template("report.html.j2").render(**build_context(results))
+    return environment().get_template("report.html.j2").render(**build_context(results))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from conformance.report.html import shown
+from conformance.report.rendering import shown
 from conformance.report.reproduce import build_reproduction
 
 MESSAGE_LIMIT = 1000  # the message attribute is one line in most viewers

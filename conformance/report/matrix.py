@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from conformance.report.html import _asset, _environment, verdict_label
+from conformance.report.rendering import asset, environment, verdict_label
 
 MATRIX_FORMAT = 1
 # Verdicts that say nothing about the implementation (a profile or a -k selection left them out):
@@ -179,10 +179,10 @@ def _cell_class(verdict: str, label: str) -> str:
 
 def render_matrix_html(matrix: Mapping[str, Any]) -> str:
     """One self-contained page: autoescaped, inline CSS by hash, no script."""
-    css, css_hash = _asset("matrix.css")
+    css, css_hash = asset("matrix.css")
     csp = f"default-src 'none'; style-src {css_hash}; img-src data:; base-uri 'none'; form-action 'none'"
     return (
-        _environment()
+        environment()
         .get_template("matrix.html.j2")
         .render(
             m=matrix,

@@ -13,19 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
+from conformance.report.rendering import environment
 
 SELFTEST_FORMAT = 1
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("conformance.report", "templates/selftest"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def write_reports(
@@ -39,7 +29,9 @@ def write_reports(
     for case in data["cases"]:
         case["report_link"] = os.path.relpath(case["report_dir"], report_dir) if case["report_dir"] else ""
     html_path = report_dir / "selftest.html"
-    html_path.write_text(_environment().get_template("selftest.html.j2").render(**data), encoding="utf-8")
+    html_path.write_text(
+        environment(strict=True).get_template("selftest/selftest.html.j2").render(**data), encoding="utf-8"
+    )
     return [json_path, html_path]
 
 

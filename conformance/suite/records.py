@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance.model.finding import Finding
-from conformance.report.html import without_addresses
+from conformance.report.rendering import without_addresses
 from conformance.results.samples import record_samples
 from conformance.suite.api import Api, ConformanceFailure
 from conformance.suite.state import RunState

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from conformance.config import ConfigError, TargetConfig, check_callback_listen
+from conformance.serving import Served, ServerThread, http_url
 from conformance.transport.network import is_loopback
 
 MAX_BODY = 64 * 1024
@@ -149,7 +150,7 @@ def key_in_path(path: str) -> str | None:
     return m.group(1) if m else None
 
 
-class CallbackReceiver:
+class CallbackReceiver(Served):
     """A threaded HTTP server keeping the requests made to live per-test endpoints.
 
     Use as a context manager. ``dropped`` counts requests that carried no live key (or exceeded
@@ -163,7 +164,6 @@ class CallbackReceiver:
         self.public_base = ""
         self._cond = threading.Condition()
         self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self) -> CallbackReceiver:
         receiver = self
@@ -216,32 +216,13 @@ class CallbackReceiver:
             address_family = socket.AF_INET6 if family_v6 else socket.AF_INET
 
         self._httpd = Server((self.plan.bind_host, self.plan.bind_port), Handler)
-        port = self._httpd.server_address[1]
-        if self.plan.public_base:
-            self.public_base = self.plan.public_base
-        else:
-            host = f"[{self.plan.bind_host}]" if family_v6 else self.plan.bind_host
-            self.public_base = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="callback-receiver", daemon=True
-        )
-        self._thread.start()
+        port = int(self._httpd.server_address[1])
+        self.public_base = self.plan.public_base or http_url(self.plan.bind_host, port)
+        self._serving = ServerThread(self._httpd, "callback-receiver")
         return self
 
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> CallbackReceiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _after_stop(self) -> None:
+        self._httpd = None
 
     def _admits(self, key: str | None) -> bool:
         with self._cond:
