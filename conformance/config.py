@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from conformance.catalog import load_catalog
 from conformance.model.credentials import CREDENTIAL_KEYS, CREDENTIAL_LEVELS, Credentials
 
+EMBEDDED_SOURCE = "<embedded reference>"  # the source of the config when no file is given
+
 SECRET_KEYS = ("consumer_secret", "access_token_secret")
 
 VERDICT_KEYS = ("accept_unverified",)
@@ -77,7 +79,7 @@ class TargetConfig:
     bounds_policy: BoundsPolicy = "either"
     ca_bundle: str | None = None
     limits: RunLimits = field(default_factory=RunLimits)
-    source: str = "<embedded reference>"
+    source: str = EMBEDDED_SOURCE
     # MUST requirement IDs the user knowingly accepts as unverified ([verdict] accept_unverified).
     accept_unverified: tuple[str, ...] = ()
 

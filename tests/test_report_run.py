@@ -238,7 +238,7 @@ def test_html_shows_the_failing_requirement_with_evidence(broken_run: Run) -> No
     assert "NOT CONFORMANT" in body and FAILING in body
     assert "was rejected, but bounds_policy is 'clamp'" in body  # the finding
     assert "invalid_input" in body and "HTTP 200" in body  # the raw response
-    assert "Hypothesis: the falsifying (shrunk) example" in body
+    assert "Hypothesis: the falsifying example (shrunk)" in body
     assert f"--seed {SEED}" in body
     assert "conformance replay --config target.toml" in "".join(page.pre_text["repro"])
 

@@ -319,6 +319,7 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
     verdict = str(summary.get("verdict", "UNKNOWN"))
     return {
         "verdict": verdict,
+        "settings_profile": run.get("settings_profile", ""),
         "verdict_class": _verdict_class(verdict),
         "exit_code": summary.get("exit_code"),
         "results_format": results.get("format", "?"),

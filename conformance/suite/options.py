@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.config import (
+    EMBEDDED_SOURCE,
     TargetConfig,
     check_ca_bundle,
     check_limit,
@@ -28,7 +29,6 @@ from conformance.suite.state import RunState
 PROFILES = ("core", "full")
 SETTINGS_PROFILES = ("default", "thorough", "polite")
 SUITE_DIR = Path(__file__).parent
-EMBEDDED_SOURCE = "<embedded reference>"
 
 
 @dataclass(frozen=True)
