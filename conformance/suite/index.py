@@ -7,7 +7,7 @@ test are read statically: the registered checks its body names, and those of the
 calls in its own module and in the suite's helper modules (an over-approximation by name, never
 an omission).
 
-``python -m conformance.suite.index`` prints the index; ``--write`` rewrites the checked-in file.
+``conformance catalog --write-index`` rewrites the checked-in file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import importlib
 import inspect
 import json
 import pkgutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -131,16 +130,3 @@ def build_index() -> list[dict[str, Any]]:
 
 def render_index() -> str:
     return json.dumps(build_index(), indent=1, ensure_ascii=False) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    text = render_index()
-    if "--write" in argv:
-        INDEX_PATH.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))
