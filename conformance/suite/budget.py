@@ -14,6 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, settings
 
 STATEFUL_EXAMPLES_CAP = 50  # --max-examples for the stateful test: each example is a whole run
+EXAMPLE_BATCH = 6
+"""Requests one property-test example sends at once, in every profile (a batch is one draw;
+the strategies' list sizes read it at import time, before any profile is chosen)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class Budget:
     token_sample: int  # tokens fetched to judge uniqueness and unpredictability
     race_factor: int  # multiplies the redemptions fired at once at one token
     shrink: bool = True  # shrink a failing example (every shrink step is more requests)
+    sequential_sample: int = 8  # answers fetched one after another to compare (TIME-MONOTONIC)
+    burst: int = 32  # requests sent at once to one endpoint (concurrent tokens stay unique)
 
     def with_max_examples(self, max_examples: int | None) -> Budget:
         """This budget with ``--max-examples`` applied to property tests and the state machine."""

@@ -8,6 +8,7 @@ from conformance import checks
 from conformance.model.exchange import ApiRequest
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
+from conformance.suite.budget import EXAMPLE_BATCH
 
 
 @requirement("FORMAT-XML-DEFAULT")
@@ -60,7 +61,7 @@ def test_callback_gives_jsonp(api: Api) -> None:
 
 
 @requirement("FORMAT-XML-JSON-AGREE")
-@given(reqs=st.lists(strategies.valid_requests("PHOTO"), min_size=1, max_size=3))
+@given(reqs=st.lists(strategies.valid_requests("PHOTO"), min_size=1, max_size=EXAMPLE_BATCH // 2))
 def test_xml_and_json_carry_the_same_values(api: Api, reqs: list[ApiRequest]) -> None:
     """The same request in XML and in JSON: the same terms, the same echo, the same envelope."""
     reqs = [q.with_params(photo_id=api.config.photo_id, format=None) for q in reqs]
@@ -80,7 +81,7 @@ def test_xml_and_json_carry_the_same_values(api: Api, reqs: list[ApiRequest]) ->
     batch=st.lists(
         st.tuples(strategies.return_urls(unicode=True), st.sampled_from(["xml", "json"])),
         min_size=1,
-        max_size=6,
+        max_size=EXAMPLE_BATCH,
     )
 )
 def test_unicode_round_trips(api: Api, batch: list[tuple[str, str]]) -> None:
@@ -133,7 +134,7 @@ NOT_IDENTIFIERS = [
             st.sampled_from(["callback", "varname"]),
         ),
         min_size=1,
-        max_size=6,
+        max_size=EXAMPLE_BATCH,
     )
 )
 # Both parameters in every run, whatever the draws.

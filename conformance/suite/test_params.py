@@ -9,6 +9,7 @@ from conformance import checks
 from conformance.spec import MAX_UPLOADS, VALID_MINUTES
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
+from conformance.suite.budget import EXAMPLE_BATCH
 
 
 def _expect_default(api: Api, name: str, default: int) -> None:
@@ -87,7 +88,7 @@ def _expect_declared_policy(api: Api, values: list[tuple[str, int]]) -> None:
             st.tuples(st.just("max_uploads"), strategies.out_of_range(MAX_UPLOADS)),
         ),
         min_size=1,
-        max_size=6,
+        max_size=EXAMPLE_BATCH,
     )
 )
 def test_out_of_range_follows_declared_policy(api: Api, batch: list[tuple[str, int]]) -> None:

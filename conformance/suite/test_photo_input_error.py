@@ -8,6 +8,7 @@ from conformance import checks
 from conformance.model.exchange import ApiRequest
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
+from conformance.suite.budget import EXAMPLE_BATCH
 
 FORMATS = ["xml", "json"]
 
@@ -36,7 +37,7 @@ def test_unknown_photo_id_is_no_such_photo(api: Api) -> None:
 
 
 @requirement("INPUT-ROBUST")
-@given(reqs=st.lists(strategies.hostile_requests("PHOTO"), min_size=1, max_size=6))
+@given(reqs=st.lists(strategies.hostile_requests("PHOTO"), min_size=1, max_size=EXAMPLE_BATCH))
 def test_any_input_gets_a_well_formed_answer(api: Api, reqs: list[ApiRequest]) -> None:
     """Hostile input never gets a 5xx, a trace, malformed output or a token outside the rules."""
     reqs = [

@@ -8,6 +8,7 @@ from conformance import checks
 from conformance.model.exchange import ApiRequest
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
+from conformance.suite.budget import EXAMPLE_BATCH
 
 
 @requirement("RESPONSE-FIELDS", "RESPONSE-JSON-ENVELOPE", "RESPONSE-CACHED-ZERO", "RESPONSE-ECHO")
@@ -15,7 +16,7 @@ from conformance.suite.api import Api, requirement
     reqs=st.lists(
         st.one_of(strategies.valid_requests("PHOTO"), strategies.valid_requests("PHOTO", "json")),
         min_size=1,
-        max_size=6,
+        max_size=EXAMPLE_BATCH,
     )
 )
 def test_success_carries_documented_fields(api: Api, reqs: list[ApiRequest]) -> None:

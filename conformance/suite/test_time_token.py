@@ -7,11 +7,12 @@ from conformance import checks
 from conformance.spec import VALID_MINUTES
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
+from conformance.suite.budget import EXAMPLE_BATCH
 
 
 @requirement("TIME-VALID-UNTIL")
 @given(
-    minutes=st.lists(strategies.valid_minutes_in_range, min_size=1, max_size=6),
+    minutes=st.lists(strategies.valid_minutes_in_range, min_size=1, max_size=EXAMPLE_BATCH),
     fmt=st.sampled_from(["xml", "json"]),
 )
 def test_valid_until_is_issue_time_plus_minutes(api: Api, minutes: list[int], fmt: str) -> None:
@@ -38,7 +39,7 @@ def test_default_valid_until_is_three_hours(api: Api) -> None:
 @requirement("TIME-MONOTONIC")
 def test_valid_until_never_goes_backwards(api: Api) -> None:
     """Sequential answers: valid_until may step back only by a load-balanced cluster's clock spread."""
-    observations = [api.call(api.request(valid_minutes="60")) for _ in range(8)]
+    observations = [api.call(api.request(valid_minutes="60")) for _ in range(api.budget.sequential_sample)]
     for obs in observations:
         api.expect(checks.check_api_response(obs, "xml"), checks.check_token_issued(obs))
     api.expect(checks.check_non_decreasing(observations))
@@ -67,8 +68,8 @@ def test_tokens_are_unique_and_unpredictable(api: Api) -> None:
 
 @requirement("TOKEN-UNIQUE")
 def test_concurrent_tokens_are_unique(api: Api) -> None:
-    """32 requests at once: each must be answered with a token, and no token twice."""
-    observations = api.call_many([api.request() for _ in range(32)])
+    """A burst of requests at once (the budget's burst): each answered with a token, none twice."""
+    observations = api.call_many([api.request() for _ in range(api.budget.burst)])
     for obs in observations:
         api.expect(checks.check_api_response(obs, "xml"), checks.check_token_issued(obs))
     api.expect(checks.check_tokens_unique(observations))
