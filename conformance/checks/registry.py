@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from conformance.model.exchange import Exchange
 from conformance.model.finding import ABSENT, Finding, NotApplicable, Severity
@@ -86,8 +86,3 @@ def bound(outcome: Outcome, requirement: str) -> list[Finding]:
     test that judges several requirements in one ``expect``, so each finding names its own.
     """
     return [f if f.requirement else replace(f, requirement=requirement) for f in findings_of(outcome)]
-
-
-def describe(name: str) -> dict[str, Any]:
-    info = CHECKS[name]
-    return {"name": info.name, "title": info.title, "doc": info.doc}

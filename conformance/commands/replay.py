@@ -25,7 +25,7 @@ from conformance.config import ConfigError, TargetConfig, did_you_mean, load_con
 from conformance.model.exchange import ApiRequest
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 from conformance.report.html import failing_side
-from conformance.spec import BOUNDED_PARAMS
+from conformance.spec import BOUNDED_PARAMS, DEFAULT_VARNAME
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
 
@@ -87,7 +87,7 @@ def _wrapper(obs: Observation, req: ApiRequest, config: TargetConfig) -> checks.
         return checks.check_json_wrapper(obs, "callback", given["callback"])
     if "raw" in given:
         return checks.check_json_wrapper(obs, "raw", None)
-    return checks.check_json_wrapper(obs, "var", given.get("varname", "visual"))
+    return checks.check_json_wrapper(obs, "var", given.get("varname", DEFAULT_VARNAME))
 
 
 Judge = Callable[[Observation, ApiRequest, TargetConfig], checks.Outcome]

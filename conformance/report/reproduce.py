@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from conformance.parse.forms import multipart_parts
+from conformance.spec import GET_REPLACE_TOKEN
 
-GET_REPLACE_TOKEN = "/api/photo/get-replace-token"
 EMBEDDED_CONFIG = "target.toml"
 REDACTED = "<redacted>"
 # Headers curl sets itself (or that only describe the recorded connection).

@@ -7,13 +7,13 @@ Suite test modules import from here only; the pytest hooks that build the handle
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any, NoReturn
 
 import pytest
 from hypothesis import currently_in_test_context, note
 
 from conformance.checks import Observation, observe
+from conformance.checks.registry import bound
 from conformance.model.exchange import ApiRequest, Exchange
 from conformance.model.finding import Finding, NotApplicable
 from conformance.suite.budget import Budget
@@ -148,12 +148,7 @@ class Api:
         test names its requirement once; ``requirement`` must be one its marker declares.
         """
         bind_to = self._bound_requirement(requirement)
-        findings = [
-            f if f.requirement else replace(f, requirement=bind_to)
-            for outcome in outcomes
-            if not isinstance(outcome, NotApplicable)
-            for f in outcome
-        ]
+        findings = [f for outcome in outcomes for f in bound(outcome, bind_to)]
         self.warnings.extend(f for f in findings if f.severity == "warning")
         errors = [f for f in findings if f.severity == "error"]
         if self.server_error is not None:  # a 5xx is a finding even where no check looked at it

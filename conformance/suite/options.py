@@ -159,11 +159,14 @@ def destructive_refusal(profile: str, config: TargetConfig | None, flag: str = "
     )
 
 
-_LIMIT_OPTIONS = (  # (the [limits] key, the option that overrides it, its key in the option values)
-    ("request_budget", "--request-budget", "request_budget"),
-    ("requests_per_second", "--max-rps", "max_rps"),
-    ("timeout_seconds", "--timeout", "timeout"),
-    ("run_deadline_seconds", "--deadline", "deadline"),
+_LIMIT_OPTIONS = tuple(  # (the [limits] key, the option that overrides it, its key in the option values)
+    (key, flag, flag.lstrip("-").replace("-", "_"))
+    for key, flag in (
+        ("request_budget", "--request-budget"),
+        ("requests_per_second", "--max-rps"),
+        ("timeout_seconds", "--timeout"),
+        ("run_deadline_seconds", "--deadline"),
+    )
 )
 
 

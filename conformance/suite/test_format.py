@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from conformance import checks
 from conformance.model.exchange import ApiRequest
+from conformance.spec import DEFAULT_VARNAME
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
 from conformance.suite.budget import EXAMPLE_BATCH
@@ -40,7 +41,7 @@ def _expect_wrapped(api: Api, wrapper: str, cases: list[tuple[dict[str, str], st
 
 @requirement("FORMAT-JSON-VAR")
 def test_json_is_var_visual(api: Api) -> None:
-    _expect_wrapped(api, "var", [({}, "visual")])
+    _expect_wrapped(api, "var", [({}, DEFAULT_VARNAME)])
 
 
 @requirement("FORMAT-JSON-VARNAME")
