@@ -367,6 +367,22 @@ def drip_body(ctx: Ctx) -> None:
     ctx.drip(b'<response status="ok">' + b" " * 999000, interval=1.0)
 
 
+def stream_body(ctx: Ctx) -> None:
+    """Complete headers at once, then 8 KB every 0.1 ms for as long as the client reads: a busy reader
+    that notices a passed deadline itself before the watchdog thread gets to run."""
+    ctx.handler.send_response_only(200)
+    ctx.handler.send_header("Content-Type", "text/xml")
+    ctx.handler.send_header("Content-Length", str(10**12))
+    ctx.handler.end_headers()
+    ctx.handler.close_connection = True
+    while not ctx.server.stopping.wait(0.0001):
+        try:
+            ctx.wfile.write(b" " * 8192)
+            ctx.wfile.flush()
+        except OSError:
+            return
+
+
 def truncated(ctx: Ctx) -> None:
     """Content-Length larger than the body, then a clean close (FIN): the body is cut short."""
     status, headers, body = ctx.proxy()

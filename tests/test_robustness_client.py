@@ -40,6 +40,7 @@ from tests.hostile import (
     reflect,
     reset,
     self_signed_cert,
+    stream_body,
     truncated,
     xxe_file,
     xxe_network,
@@ -126,6 +127,21 @@ def test_the_run_deadline_cuts_a_request_short_and_stops_sending() -> None:
         assert exc is not None and exc.kind == "deadline" and "not sent" in str(exc)
         assert hs.count == 1
     assert client.stats.deadline_exceeded and client.stats.not_sent == 1
+
+
+def test_a_body_still_streaming_at_the_run_deadline_is_cut_by_the_deadline() -> None:
+    """Whichever notices first, the watchdog or the body loop's own clock check, the run deadline
+    is to blame, not the target (a "timeout" here once failed a correct, slow server). The busy
+    stream lets the loop win about a third of the time, so the race is run several times."""
+    with HostileServer(stream_body) as hs:
+        for _ in range(6):
+            client = TargetClient(
+                config(hs.base_url, timeout_seconds=30, run_deadline_seconds=0.3, max_body_bytes=10**9)
+            )
+            exc, elapsed = send_timed(client)
+            assert exc is not None and exc.kind == "deadline", exc
+            assert "run deadline of 0.3s passed" in str(exc) and elapsed < 5
+            assert client.stats.timeouts == 0
 
 
 # ------------------------------------------------------------------ size

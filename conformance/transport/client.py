@@ -226,7 +226,11 @@ class TargetClient:
                         elapsed_ms=(time.monotonic() - t0) * 1000,
                     )
         except Exception as exc:
-            if watch.fired or is_timeout(exc):
+            # The watchdog, a socket timeout or the body loop's own clock check: whichever noticed
+            # first, the time ran out, and the run deadline (not the target) is to blame if it was
+            # the shorter limit.
+            ran_out = isinstance(exc, TransportError) and exc.kind == "timeout"
+            if watch.fired or ran_out or is_timeout(exc):
                 kind, message = (
                     (
                         "deadline",
