@@ -254,7 +254,9 @@ def test_the_run_deadline_bounds_a_slow_target(tmp_path: Path) -> None:
         deadline=deadline,
     )
     # The suite's own deadline, not the target, stopped the tests: INCOMPLETE naming it (issue 10).
-    judged = [(t["nodeid"], t["verdict"], t["message"]) for t in out.results["tests"] if t["verdict"] != "not-run"]
+    judged = [
+        (t["nodeid"], t["verdict"], t["message"]) for t in out.results["tests"] if t["verdict"] != "not-run"
+    ]
     assert out.code == 4 and out.results["summary"]["verdict"] == "INCOMPLETE", judged
     assert "run deadline of 4s" in out.results["summary"]["cut_short"]
     assert out.results["run"]["deadline_exceeded"]
