@@ -61,6 +61,16 @@ def test_requirement_the_marker_does_not_name_is_a_suite_bug(handle: Api) -> Non
         handle.expect([_unbound(handle)], requirement="FORMAT-JSONP")
 
 
+def test_a_finding_pre_bound_to_an_undeclared_id_is_a_suite_bug(handle: Api) -> None:
+    stray = Finding("TOKEN-UNIQUE", "probe", "bound by checks.bound to an ID the marker lacks")
+    with pytest.raises(ValueError, match="TOKEN-UNIQUE"):
+        handle.expect([_unbound(handle), stray])
+    baseline = Finding("INPUT-ROBUST", "probe", "bound by check_api_response, whatever the marker")
+    with pytest.raises(ConformanceFailure) as failure:
+        handle.expect([baseline])
+    assert failure.value.findings == [baseline]
+
+
 def test_not_applicable_adds_nothing_and_warnings_are_bound(handle: Api) -> None:
     handle.expect(NotApplicable("probe", "no token in an error answer"), [_unbound(handle, "warning")])
     assert handle.warnings[-1].requirement == "RESPONSE-ECHO"

@@ -218,6 +218,12 @@ def check_error_code_documented(obs: Observation, *, severity: Severity = "error
     ]
 
 
+BASELINE_REQUIREMENTS = frozenset(
+    {"HTTP-STATUS-200", "INPUT-ROBUST", "ERROR-CODES-DOCUMENTED", "ERROR-ENVELOPE"}
+)
+"""The requirements :func:`check_api_response` binds its parts to, whatever test saw the answer."""
+
+
 @check("answer below the baseline")
 def check_api_response(obs: Observation, fmt: Format | None = None) -> list[Finding]:
     """The baseline every answer must meet: HTTP 200, no server error, a well-formed envelope.

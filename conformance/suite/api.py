@@ -13,6 +13,7 @@ import pytest
 from hypothesis import currently_in_test_context, note
 
 from conformance.checks import Observation, observe
+from conformance.checks.envelope import BASELINE_REQUIREMENTS
 from conformance.checks.registry import bound
 from conformance.model.exchange import ApiRequest, Exchange
 from conformance.model.finding import Finding, NotApplicable
@@ -149,6 +150,7 @@ class Api:
         """
         bind_to = self._bound_requirement(requirement)
         findings = [f for outcome in outcomes for f in bound(outcome, bind_to)]
+        self._refuse_undeclared(findings)
         self.warnings.extend(f for f in findings if f.severity == "warning")
         errors = [f for f in findings if f.severity == "error"]
         if self.server_error is not None:  # a 5xx is a finding even where no check looked at it
@@ -172,6 +174,17 @@ class Api:
                 f"{', '.join(declared) or 'nothing'}"
             )
         return requirement
+
+    def _refuse_undeclared(self, findings: Sequence[Finding]) -> None:
+        """A finding bound (by ``checks.bound``) to an ID the marker does not declare is a suite bug:
+        the marker and the findings would drift apart. The baseline's own IDs are cross-cutting."""
+        declared = set(self.declared or self.requirements) | BASELINE_REQUIREMENTS
+        stray = sorted({f.requirement for f in findings} - declared)
+        if stray:
+            raise ValueError(
+                f"findings bound to {', '.join(stray)}, which the test's @requirement does not declare "
+                f"({', '.join(self.declared or self.requirements) or 'nothing'})"
+            )
 
     def require_credentials(self, level: str) -> None:
         if level not in self.config.credentials:
