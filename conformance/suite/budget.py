@@ -32,6 +32,8 @@ class Budget:
     shrink: bool = True  # shrink a failing example (every shrink step is more requests)
     sequential_sample: int = 8  # answers fetched one after another to compare (TIME-MONOTONIC)
     burst: int = 32  # requests sent at once to one endpoint (concurrent tokens stay unique)
+    token_confirm_sample: int = 64  # a smaller token sample that looks predictable is topped up to
+    # this before it fails: 16 tokens underestimate an exactly-64-bit token about once in 2,000 runs
 
     def with_max_examples(self, max_examples: int | None) -> Budget:
         """This budget with ``--max-examples`` applied to property tests and the state machine."""

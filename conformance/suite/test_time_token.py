@@ -45,23 +45,31 @@ def test_valid_until_never_goes_backwards(api: Api) -> None:
     api.expect(checks.check_non_decreasing(observations))
 
 
+def _issued_tokens(api: Api, count: int) -> list[checks.Observation]:
+    """``count`` tokens fetched concurrently, each answer a token (else the test fails here)."""
+    observations = api.call_many([api.request() for _ in range(count)])
+    for obs in observations:
+        api.expect(checks.check_api_response(obs, "xml"), checks.check_token_issued(obs))
+    return observations
+
+
 @requirement("TOKEN-UNIQUE", "TOKEN-UNPREDICTABLE", "TOKEN-ENTROPY-128")
 def test_tokens_are_unique_and_unpredictable(api: Api) -> None:
     """A sample of tokens (the settings profile's token_sample: 64, 16 when polite), fetched concurrently.
 
-    Below 64 estimated bits fails; 64 to 128 bits passes with a TOKEN-ENTROPY-128 warning.
+    Below 64 estimated bits fails; 64 to 128 bits passes with a TOKEN-ENTROPY-128 warning. A polite
+    sample that looks predictable is topped up to the budget's token_confirm_sample before it fails:
+    16 tokens can underestimate a strong token, and a false failure is the worst verdict.
     """
-    observations = api.call_many([api.request() for _ in range(api.budget.token_sample)])
-    for obs in observations:
-        api.expect(
-            checks.check_api_response(obs, "xml"),
-            checks.check_token_issued(obs),
-        )
+    observations = _issued_tokens(api, api.budget.token_sample)
+    unpredictable = checks.check_tokens_unpredictable(observations, api.config.photo_id)
+    top_up = api.budget.token_confirm_sample - len(observations)
+    if checks.findings_of(unpredictable) and top_up > 0:  # a small sample fails only once confirmed
+        observations += _issued_tokens(api, top_up)
+        unpredictable = checks.check_tokens_unpredictable(observations, api.config.photo_id)
     api.expect(  # one judgement of three requirements: each finding names its own
         checks.check_tokens_unique(observations),
-        checks.bound(
-            checks.check_tokens_unpredictable(observations, api.config.photo_id), "TOKEN-UNPREDICTABLE"
-        ),
+        checks.bound(unpredictable, "TOKEN-UNPREDICTABLE"),
         checks.bound(checks.check_tokens_entropy_recommended(observations), "TOKEN-ENTROPY-128"),
     )
 
@@ -69,7 +77,5 @@ def test_tokens_are_unique_and_unpredictable(api: Api) -> None:
 @requirement("TOKEN-UNIQUE")
 def test_concurrent_tokens_are_unique(api: Api) -> None:
     """A burst of requests at once (the budget's burst): each answered with a token, none twice."""
-    observations = api.call_many([api.request() for _ in range(api.budget.burst)])
-    for obs in observations:
-        api.expect(checks.check_api_response(obs, "xml"), checks.check_token_issued(obs))
+    observations = _issued_tokens(api, api.budget.burst)
     api.expect(checks.check_tokens_unique(observations))
