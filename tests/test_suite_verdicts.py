@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings
+from conformance.suite.budget import BUDGETS
 from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config
 
 
@@ -138,7 +139,13 @@ def test_an_empty_selection_is_a_usage_error(tmp_path: Path, reference: Referenc
     assert "no suite test matches -k 'no_such_test_x'" in proc.stderr
 
 
-@pytest.mark.parametrize(("faults", "requests"), [((), 16), (("token_short",), 64)])
+POLITE = BUDGETS["polite"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "requests"),
+    [((), POLITE.token_sample), (("token_short",), POLITE.token_confirm_sample)],
+)
 def test_a_polite_token_sample_fails_only_once_confirmed_on_a_full_one(
     tmp_path: Path, faults: tuple[str, ...], requests: int
 ) -> None:
@@ -154,6 +161,7 @@ def test_a_polite_token_sample_fails_only_once_confirmed_on_a_full_one(
     assert test["requests"] == requests, test
     if faults:
         assert proc.returncode == 1 and verdicts(tmp_path)["TOKEN-UNPREDICTABLE"] == "fail"
-        assert any("from 64 tokens" in f["message"] for f in test["findings"]), test["findings"]
+        confirmed = f"from {POLITE.token_confirm_sample} tokens"
+        assert any(confirmed in f["message"] for f in test["findings"]), test["findings"]
     else:  # INCOMPLETE: -k leaves the other requirements unverified
         assert proc.returncode == 4 and verdicts(tmp_path)["TOKEN-UNPREDICTABLE"] == "pass"

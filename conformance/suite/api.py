@@ -167,23 +167,26 @@ class Api:
         """The ID unbound findings take; a ``requirement`` the marker does not declare is a suite bug."""
         if requirement is None:
             return self.requirements[0] if self.requirements else ""
-        declared = self.declared or self.requirements
-        if requirement not in declared:
+        if requirement not in self.marked:
             raise ValueError(
                 f"expect(requirement={requirement!r}): the test's @requirement declares only "
-                f"{', '.join(declared) or 'nothing'}"
+                f"{', '.join(self.marked) or 'nothing'}"
             )
         return requirement
+
+    @property
+    def marked(self) -> list[str]:
+        """Every ID the test's marker declares (its IDs in this profile when none were recorded)."""
+        return self.declared or self.requirements
 
     def _refuse_undeclared(self, findings: Sequence[Finding]) -> None:
         """A finding bound (by ``checks.bound``) to an ID the marker does not declare is a suite bug:
         the marker and the findings would drift apart. The baseline's own IDs are cross-cutting."""
-        declared = set(self.declared or self.requirements) | BASELINE_REQUIREMENTS
-        stray = sorted({f.requirement for f in findings} - declared)
+        stray = sorted({f.requirement for f in findings} - set(self.marked) - BASELINE_REQUIREMENTS)
         if stray:
             raise ValueError(
                 f"findings bound to {', '.join(stray)}, which the test's @requirement does not declare "
-                f"({', '.join(self.declared or self.requirements) or 'nothing'})"
+                f"({', '.join(self.marked) or 'nothing'})"
             )
 
     def require_credentials(self, level: str) -> None:

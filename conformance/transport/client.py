@@ -213,7 +213,7 @@ class TargetClient:
                 with resp:
                     data, truncated = self._read_capped(resp, t0 + limit)
                     if watch.fired:
-                        raise TransportError("", "timeout")
+                        raise TimeoutError("body incomplete")
                     exchange.response = RecordedResponse(
                         status=resp.status_code,
                         reason=self.redactor.scrub(resp.reason or "", short=False),
@@ -226,11 +226,9 @@ class TargetClient:
                         elapsed_ms=(time.monotonic() - t0) * 1000,
                     )
         except Exception as exc:
-            # The watchdog, a socket timeout or the body loop's own clock check: whichever noticed
-            # first, the time ran out, and the run deadline (not the target) is to blame if it was
-            # the shorter limit.
-            ran_out = isinstance(exc, TransportError) and exc.kind == "timeout"
-            if watch.fired or ran_out or is_timeout(exc):
+            # The watchdog, a socket timeout or the body loop's clock check (a TimeoutError), whichever
+            # noticed first: the run deadline, not the target, is to blame when it was the shorter limit.
+            if watch.fired or is_timeout(exc):
                 kind, message = (
                     (
                         "deadline",
@@ -265,7 +263,7 @@ class TargetClient:
 
         ``read1`` returns whatever arrived (it never waits to fill the buffer), so a dripping
         body is checked against the deadline byte by byte; a read blocked in between is ended
-        by the watchdog.
+        by the watchdog. Time running out is a ``TimeoutError`` either way.
         """
         cap = self.limits.max_body_bytes
         chunks: list[bytes] = []
@@ -273,12 +271,12 @@ class TargetClient:
         raw = resp.raw
         while True:
             if time.monotonic() > deadline:
-                raise TransportError("timed out while reading the body", "timeout")
+                raise TimeoutError("body incomplete")
             try:
                 chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(65536)
             except Exception as exc:  # urllib3 protocol/decoding errors mid-body
                 if is_timeout(exc):
-                    raise TransportError("timed out while reading the body", "timeout") from None
+                    raise  # time ran out: send() classifies it with the watchdog's firings
                 kind, message = classify(exc, resp.url, None)
                 raise TransportError(f"body could not be read: {message}", kind) from None
             if not chunk:
