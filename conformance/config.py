@@ -119,7 +119,12 @@ def _resolve_env(value: str, name: str) -> tuple[str, str]:
 
 def _check_url(value: str, name: str, *, base: bool = False) -> str:
     """An http(s) URL with a host and a usable port; ``base``: also a prefix the suite appends paths to."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # an unclosed '[' or a bracketed host that is no IPv6 address
+        raise ConfigError(
+            f"{name}: not a valid URL: {exc} (a bracketed host must be an IPv6 address)"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name}: not an http(s) URL: {value!r}")
     try:
