@@ -10,12 +10,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import platform
 import re
 import socket
 import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -113,7 +115,15 @@ def _results(report: Path) -> dict:
 def test_version_names_suite_version_and_catalog_digest() -> None:
     out = conformance("--version")
     assert out.returncode == 0
-    assert out.stdout.strip() == f"conformance {__version__} (catalog sha256 {catalog_sha256()})"
+    first, *rest = out.stdout.strip().splitlines()
+    assert first == f"conformance {__version__} (catalog sha256 {catalog_sha256()})"
+    # then Python and every runtime dependency with the version it runs with (not the test extras)
+    shown = dict(line.split() for line in rest)
+    assert shown["python"] == platform.python_version()
+    assert shown["pytest"] == metadata.version("pytest") and shown["cryptography"] == metadata.version(
+        "cryptography"
+    )
+    assert "check-jsonschema" not in shown and len(shown) == 12
 
 
 def test_every_run_option_has_help_and_is_in_the_readme_synopsis() -> None:

@@ -18,6 +18,7 @@ from conformance import __version__
 from conformance.catalog import catalog_sha256
 from conformance.commands import catalog, certificate_verify, matrix, replay, run, selftest, validate
 from conformance.model.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
+from conformance.model.versions import runtime_versions
 from conformance.reference import cli as serve
 from conformance.report import diff
 
@@ -36,13 +37,27 @@ COMMANDS: dict[str, tuple[str, ModuleType]] = {
 
 
 def version_text() -> str:
-    """``conformance --version``: the suite version and the digest of the catalog it certifies against."""
-    return f"conformance {__version__} (catalog sha256 {catalog_sha256()})"
+    """``conformance --version``: the suite version, the digest of the catalog it certifies against,
+    then Python and each runtime dependency it runs with (what a bug report or a pin needs)."""
+    versions = runtime_versions()
+    lines = [
+        f"conformance {__version__} (catalog sha256 {catalog_sha256()})",
+        f"  python {versions['python']}",
+    ]
+    dependencies = versions["dependencies"]
+    assert isinstance(dependencies, dict)
+    lines += [f"  {name} {version}" for name, version in dependencies.items()]
+    return "\n".join(lines)
 
 
 class _VersionAction(argparse.Action):
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print the suite version and catalog digest")
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            help="print the suite version, catalog digest and dependency versions",
+        )
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         print(version_text())
