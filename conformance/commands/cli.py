@@ -17,10 +17,11 @@ from typing import Any
 from conformance import __version__
 from conformance.catalog import catalog_sha256
 from conformance.commands import catalog, certificate_verify, matrix, replay, run, selftest, validate
-from conformance.model.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
+from conformance.model.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from conformance.model.versions import runtime_versions
 from conformance.reference import cli as serve
 from conformance.report import diff
+from conformance.results.files import ReportWriteError
 
 # name -> (help, the module: ``add_arguments(parser)`` declares the arguments, ``main(args)`` runs)
 COMMANDS: dict[str, tuple[str, ModuleType]] = {
@@ -31,7 +32,7 @@ COMMANDS: dict[str, tuple[str, ModuleType]] = {
     "catalog": ("print the requirement catalog as Markdown", catalog),
     "selftest": ("prove the suite catches faults and passes variants", selftest),
     "report": ("work with results.json files", diff),
-    "certificate": ("verify a certificate bundle", certificate_verify),
+    "certificate": ("verify a certificate bundle, or make a signing key", certificate_verify),
     "matrix": ("many implementations side by side (matrix.html)", matrix),
 }
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _reader_went_away()
+    except ReportWriteError as exc:  # a full disk (matrix, selftest pages): the environment, exit 2
+        print(f"conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _reader_went_away() -> int:

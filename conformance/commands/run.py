@@ -26,7 +26,7 @@ from conformance.report.certificate import CertificateError, certify_after_run, 
 from conformance.report.console import COLOR_MODES, Progress, summary_lines, use_color
 from conformance.report.rendering import verdict_label
 from conformance.suite.options import add_run_options, apply_limit_overrides, new_state, start_embedded
-from conformance.suite.outputs import write_outputs
+from conformance.suite.outputs import write_outputs, write_report_file
 from conformance.suite.plugin import ConformancePlugin
 from conformance.suite.signals import InterruptSignals
 from conformance.suite.state import RunState
@@ -201,7 +201,7 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
             plugin.results = write_outputs(state)
     finally:
         signals.restore()
-    _scrub_file(report_dir / "junit.xml", state.client)
+    _scrub_file(report_dir / "junit.xml", state)
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         err(f"the suite could not run (pytest exit {int(code)})")
         return EXIT_USAGE
@@ -214,24 +214,30 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
         return EXIT_USAGE
     if args.pytest_output:
         print_summary(results)
-    for line in summary_lines(results, color=color, report_dir=report_dir):
+    # After a failed write the directory may hold an earlier run's file: list none of them.
+    for line in summary_lines(results, color=color, report_dir=None if state.write_errors else report_dir):
         print(line)
     code = int(results["summary"]["exit_code"])
+    if state.write_errors:  # a full disk is the environment's failure, never the target's
+        first, *rest = state.write_errors
+        err(str(first) + (f"; not written either: {', '.join(e.path.name for e in rest)}" if rest else ""))
+        return EXIT_USAGE
     if args.certify:
         return certify_after_run(results, report_dir, sign_key, code)
     return code
 
 
-def _scrub_file(path: Path, client: TargetClient) -> None:
+def _scrub_file(path: Path, state: RunState) -> None:
     """Last line of defence: no secret or signature survives in a report file pytest wrote."""
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError:
         return
+    assert state.client is not None
     # Distinctive needles only, "[redacted]" (no markup characters): the XML stays well-formed.
-    clean = client.redactor.scrub_document(text, BODY_REDACTED)
+    clean = state.client.redactor.scrub_document(text, BODY_REDACTED)
     if clean != text:
-        path.write_text(clean, encoding="utf-8", errors="surrogateescape")
+        write_report_file(state, path, clean)
 
 
 def keep_previous_results(report_dir: Path) -> None:

@@ -6,7 +6,7 @@ The other commands keep the same shape: 0 the good answer, 1 the bad answer, 2 a
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # NOT CONFORMANT, a finding on replay, an invalid document or bundle, a regression
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # a usage or config error, or the environment's: a report file that could not be written
 EXIT_UNREACHABLE = 3
 EXIT_INCOMPLETE = 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from conformance.model.exit_codes import EXIT_USAGE
 from conformance.report.badge import render_badge
+from conformance.results.files import ReportWriteError, write_atomic
 from conformance.results.verdicts import overall
 
 CERTIFICATE_FORMAT = 1
@@ -267,9 +268,9 @@ def write_bundle(results: Mapping[str, Any], report_dir: Path, key: Ed25519Priva
     # The certificate describes the results.json it ships (secrets scrubbed), not the in-memory dict.
     data = bundle_bytes(json.loads(run_files["results.json"]), run_files, key)
     path = report_dir / BUNDLE
-    path.write_bytes(data)
+    write_atomic(path, data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:  # the same badge, for a README next to the reports
-        (report_dir / BADGE).write_bytes(zf.read(BADGE))
+        write_atomic(report_dir / BADGE, zf.read(BADGE))
     return path
 
 
@@ -291,6 +292,9 @@ def certify_after_run(
     except CertificateError as exc:
         print(f"conformance: {exc}", file=sys.stderr)
         return code or EXIT_USAGE
+    except ReportWriteError as exc:  # a full disk: the environment's failure, never the target's
+        print(f"conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     signed = f", signed by key {fingerprint(key.public_key())}" if key else ""
     print(f"conformance: certificate written to {path}{signed}")
     return code

@@ -9,6 +9,7 @@ dropped; the conformance testsuite properties (verdict, unverified and accepted 
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from conformance.report.rendering import shown
 from conformance.report.reproduce import build_reproduction
+from conformance.results.files import write_atomic
 
 MESSAGE_LIMIT = 1000  # the message attribute is one line in most viewers
 
@@ -76,8 +78,12 @@ def junit_properties(results: dict[str, Any]) -> list[tuple[str, str]]:
     return props
 
 
-def rewrite_junit(path: Path, results: Mapping[str, Any], report: str) -> None:
-    """Rename testcases after their requirements, and put the findings into failures and errors."""
+def rewrite_junit(path: Path, results: Mapping[str, Any], report: str, dest: Path | None = None) -> None:
+    """Rename testcases after their requirements, and put the findings into failures and errors.
+
+    The result goes to ``dest`` (default: ``path`` itself), written atomically; ReportWriteError
+    when it cannot be written.
+    """
     try:
         tree = ET.parse(path)
     except (OSError, ET.ParseError):
@@ -112,4 +118,6 @@ def rewrite_junit(path: Path, results: Mapping[str, Any], report: str) -> None:
                 message, body = failure_text(rec, target, report)
                 el.set("message", message)
                 el.text = body
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    buf = io.BytesIO()
+    tree.write(buf, encoding="utf-8", xml_declaration=True)
+    write_atomic(dest or path, buf.getvalue())

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from conformance.report.rendering import asset, environment, verdict_label
+from conformance.results.files import write_atomic
 
 MATRIX_FORMAT = 1
 # Verdicts that say nothing about the implementation (a profile or a -k selection left them out):
@@ -198,8 +199,8 @@ def write_matrix(impls: Sequence[Implementation], out_dir: Path) -> tuple[Path, 
     matrix = build_matrix(impls)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, html_path = out_dir / "matrix.json", out_dir / "matrix.html"
-    json_path.write_text(json.dumps(matrix, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    html_path.write_text(render_matrix_html(matrix), encoding="utf-8")
+    write_atomic(json_path, json.dumps(matrix, ensure_ascii=False, separators=(",", ":")))
+    write_atomic(html_path, render_matrix_html(matrix))
     return json_path, html_path, matrix
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.report.rendering import environment
+from conformance.results.files import write_atomic
 
 SELFTEST_FORMAT = 1
 
@@ -25,13 +26,11 @@ def write_reports(
     report_dir.mkdir(parents=True, exist_ok=True)
     data = {"format": SELFTEST_FORMAT, **meta, "summary": summary, "cases": [dict(c) for c in cases]}
     json_path = report_dir / "selftest.json"
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False))
     for case in data["cases"]:
         case["report_link"] = os.path.relpath(case["report_dir"], report_dir) if case["report_dir"] else ""
     html_path = report_dir / "selftest.html"
-    html_path.write_text(
-        environment(strict=True).get_template("selftest/selftest.html.j2").render(**data), encoding="utf-8"
-    )
+    write_atomic(html_path, environment(strict=True).get_template("selftest/selftest.html.j2").render(**data))
     return [json_path, html_path]
 
 

@@ -10,7 +10,6 @@ import json
 import platform
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from conformance import __version__
@@ -144,14 +143,13 @@ def _run(run: RunFacts, partial: bool) -> dict[str, Any]:
     }
 
 
-def write_results_json(results: dict[str, Any], report_dir: Path, redactor: Redactor | None) -> str:
-    """Write ``results.json`` into ``report_dir``, secrets scrubbed; returns the text written.
+def results_text(results: dict[str, Any], redactor: Redactor | None) -> str:
+    """The text of ``results.json``, secrets scrubbed.
 
     ``results`` is redacted value by value *in place* before anything is serialised (so the
     console summary printed from it is clean too, and no secret can break the JSON structure);
     the serialised text then gets a last pass for distinctive needles only.
     """
-    report_dir.mkdir(parents=True, exist_ok=True)
     if redactor is not None:
         clean = redactor.scrub_value(results)
         results.clear()
@@ -161,7 +159,6 @@ def write_results_json(results: dict[str, Any], report_dir: Path, redactor: Reda
         last = redactor.scrub_document(text, REDACTED)
         if last != text and _is_json(last):
             text = last
-    (report_dir / "results.json").write_text(text, encoding="utf-8")
     return text
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from hypothesis import settings
 
 from conformance.report.html import render_html
-from conformance.results.document import RunFacts, build_results, write_results_json
+from conformance.results.document import RunFacts, build_results, results_text
+from conformance.results.files import ReportWriteError, write_atomic
 from conformance.suite.state import RunState
 
 
@@ -31,15 +33,29 @@ def run_facts(state: RunState) -> RunFacts:
 def write_outputs(state: RunState) -> dict[str, Any]:
     """Build the results, write results.json and report.html into the report dir; the results.
 
-    A run whose every request failed in transit is UNREACHABLE: the state learns that too.
+    A run whose every request failed in transit is UNREACHABLE: the state learns that too. A file
+    that cannot be written (a full disk) is noted in ``state.write_errors``, never raised: the
+    verdict is still known and printed, and the command exits with the usage/environment code.
     """
     facts = run_facts(state)
     results = build_results(facts)
     state.preflight_error = facts.preflight_error
     redactor = state.client.redactor if state.client is not None else None
-    text = write_results_json(results, state.report_dir, redactor)
+    text = results_text(results, redactor)
+    write_report_file(state, state.report_dir / "results.json", text)
     html = render_html(json.loads(text))
     if redactor is not None:
         html = redactor.scrub_document(html)  # "[redacted]": no markup characters
-    (state.report_dir / "report.html").write_text(html, encoding="utf-8")
+    write_report_file(state, state.report_dir / "report.html", html)
     return results
+
+
+def write_report_file(state: RunState, path: Path, data: str | bytes) -> bool:
+    """Write one report file atomically; a failure is kept as one line in ``state.write_errors``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    except OSError as exc:
+        state.write_errors.append(exc if isinstance(exc, ReportWriteError) else ReportWriteError(path, exc))
+        return False
+    return True

@@ -8,9 +8,10 @@ from :mod:`.options`, test records from :mod:`.records`, results.json and report
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from conformance.config import ConfigError, load_config
 from conformance.model.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from conformance.reference.server import ReferenceServer
 from conformance.report.junit import junit_properties, rewrite_junit
+from conformance.results.files import ReportWriteError
 from conformance.suite.api import Api, ConformanceFailure
 from conformance.suite.budget import load_profile
 from conformance.suite.options import (
@@ -86,9 +88,6 @@ class ConformancePlugin:
         ]
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        xmlpath = getattr(config.option, "xmlpath", None)
-        if xmlpath and self.results is not None and self.state is not None:  # junitxml has written it
-            rewrite_junit(Path(xmlpath), self.results, str(self.state.report_dir / "report.html"))
         if self.state and self.state.client:
             self.state.client.close()
         if self._server is not None:
@@ -150,11 +149,11 @@ class ConformancePlugin:
             if clean != text:
                 report.longrepr = clean
 
-    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the verdict goes into it
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True)  # around junitxml's: the verdict goes into its file
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
         assert self.state is not None
         if hasattr(session.config, "workerinput"):
-            return  # an xdist worker: the controller writes the results
+            return (yield)  # an xdist worker: the controller writes the results
         state = self.state
         state.finishing = True
         if exitstatus == pytest.ExitCode.INTERRUPTED and state.interrupted is None:
@@ -167,6 +166,28 @@ class ConformancePlugin:
         code = int(self.results["summary"]["exit_code"])
         if self._standalone and code in (EXIT_INCOMPLETE, EXIT_INTERRUPTED):  # exits as `run` does
             session.exitstatus = code
+        if xml is None:
+            return (yield)
+        # junitxml writes a staging file beside junit.xml; the rewritten file replaces junit.xml
+        # atomically, so a full disk never leaves a truncated junit.xml where a complete one stood.
+        final = Path(xml.logfile)
+        staged = final.with_name(f".{final.name}.{os.getpid()}.partial")
+        xml.logfile = str(staged)
+        try:
+            yield
+        except OSError as exc:  # junitxml could not write its file: the verdict stands, the run says so
+            state.write_errors.append(ReportWriteError(final, exc))
+        else:
+            try:
+                rewrite_junit(staged, self.results, str(state.report_dir / "report.html"), dest=final)
+            except OSError as exc:
+                state.write_errors.append(
+                    exc if isinstance(exc, ReportWriteError) else ReportWriteError(final, exc)
+                )
+        finally:
+            xml.logfile = str(final)
+            with contextlib.suppress(OSError):
+                staged.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from typing import Any
 from conformance.checks import measure_skew
 from conformance.config import TargetConfig
 from conformance.model.exchange import Exchange
+from conformance.results.files import ReportWriteError
 from conformance.suite.budget import Budget, budget_for
 from conformance.transport.client import TargetClient
 
@@ -43,6 +44,7 @@ class RunState:
     collected: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> requirement IDs, to run
     deselected: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> IDs, left out by -k/-m
     receiver: dict[str, Any] | None = None  # the callback receiver's summary (listen, dropped requests)
+    write_errors: list[ReportWriteError] = field(default_factory=list)  # report files not written
 
     @property
     def budget(self) -> Budget:
