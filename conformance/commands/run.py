@@ -18,6 +18,7 @@ import pytest
 
 from conformance.commands.common import UsageError, add_list_option, err
 from conformance.commands.preflight import PreflightError, preflight
+from conformance.commands.run_ci import RunExtras, add_ci_arguments
 from conformance.commands.run_options import check_arguments, positive_int, proxy_display
 from conformance.commands.selection import RequirementSelection, hypothesis_home, suite_pytest_args
 from conformance.config import ConfigError, TargetConfig
@@ -103,6 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="sign the certificate with this PEM Ed25519 private key",
     )
+    add_ci_arguments(p)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -176,11 +178,12 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
     state.client = TargetClient(config, args.network)
     report_dir = state.report_dir
     _announce(state, args)
+    extras = RunExtras(state, args)  # --har, the CI job summary, the reports of a stopped run
     # SIGINT and SIGTERM (a CI cancel) end the run like Ctrl-C: reports are written, exit 130.
     signals = InterruptSignals(state).install()
     plugin = ConformancePlugin(state)
     color = use_color(args.color or "auto", sys.stdout)
-    plugins: list[Any] = [plugin]
+    plugins: list[Any] = [plugin, *extras.plugins]
     if args.requirement_ids:
         plugins.append(RequirementSelection(state, args.requirement_ids, args.requirement))
     if not args.pytest_output and not args.quiet:
@@ -192,6 +195,9 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
         keep_previous_results(report_dir)
         with hypothesis_home():
             code = pytest.main(_pytest_args(args, report_dir, state.seed), plugins=plugins)
+    except PreflightError as exc:  # exit 2; CI still gets results.json and junit.xml saying why
+        extras.stopped(str(exc))
+        raise
     except KeyboardInterrupt:  # outside pytest's own handling (the preflight, say): write the reports here
         state.interrupted = state.interrupted or "SIGINT"
         code = pytest.ExitCode.INTERRUPTED
@@ -217,6 +223,7 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
     # After a failed write the directory may hold an earlier run's file: list none of them.
     for line in summary_lines(results, color=color, report_dir=None if state.write_errors else report_dir):
         print(line)
+    extras.finish(results)
     code = int(results["summary"]["exit_code"])
     if state.write_errors:  # a full disk is the environment's failure, never the target's
         first, *rest = state.write_errors

@@ -19,6 +19,7 @@ from typing import Any
 
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from conformance.model.finding import ABSENT
+from conformance.report.markdown import cell, code, table
 from conformance.report.rendering import verdict_label
 
 REGRESSED = ("fail", "error")
@@ -131,11 +132,6 @@ def render(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]
     return lines
 
 
-def _cell(text: str) -> str:
-    """A Markdown table cell: pipes escaped, no line breaks."""
-    return " ".join(text.split()).replace("|", "\\|")
-
-
 def render_markdown(old: Mapping[str, Any], new: Mapping[str, Any], changes: list[Change]) -> list[str]:
     """GitHub/GitLab-flavoured Markdown for a pull/merge request comment."""
     regressions, unverified = _summary(changes)
@@ -149,26 +145,33 @@ def render_markdown(old: Mapping[str, Any], new: Mapping[str, Any], changes: lis
     lines += [f"> **Note:** {n}" for n in notes(old, new)]
     if notes(old, new):
         lines.append("")
-    lines += ["| run | verdict | base URL | profile | started | suite |", "|---|---|---|---|---|---|"]
-    for name, r in (("old", old), ("new", new)):
-        cells = [
-            (r.get("summary") or {}).get("verdict", "?"),
-            (r.get("target") or {}).get("base_url", "?"),
-            (r.get("run") or {}).get("profile", "?"),
-            (r.get("run") or {}).get("started_at", "?"),
-            (r.get("suite") or {}).get("version", "?"),
+    runs = [
+        [
+            name,
+            cell((r.get("summary") or {}).get("verdict", "?")),
+            code((r.get("target") or {}).get("base_url", "?")),
+            cell((r.get("run") or {}).get("profile", "?")),
+            cell((r.get("run") or {}).get("started_at", "?")),
+            cell((r.get("suite") or {}).get("version", "?")),
         ]
-        lines.append(f"| {name} | " + " | ".join(_cell(str(c)) for c in cells) + " |")
+        for name, r in (("old", old), ("new", new))
+    ]
+    lines += table(("run", "verdict", "base URL", "profile", "started", "suite"), runs)
     lines.append("")
     if not changes:
         lines.append("No requirement changed verdict.")
         return lines
-    lines += ["| requirement | level | old | new | change |", "|---|---|---|---|---|"]
-    for c in changes:
-        kind = f"**{c.kind}**" if c.regression else c.kind
-        lines.append(
-            f"| `{c.id}` | {c.level} | {_label(c.old, c.level)} | {_label(c.new, c.level)} | {kind} |"
-        )
+    rows = [
+        [
+            code(c.id),
+            cell(c.level),
+            cell(_label(c.old, c.level)),
+            cell(_label(c.new, c.level)),
+            f"**{c.kind}**" if c.regression else cell(c.kind),
+        ]
+        for c in changes
+    ]
+    lines += table(("requirement", "level", "old", "new", "change"), rows)
     if unverified:
         lines += [
             "",

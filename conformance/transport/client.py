@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -50,6 +50,7 @@ class TargetClient:
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.limits.concurrency))
         self._main_in_flight = 0  # main-thread requests awaiting their answer (see send_built)
         self.interrupt_pending = False  # a Ctrl-C arrived during one: stop once it is answered
+        self.observers: list[Callable[[Exchange], None]] = []  # told of every exchange that ended
 
     @property
     def stats(self) -> ClientStats:
@@ -250,6 +251,7 @@ class TargetClient:
             raise TransportError(exchange.error or kind, kind, exchange) from None
         exchange.finished_at = time.time()
         self.pacer.succeeded(oversize=exchange.response.truncated)
+        self._tell(exchange)
         return exchange
 
     def _fail(self, exchange: Exchange, message: str, kind: str, *, counts: bool = True) -> None:
@@ -257,6 +259,12 @@ class TargetClient:
         exchange.error_kind = kind
         exchange.finished_at = time.time()
         self.pacer.failed(kind, exchange, counts=counts)
+        self._tell(exchange)
+
+    def _tell(self, exchange: Exchange) -> None:
+        """Hand a finished exchange (answered or failed) to the observers, e.g. the HAR recorder."""
+        for observer in self.observers:
+            observer(exchange)
 
     def _read_capped(self, resp: requests.Response, deadline: float) -> tuple[bytes, bool]:
         """Read at most max_body_bytes (+1 to detect oversize) before the per-request deadline.
