@@ -101,6 +101,12 @@ TOKEN_NAMES = ("replace_token", "upload_token")
 """The name the callback gives the token: photo-redeem-replace-token.md, Returns, and
 browser-based-uploads.md, 4a."""
 SUCCESS_PARAMS = ("domain", "replace_token|upload_token", "photo_id", "tree_id", "token")
+INPUT_REFUSAL: frozenset[str] = frozenset({"invalid_input"})
+"""The refusal the documents give for input a correctly signed, write-level request sends that the
+server will not take: malformed parameters (error-codes.md, invalid_input). Never invalid_signature
+or permission_denied: the signature and the level are right (the same signing passes elsewhere)."""
+PHOTO_REFUSAL: frozenset[str] = INPUT_REFUSAL | {"no_such_photo"}
+"""A missing photo_id is malformed input or no photo (error-codes.md, invalid_input, no_such_photo)."""
 """The parameters of a success callback: browser-based-uploads.md, 4a."""
 ERROR_PARAMS = ("domain", "replace_token|upload_token", "error_message")
 """The parameters of a failure callback: browser-based-uploads.md, 4b."""

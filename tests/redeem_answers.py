@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from conformance.checks import CHECKS
 from conformance.model.exchange import Exchange, RecordedResponse
 from conformance.model.finding import Finding, NotApplicable
 from conformance.parse import redeem as pr
@@ -103,13 +104,25 @@ def rows(*cases: Row) -> list[object]:
     return [pytest.param(run, expected, part, id=name) for name, run, expected, part in cases]
 
 
-def judge(run: Callable[[], Outcome], expected: str, part: str) -> None:
+COMPOSED = {
+    "check_redeem_answered": {"check_no_server_error"},
+    "check_background_error": {"check_plain_error"},
+}
+"""Checks that report the findings of the checks they are made of under those checks' names."""
+
+
+def judge(name: str, run: Callable[[], Outcome], expected: str, part: str) -> None:
+    """Run a row of check ``name``: the expected outcome, reported under that check's exact name and
+    title (or, for a check made of others, theirs)."""
+    assert name in CHECKS, name
     findings = run()
     assert outcome(findings) == expected, findings
     if isinstance(findings, NotApplicable):
-        assert findings.check and findings.reason
+        assert findings.check == name and findings.reason
         return
-    assert all(f.check and not f.requirement for f in findings)  # the suite test binds the requirement
+    names = {name} | COMPOSED.get(name, set())
+    assert all(f.check in names and f.title == CHECKS[f.check].title for f in findings), findings
+    assert all(not f.requirement for f in findings)  # the suite test binds the requirement
     if part:
         assert any(part in f.message for f in findings), [f.message for f in findings]
 

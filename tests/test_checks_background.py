@@ -56,7 +56,7 @@ _BG_OK = ok_line(f"{CB_URL}?{BG_QUERY}")
     ),
 )
 def test_check_background_ok(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_background_ok", run, expected, part)
 
 
 def _delivery(got: list[ReceivedRequest], a: pr.RedeemAnswer = _BG_OK) -> Outcome:
@@ -105,7 +105,7 @@ _UPLOAD_NAMED = urlencode([*OWN, *renamed("upload_token"), *EXTRA])
     ),
 )
 def test_check_background_delivery(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_background_delivery", run, expected, part)
 
 
 _BGERROR = received(f"{CB_PATH}?{urlencode([*OWN, *ERROR])}")
@@ -142,4 +142,4 @@ _BGERROR = received(f"{CB_PATH}?{urlencode([*OWN, *ERROR])}")
     ),
 )
 def test_check_background_error(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_background_error", run, expected, part)

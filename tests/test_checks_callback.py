@@ -98,7 +98,7 @@ def _success(a: pr.RedeemAnswer) -> list[Finding]:
     ),
 )
 def test_check_success_callback(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_success_callback", run, expected, part)
 
 
 # ------------------------------------------------------------------ check_callback_keeps_return_url
@@ -145,7 +145,7 @@ _REENCODED = "https://APP.example.com:443/cb?" + urlencode(OWN)  # '+' for space
     ),
 )
 def test_check_callback_keeps_return_url(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_callback_keeps_return_url", run, expected, part)
 
 
 # ------------------------------------------------------------------ check_extra_fields_repeated
@@ -188,7 +188,7 @@ def _extra(a: pr.RedeemAnswer, extra: list[tuple[str, str]] = EXTRA) -> Outcome:
     ),
 )
 def test_check_extra_fields_repeated(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_extra_fields_repeated", run, expected, part)
 
 
 # ------------------------------------------------------------------ check_error_callback
@@ -222,4 +222,4 @@ def _error(a: pr.RedeemAnswer) -> list[Finding]:
     ),
 )
 def test_check_error_callback(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_error_callback", run, expected, part)

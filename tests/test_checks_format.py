@@ -226,6 +226,37 @@ CASES = [
         {R},
     ),
     row("content_type-na-no-response", lambda: checks.check_content_type(obs(None), "xml"), NA),
+    # the client cannot tell the format: a missing or empty label warns like a wrong one
+    row(
+        "content_type-fail-missing-warns",
+        lambda: checks.check_content_type(obs(xml_ok(), ctype=None), "xml"),
+        set(),
+        {R},
+    ),
+    row(
+        "content_type-fail-empty-warns",
+        lambda: checks.check_content_type(
+            obs(wrapped(json_ok_doc()), "json", ctype="; charset=utf-8"), "json"
+        ),
+        set(),
+        {R},
+    ),
+    # -- a refusal where a position accepts one: only the documented code ----------------------
+    row(
+        "refused_as-pass-invalid-input",
+        lambda: checks.check_refused_as(obs(xml_error("invalid_input")), {"invalid_input"}),
+    ),
+    row(
+        "refused_as-fail-invalid-signature",
+        lambda: checks.check_refused_as(obs(xml_error("invalid_signature")), {"invalid_input"}),
+        {R},
+    ),
+    row(
+        "refused_as-fail-permission-denied",
+        lambda: checks.check_refused_as(obs(xml_error("permission_denied", "write")), {"invalid_input"}),
+        {R},
+    ),
+    row("refused_as-na-success", lambda: checks.check_refused_as(obs(xml_ok()), {"invalid_input"}), NA),
     # -- envelope --------------------------------------------------------------------------------
     row("status_ok-pass", lambda: checks.check_status_ok(obs(xml_ok()))),
     row("status_ok-fail", lambda: checks.check_status_ok(obs(xml_error())), {R}),
@@ -449,6 +480,42 @@ CASES = [
         ),
         {R},
     ),
+    # an XML answer is searched too: an escaped name is inert text, an unescaped one is markup
+    row(
+        "name_not_reflected-pass-escaped-in-xml",
+        lambda: checks.check_name_not_reflected(
+            obs(xml_error("invalid_input", "write", ' detail="&lt;script&gt;alert(1)&lt;/script&gt;"')),
+            "<script>alert(1)</script>",
+        ),
+    ),
+    row(
+        "name_not_reflected-pass-plain-name-in-xml-text",
+        lambda: checks.check_name_not_reflected(
+            obs(xml_error("invalid_input", "write", ' detail="alert(1);//"')), ATTACK
+        ),
+    ),
+    row(
+        "name_not_reflected-fail-cdata-in-xml",
+        lambda: checks.check_name_not_reflected(
+            obs(
+                b'<response status="error" code="invalid_input" message="m" permission_level="write">'
+                b"<detail><![CDATA[<script>alert(1)</script>]]></detail></response>"
+            ),
+            "<script>alert(1)</script>",
+        ),
+        {R},
+    ),
+    row(
+        "name_not_reflected-fail-markup-in-xml",
+        lambda: checks.check_name_not_reflected(
+            obs(
+                b'<response status="error" code="invalid_input" message="m" permission_level="write">'
+                b"<b onmouseover='alert(1)'>x</b></response>"
+            ),
+            "<b onmouseover='alert(1)'>x</b>",
+        ),
+        {R},
+    ),
     row(
         "name_not_reflected-na-identifier",
         lambda: checks.check_name_not_reflected(js_obs(wrapped(json_ok_doc(), "cb(", ");")), "cb"),
@@ -500,6 +567,7 @@ def test_every_check_in_this_area_has_a_pass_a_fail_and_a_not_applicable_row() -
         "json_envelope",
         "echo",
         "echo_or_refused",
+        "refused_as",
         "formats_agree",
         "name_not_reflected",
     ):

@@ -50,7 +50,7 @@ _AFTER = pr.PhotoHistory("9", "pt", ("s1", "s2"))
     ),
 )
 def test_check_history_replaced(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_history_replaced", run, expected, part)
 
 
 @pytest.mark.parametrize(
@@ -62,4 +62,4 @@ def test_check_history_replaced(run: Callable[[], Outcome], expected: str, part:
     ),
 )
 def test_check_history_unchanged(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_history_unchanged", run, expected, part)

@@ -54,7 +54,7 @@ from tests.redeem_answers import RETURN_URL, SUCCESS, Outcome, answer, form, jud
     ),
 )
 def test_check_redeem_answered(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_redeem_answered", run, expected, part)
 
 
 # ------------------------------------------------------------------ check_redirect / check_form_post
@@ -72,7 +72,7 @@ _LONG = [*SUCCESS, ("pad", "p" * 1600)]
     ),
 )
 def test_check_redirect(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_redirect", run, expected, part)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_check_redirect(run: Callable[[], Outcome], expected: str, part: str) ->
     ),
 )
 def test_check_form_post(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_form_post", run, expected, part)
 
 
 # ------------------------------------------------------------------ check_plain_ok / check_plain_error
@@ -116,7 +116,7 @@ def test_check_form_post(run: Callable[[], Outcome], expected: str, part: str) -
     ),
 )
 def test_check_plain_ok(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_plain_ok", run, expected, part)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_check_plain_ok(run: Callable[[], Outcome], expected: str, part: str) ->
     ),
 )
 def test_check_plain_error(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_plain_error", run, expected, part)
 
 
 # ------------------------------------------------------------------ check_success_count
@@ -157,7 +157,7 @@ _OK, _NO = redirect(SUCCESS), text("This replace token has been used up")
     ),
 )
 def test_check_success_count(run: Callable[[], Outcome], expected: str, part: str) -> None:
-    judge(run, expected, part)
+    judge("check_success_count", run, expected, part)
 
 
 def test_every_redeem_check_is_registered_with_a_title() -> None:

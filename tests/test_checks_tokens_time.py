@@ -410,6 +410,10 @@ def test_check_within_bounds(obs: Observation, fails: bool | str) -> None:
         (ok(valid_minutes=15), "valid_minutes", 1, "clamp", False),
         (ok(max_uploads=100), "max_uploads", 101, "clamp", False),
         (err(), "valid_minutes", 5000, "reject", False),
+        (err(), "max_uploads", 101, "either", False),
+        # a rejection must be the documented one for bad input, not a signature or permission error
+        (err("invalid_signature"), "valid_minutes", 5000, "reject", True),
+        (err("permission_denied"), "max_uploads", 101, "either", True),
         (ok(valid_minutes=180), "valid_minutes", 5000, "clamp", True),  # fell back to the default
         (ok(max_uploads=1), "max_uploads", 101, "clamp", True),
         (err(), "valid_minutes", 5000, "clamp", True),  # refused although declared clamp

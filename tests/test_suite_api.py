@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from conformance import checks
 from conformance.model.finding import Finding, NotApplicable, Severity
 from conformance.suite.api import Api, ConformanceFailure
 from conformance.suite.budget import BUDGETS, STATEFUL_EXAMPLES_CAP, budget_for
@@ -74,6 +75,58 @@ def test_a_finding_pre_bound_to_an_undeclared_id_is_a_suite_bug(handle: Api) -> 
 def test_not_applicable_adds_nothing_and_warnings_are_bound(handle: Api) -> None:
     handle.expect(NotApplicable("probe", "no token in an error answer"), [_unbound(handle, "warning")])
     assert handle.warnings[-1].requirement == "RESPONSE-ECHO"
+
+
+def _fresh(handle: Api, marked: list[str] = MARKED) -> Api:
+    """A new handle on the same run and server: what one test starts with (nothing judged yet)."""
+    api = Api(handle.state, handle.client)
+    api.declared = list(marked)
+    api.requirements = list(marked)
+    return api
+
+
+def test_a_test_whose_checks_never_applied_did_not_judge_its_requirement(handle: Api) -> None:
+    """Every answer an error, where the echo is judged on a success: the test passes, but RESPONSE-ECHO
+    was not judged, with the check's reason; the baseline (check_api_response) never counts for it."""
+    api = _fresh(handle)
+    req = api.request(return_url="https://example.com/cb?a=1").but(auth=None)  # refused: unsigned
+    obs = api.call(req)
+    assert obs.parsed is not None and obs.parsed.status == "error"
+    api.expect(checks.check_api_response(obs, "xml"), checks.check_echo(obs, req))
+    assert api.not_judged() == {"RESPONSE-ECHO": "check_echo: not a success"}
+    signed = api.request(return_url="https://example.com/cb?a=1")
+    ok = api.call(signed)
+    api.expect(checks.check_api_response(ok, "xml"), checks.check_echo(ok, signed))  # one judgement is enough
+    assert api.not_judged() == {}
+
+
+def test_a_refusal_judged_as_accepted_is_a_judgement(handle: Api) -> None:
+    """check_echo_or_refused judges a refusal with the documented code (a pass), so it is judged; the
+    same request refused unsigned is a finding (permission_denied is not a refusal of the input)."""
+    api = _fresh(handle)
+    req = api.request(valid_minutes="abc", return_url="https://example.com/cb")  # refused: invalid_input
+    obs = api.call(req)
+    assert obs.attr("code") == "invalid_input"
+    api.expect(checks.check_api_response(obs, "xml"), checks.check_echo_or_refused(obs, req))
+    assert api.not_judged() == {} and api.judged == {"RESPONSE-ECHO"}
+    denied = api.call(req.but(auth=None))
+    with pytest.raises(ConformanceFailure, match="permission_denied"):
+        api.expect(checks.check_echo_or_refused(denied, req))
+
+
+def test_bound_not_applicable_is_recorded_under_its_own_requirement(handle: Api) -> None:
+    """A judgement of a second requirement in one expect (checks.bound) counts for that one, judged or not;
+    the baseline judges only the baseline's own requirements."""
+    api = _fresh(handle)
+    obs = api.call(api.request())  # XML: the JSON envelope check does not apply
+    api.expect(checks.bound(checks.check_json_envelope(obs), "HTTP-STATUS-200"), checks.check_status_ok(obs))
+    assert api.judged == {"RESPONSE-ECHO"}
+    assert api.not_judged() == {"HTTP-STATUS-200": "check_json_envelope: not a JSON success"}
+    api.expect(checks.check_api_response(obs, "xml"), requirement="HTTP-STATUS-200")
+    assert api.not_judged() == {}
+    outside = _fresh(handle, ["RESPONSE-ECHO"])  # an ID outside the marker's profile IDs is never reported
+    outside.expect(NotApplicable("probe", "n/a", requirement="HTTP-STATUS-200"))
+    assert outside.not_judged() == {}
 
 
 def test_falsifying_example_names_the_request_that_failed(handle: Api) -> None:

@@ -106,8 +106,34 @@ def _record(nodeid: str, verdict: str, reqs: list[str], message: str = "", **ext
             {READ_GAP},
         ),
         ([_record("t2", "fail", ["AUTH-WRITE-GRANTED"])], (), "SIGTERM", "INTERRUPTED", {READ_GAP}),
+        (
+            [
+                _record("t1", "pass", [READ_GAP]),
+                _record("t2", "pass", [READ_GAP], not_judged={READ_GAP: "check_error: no parsed answer"}),
+            ],
+            (),
+            None,
+            "INCOMPLETE",
+            {READ_GAP},
+        ),
+        (
+            [_record("t2", "pass", [READ_GAP], not_judged={READ_GAP: "check_error: no parsed answer"})],
+            (READ_GAP,),
+            None,
+            "CONFORMANT",
+            set(),
+        ),
     ],
-    ids=["untested", "skipped-must", "accepted", "fail-wins", "pass-plus-deselected", "interrupted"],
+    ids=[
+        "untested",
+        "skipped-must",
+        "accepted",
+        "fail-wins",
+        "pass-plus-deselected",
+        "interrupted",
+        "pass-plus-not-judged",
+        "not-judged-accepted",
+    ],
 )
 def test_verdict_folding(
     records: list[dict[str, Any]],
@@ -132,6 +158,28 @@ def test_verdict_folding(
         summary["exit_code"]
         == {"CONFORMANT": 0, "NOT CONFORMANT": 1, "INCOMPLETE": 4, "INTERRUPTED": 130}[verdict]
     )
+
+
+def test_a_passing_test_that_judged_nothing_leaves_its_requirement_not_judged() -> None:
+    """A test that passed without any check applying to its answers verified nothing: the requirement
+    is "not-judged" (worse than another test's pass), the run INCOMPLETE naming the test and the
+    checks' reasons; a requirement the record does not name as not judged keeps its pass."""
+    catalog = load_catalog()
+    musts = [rid for rid, r in catalog.items() if r.level == "MUST" and r.profile == "core"]
+    echo, fields = "RESPONSE-ECHO", "RESPONSE-FIELDS"
+    records = [
+        _record("all", "pass", musts),
+        _record("t_long", "pass", [echo, fields], not_judged={echo: "check_echo: not a success"}),
+    ]
+    reqs = {r["id"]: r for r in requirement_verdicts(records, "core")}
+    assert reqs[echo]["verdict"] == "not-judged" and reqs[fields]["verdict"] == "pass"
+    assert reqs[echo]["unverified_cause"] == "not-judged"
+    assert reqs[echo]["unverified_reason"] == "its test t_long judged no answer (check_echo: not a success)"
+    summary = overall(list(reqs.values()), None)
+    assert summary["verdict"] == "INCOMPLETE" and summary["must_failed"] == []
+    assert summary["unverified"] == [
+        {"id": echo, "reason": reqs[echo]["unverified_reason"], "cause": "not-judged"}
+    ]
 
 
 def test_a_skipped_should_and_requirements_outside_the_profile_are_not_gaps() -> None:

@@ -26,6 +26,7 @@ from conformance.checks.envelope import (
     check_no_server_error,
     check_no_token,
     check_permission_level,
+    check_refused_as,
     check_status_ok,
     check_well_formed,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "check_non_decreasing",
     "check_numeric_field",
     "check_permission_level",
+    "check_refused_as",
     "check_status_ok",
     "check_token_fields",
     "check_token_issued",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from conformance.checks.registry import Outcome, bound, check, fail, findings_of, not_applicable
+from conformance.checks.registry import Baseline, Outcome, bound, check, fail, findings_of, not_applicable
 from conformance.model.finding import Finding, Severity, shown
 from conformance.parse.observation import Observation
 from conformance.parse.schemas import validate_json_response, validate_xml_response
@@ -153,14 +153,29 @@ def check_well_formed(obs: Observation, fmt: Format) -> list[Finding]:
 
 @check("Content-Type does not name the format")
 def check_content_type(obs: Observation, fmt: Format) -> Outcome:
-    """Content-Type names a type a client can treat as the format; a wrong label is a warning."""
+    """Content-Type names a type a client can treat as the format; a wrong or missing label warns.
+
+    The documents name no Content-Type (index.md, Responses and Response formats), so a label is
+    judged leniently, but an answer without one (or with an empty one) leaves the client guessing.
+    """
     resp = obs.exchange.response
     if resp is None:
         return not_applicable("check_content_type", "no response")
     ctype = (resp.header("Content-Type") or "").split(";")[0].strip().lower()
     allowed = _CONTENT_TYPES[fmt]
-    if not ctype or ctype in allowed or ctype.endswith("+xml" if fmt == "xml" else "+json"):
+    if ctype in allowed or ctype.endswith("+xml" if fmt == "xml" else "+json"):
         return []
+    if not ctype:  # a client (or a browser under nosniff) cannot tell the format: a warning too
+        return [
+            fail(
+                "check_content_type",
+                f"no Content-Type: the answer does not say it is {fmt.upper()}",
+                obs.exchange,
+                " or ".join(allowed),
+                shown(resp.header("Content-Type")),
+                severity="warning",
+            )
+        ]
     return [
         fail(
             "check_content_type",
@@ -225,7 +240,7 @@ BASELINE_REQUIREMENTS = frozenset(
 
 
 @check("answer below the baseline")
-def check_api_response(obs: Observation, fmt: Format | None = None) -> list[Finding]:
+def check_api_response(obs: Observation, fmt: Format | None = None) -> Baseline:
     """The baseline every answer must meet: HTTP 200, no server error, a well-formed envelope.
 
     Its parts that verify requirements of their own name them, whatever test saw the answer: a
@@ -236,7 +251,7 @@ def check_api_response(obs: Observation, fmt: Format | None = None) -> list[Find
     if fmt is None and obs.parsed is not None:
         fmt = obs.parsed.format
     fmt = fmt or "xml"
-    findings = bound(findings_of(check_http_status_200(obs)), "HTTP-STATUS-200")
+    findings: list[Finding] = bound(findings_of(check_http_status_200(obs)), "HTTP-STATUS-200")
     findings += bound(findings_of(check_no_server_error(obs)), "INPUT-ROBUST")
     findings += check_well_formed(obs, fmt)
     if obs.parsed is not None and obs.parsed.format == fmt:
@@ -244,7 +259,7 @@ def check_api_response(obs: Observation, fmt: Format | None = None) -> list[Find
         findings += bound(findings_of(undocumented), "ERROR-CODES-DOCUMENTED")
     findings += findings_of(check_content_type(obs, fmt))
     findings += bound(findings_of(check_error_envelope(obs)), "ERROR-ENVELOPE")
-    return findings
+    return Baseline(findings)
 
 
 # ------------------------------------------------------------------ what the envelope says
@@ -316,6 +331,32 @@ def check_error(
                 )
             )
     return findings
+
+
+@check("refused with a code the documents do not give for it")
+def check_refused_as(obs: Observation, codes: Iterable[str]) -> Outcome:
+    """Where a position accepts a refusal, only the documented one: an error's code is in ``codes``.
+
+    A success is another check's to judge (not applicable here). For a correctly signed write-level
+    request refused for its input the code is invalid_input, never invalid_signature (the suite's
+    signature is right) nor permission_denied (the level is).
+    """
+    if obs.parsed is None or obs.parsed.status != "error":
+        return not_applicable("check_refused_as", "not an error answer")
+    code = obs.attr("code")
+    allowed = sorted(codes)
+    if code in allowed:
+        return []
+    return [
+        fail(
+            "check_refused_as",
+            f"refused with {shown(code)}, but the refusal the documents give for this is "
+            f"{' or '.join(allowed)}",
+            obs.exchange,
+            " or ".join(allowed),
+            shown(code),
+        )
+    ]
 
 
 @check("a token was issued where none may be")

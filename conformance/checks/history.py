@@ -47,8 +47,9 @@ def check_history_replaced(
 def check_history_unchanged(
     before: PhotoHistory | None, after: PhotoHistory | None
 ) -> list[Finding] | NotApplicable:
-    """Nothing was replaced."""
+    """Nothing was replaced (its findings are its own, not check_history_replaced's)."""
+    name = "check_history_unchanged"
     outcome = check_history_replaced(before, after, [])
     if isinstance(outcome, NotApplicable):
-        return not_applicable("check_history_unchanged", outcome.reason)
-    return outcome
+        return not_applicable(name, outcome.reason)
+    return [fail(name, f.message, f.exchange, f.expected, f.observed) for f in outcome]

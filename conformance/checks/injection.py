@@ -28,9 +28,11 @@ def check_name_not_reflected(obs: Observation, name: str) -> Outcome:
     """A callback/varname that is not an identifier must not be emitted as script anywhere in the body.
 
     A body that parses as a JSON answer is fully accounted for (comments, one identifier as wrapper,
-    JSON whose strings are inert), so there only its wrapper name can reflect the name. Any other body
-    is searched whole, outside JSON string literals: '/**/alert(1);//({...})' reflects the name after
-    its start.
+    JSON whose strings are inert), so there only its wrapper name can reflect the name. An XML answer
+    is searched too: a name in its text or attribute values is inert only when escaped, so one that
+    stands in the bytes as it was sent although it holds '<' or '&' (a CDATA section, or markup: an
+    injected element) is reflected. Any other body is searched whole, outside JSON string literals:
+    '/**/alert(1);//({...})' reflects the name after its start.
     """
     resp = obs.exchange.response
     if resp is None:
@@ -40,8 +42,11 @@ def check_name_not_reflected(obs: Observation, name: str) -> Outcome:
     if obs.parsed is None and len(name) < SHORTEST_JUDGED:
         return not_applicable("check_name_not_reflected", f"a name under {SHORTEST_JUDGED} characters")
     text = resp.body.decode("utf-8", errors="replace")
-    if obs.parsed is not None:
-        reflected = obs.parsed.format == "json" and obs.parsed.wrapper_name == name
+    if obs.parsed is not None and obs.parsed.format == "xml":
+        at = _unescaped_in_xml(text, name)
+        reflected = at >= 0
+    elif obs.parsed is not None:
+        reflected = obs.parsed.wrapper_name == name
         at = 0
     else:
         at = _outside_json_strings(text, name)
@@ -57,6 +62,18 @@ def check_name_not_reflected(obs: Observation, name: str) -> Outcome:
             text[max(0, at - 20) : at + 180],
         )
     ]
+
+
+def _unescaped_in_xml(text: str, name: str) -> int:
+    """Where ``name`` stands unescaped in an XML body, or -1.
+
+    XML escapes '<' and '&' in every text and attribute value, so a name holding either that appears
+    verbatim left the escaping (CDATA, or markup), which a browser sniffing the answer as HTML runs.
+    A name without them is inert text in XML (as a JSON string is in JSON).
+    """
+    if "<" not in name and "&" not in name:
+        return -1
+    return text.find(name)
 
 
 def _outside_json_strings(text: str, needle: str) -> int:

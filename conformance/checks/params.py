@@ -5,7 +5,7 @@ from __future__ import annotations
 from conformance.checks.registry import Outcome, check, fail, not_applicable, quoted
 from conformance.model.finding import Finding
 from conformance.parse.observation import Observation
-from conformance.spec import BOUNDED_PARAMS
+from conformance.spec import BOUNDED_PARAMS, INPUT_REFUSAL
 
 
 @check("numeric field has the wrong value")
@@ -59,8 +59,19 @@ def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str) -> 
     if obs.parsed is None:
         return not_applicable("check_bounds_policy", "no parsed answer (check_well_formed)")
     if obs.parsed.status == "error":
-        if policy != "clamp":
+        code = obs.attr("code")
+        if policy != "clamp" and code in INPUT_REFUSAL:
             return []
+        if policy != "clamp":  # a rejection, but not the one the documents give for bad input
+            return [
+                fail(
+                    "check_bounds_policy",
+                    f"{name}={sent} was rejected with {quoted(code)}, not as malformed input",
+                    obs.exchange,
+                    f"an error with code {' or '.join(sorted(INPUT_REFUSAL))}",
+                    f"error {quoted(code)}",
+                )
+            ]
         return [
             fail(
                 "check_bounds_policy",

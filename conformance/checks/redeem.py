@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from conformance.checks.callback import unexpected, url_base
 from conformance.checks.envelope import check_no_server_error
-from conformance.checks.registry import check, fail, findings_of
+from conformance.checks.registry import Baseline, check, fail, findings_of
 from conformance.model.finding import Finding, shown
 from conformance.parse.observation import Observation
 from conformance.parse.redeem import RedeemAnswer, cut, has_markup
@@ -28,16 +28,23 @@ documented one and any other redirect is accepted (catalog: CALLBACK-REDIRECT-SH
 
 # ------------------------------------------------------------------ every answer
 @check("no answer, a server error or a leaked trace")
-def check_redeem_answered(answer: RedeemAnswer) -> list[Finding]:
-    """A response came back, without a server error or a leaked stack trace."""
+def check_redeem_answered(answer: RedeemAnswer) -> Baseline:
+    """A response came back, without a server error or a leaked stack trace.
+
+    The redeem side's baseline: it never counts as judging a test's own requirement (Api.expect).
+    """
     if answer.kind == "none":
         message = "no HTTP response to the redeem request"
         observed = shown(answer.exchange.error)
-        return [fail("check_redeem_answered", message, answer.exchange, "an HTTP response", observed)]
+        return Baseline(
+            [fail("check_redeem_answered", message, answer.exchange, "an HTTP response", observed)]
+        )
     # A plain message (no form, no HTML markup) may say "Warning: token expired"; PHP's own warnings
     # and every other trace marker still count.
     plain = answer.kind != "form" and not has_markup(answer.text)
-    return findings_of(check_no_server_error(Observation(answer.exchange, None, None), plain_text=plain))
+    return Baseline(
+        findings_of(check_no_server_error(Observation(answer.exchange, None, None), plain_text=plain))
+    )
 
 
 # ------------------------------------------------------------------ how the callback is delivered

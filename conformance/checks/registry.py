@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from conformance.model.exchange import Exchange
 from conformance.model.finding import ABSENT, Finding, NotApplicable, Severity
@@ -79,10 +79,36 @@ def findings_of(*outcomes: Outcome) -> list[Finding]:
     return [f for outcome in outcomes if not isinstance(outcome, NotApplicable) for f in outcome]
 
 
-def bound(outcome: Outcome, requirement: str) -> list[Finding]:
+class Baseline(list[Finding]):
+    """The findings of the baseline every answer meets (``check_api_response``).
+
+    Judging an answer against the baseline is not judging the test's own requirement: a test whose
+    only judgements were baseline ones verified nothing of its own (see ``Api.expect``).
+    """
+
+
+class Judgement(list[Finding]):
+    """Findings that judged ``requirement`` (what ``bound`` returns): empty, it still says that
+    requirement was judged and held, so a test that judges several requirements in one ``expect``
+    records each one's judgement."""
+
+    def __init__(self, findings: list[Finding], requirement: str) -> None:
+        super().__init__(findings)
+        self.requirement = requirement
+
+
+@overload
+def bound(outcome: NotApplicable, requirement: str) -> NotApplicable: ...
+@overload
+def bound(outcome: list[Finding], requirement: str) -> Judgement: ...
+def bound(outcome: Outcome, requirement: str) -> Judgement | NotApplicable:
     """Bind unbound findings to ``requirement`` (findings already bound keep theirs).
 
-    A NotApplicable outcome binds nothing. For code outside a suite test (replay, recheck) and for a
-    test that judges several requirements in one ``expect``, so each finding names its own.
+    A NotApplicable outcome stays one, bound to ``requirement`` (the check did not judge it). For
+    code outside a suite test (replay, recheck) and for a test that judges several requirements in
+    one ``expect``, so each finding names its own.
     """
-    return [f if f.requirement else replace(f, requirement=requirement) for f in findings_of(outcome)]
+    if isinstance(outcome, NotApplicable):
+        return outcome if outcome.requirement else replace(outcome, requirement=requirement)
+    findings = [f if f.requirement else replace(f, requirement=requirement) for f in outcome]
+    return Judgement(findings, requirement)

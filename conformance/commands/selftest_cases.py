@@ -18,7 +18,7 @@ from conformance.reference.server import ReferenceSettings
 from conformance.reference.variants import VARIANT_LIST
 
 NOT_PASSING = ("fail", "error", "blocked")
-UNVERIFIED = ("blocked", "skip", "not-run", "untested")
+UNVERIFIED = ("blocked", "skip", "not-run", "not-judged", "untested")
 RUN_EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_INCOMPLETE)
 DETECTING_EXIT_CODES = (EXIT_FAILED, EXIT_UNREACHABLE)  # NOT CONFORMANT, UNREACHABLE
 Kind = Literal["reference", "variant", "fault"]

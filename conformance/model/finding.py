@@ -55,7 +55,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class NotApplicable:
-    """A check's answer when its precondition does not hold for this answer (with the reason)."""
+    """A check's answer when its precondition does not hold for this answer (with the reason).
+
+    ``requirement`` is empty until bound, like a finding's: the suite records under it that the
+    check did not judge, so a test none of whose checks judged anything verifies nothing.
+    """
 
     check: str
     reason: str
+    requirement: str = ""

@@ -84,7 +84,8 @@ def apply_bounds(name: str, value: int, bounds: tuple[int, int], behaviour: Beha
     if low <= value <= high:
         return value
     if behaviour.bounds_policy == "reject":
-        raise ParamError("invalid_input", f"'{name}' must be between {low} and {high}")
+        code = "permission_denied" if behaviour.fault("out_of_range_permission_denied") else "invalid_input"
+        raise ParamError(code, f"'{name}' must be between {low} and {high}")
     return min(max(value, low), high)
 
 
@@ -116,6 +117,10 @@ def parse_token_request(params: dict[str, str], behaviour: Behaviour) -> TokenRe
         return_url = return_url.encode("utf-8").decode("latin-1")
     if len(return_url) > behaviour.max_return_url_chars:
         raise ParamError("invalid_input", f"'return_url' is longer than {behaviour.max_return_url_chars}")
+    if behaviour.fault("long_return_url_invalid_signature") and len(return_url) > 255:
+        raise ParamError("invalid_signature", "The API signature is invalid.")
+    if behaviour.fault("return_url_refused") and return_url:
+        raise ParamError("invalid_input", "'return_url' is not accepted")
     if XML_INVALID_RE.search(return_url) and not behaviour.fault("control_chars_unfiltered"):
         raise ParamError("invalid_input", "'return_url' contains characters that cannot be represented")
     if behaviour.validate_return_url and return_url and not HTTP_IRI_RE.fullmatch(return_url):

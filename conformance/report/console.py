@@ -28,7 +28,13 @@ VERDICT_COLORS = {
     "INTERRUPTED": "yellow",
 }
 # The worst outcome of a test's phases decides how it counts in its group.
-_RANK = {"fail": 4, "error": 3, "not-run": 2, "skip": 1, "pass": 0}
+_RANK = {"fail": 5, "error": 4, "not-run": 3, "not-judged": 2, "skip": 1, "pass": 0}
+
+
+def _test_verdict(record: Mapping[str, Any]) -> str:
+    """How a test counts in its group: a pass whose checks judged none of its answers is not a pass."""
+    verdict = str(record.get("verdict", "pass"))
+    return "not-judged" if verdict == "pass" and record.get("not_judged") else verdict
 
 
 def use_color(mode: str, stream: IO[str], env: Mapping[str, str] | None = None) -> bool:
@@ -180,9 +186,7 @@ class Progress:
         if group is None or self._silent():
             return
         records = [r for r in self.state.records if r.get("nodeid") == nodeid]
-        verdict = max(
-            (r.get("verdict", "pass") for r in records), key=lambda v: _RANK.get(v, 0), default="pass"
-        )
+        verdict = max((_test_verdict(r) for r in records), key=lambda v: _RANK.get(v, 0), default="pass")
         self.done.setdefault(group, []).append(verdict)
         self.requests[group] = self.requests.get(group, 0) + sum(int(r.get("requests") or 0) for r in records)
         self.finished += 1
@@ -207,6 +211,8 @@ class Progress:
         if counts.get("skip"):
             parts.append(f"{counts['skip']} skipped")
         state = ", ".join(parts) if parts else paint("ok", "green", self.color)
+        if counts.get("not-judged"):  # passed, but its checks applied to none of its answers
+            parts.append(paint(f"{counts['not-judged']} not judged", "yellow", self.color))
         width = max((len(g) for g in self.totals), default=8)
         return (
             f"  {group:<{width}}  {len(verdicts):>3}/{self.totals[group]:<3} tests  "

@@ -23,7 +23,7 @@ from conformance.report.markdown import cell, code, table
 from conformance.report.rendering import verdict_label
 
 REGRESSED = ("fail", "error")
-UNVERIFIED = ("blocked", "skip", "not-run", "untested")
+UNVERIFIED = ("blocked", "skip", "not-run", "not-judged", "untested")
 
 
 @dataclass(frozen=True)

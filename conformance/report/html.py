@@ -24,7 +24,7 @@ COUNT_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("errored", ("error",)),
     ("blocked", ("blocked",)),
     ("skipped", ("skip",)),
-    ("untested / not run", ("untested", "not-run")),
+    ("untested / not run / not judged", ("untested", "not-run", "not-judged")),
     ("not in profile", ("not-in-profile",)),
 )
 FILTERS = (
@@ -37,6 +37,7 @@ FILTERS = (
     ("untested", "untested"),
     ("not-run", "not run"),
     ("not-in-profile", "not in profile"),
+    ("not-judged", "not judged"),
     ("pass", "passed"),
 )
 

@@ -19,14 +19,19 @@ VERDICT_LABELS = {
     "blocked": "BLOCKED",
     "skip": "SKIP",
     "untested": "UNTESTED",
+    "not-judged": "NOT JUDGED",
     "not-run": "NOT RUN",
     "not-in-profile": "NOT IN PROFILE",
 }
 # Worst first: the verdict of a requirement is the worst any of its tests gave it. A requirement
 # one of whose tests was skipped or not run is not verified, even when another of its tests passed.
-VERDICT_ORDER = ("fail", "error", "blocked", "not-run", "skip", "untested", "pass", "not-in-profile")
+# "not-judged": a test of it passed, but none of its checks applied to any answer it got (every
+# answer was one its checks cannot judge, e.g. an error where an echo was to be compared).
+VERDICT_ORDER = (
+    "fail", "error", "blocked", "not-run", "skip", "not-judged", "untested", "pass", "not-in-profile"
+)  # fmt: skip
 # Requirement verdicts that mean "not verified by this run" (for a MUST: the run is INCOMPLETE).
-UNVERIFIED = ("blocked", "not-run", "skip", "untested")
+UNVERIFIED = ("blocked", "not-run", "skip", "not-judged", "untested")
 FAILED = ("fail", "error")
 
 
@@ -38,7 +43,9 @@ def requirement_verdicts(
     A failing test fails the requirements its findings name (all it declares when the failure
     carries no findings); the others it declares were not verified by it ("blocked"). Records of
     tests that did not run (verdict "not-run": deselected, cut off by a signal, the request budget
-    or the run deadline) and skipped tests leave their requirements unverified; every unverified
+    or the run deadline) and skipped tests leave their requirements unverified, and so does a test
+    that passed with ``not_judged`` naming the requirement (none of its checks applied to any
+    answer it got: verdict "not-judged", INCOMPLETE for a MUST); every unverified
     requirement carries ``unverified_reason`` (why, in words) and ``unverified_cause``.
     """
     records = list(records)
@@ -68,6 +75,10 @@ def requirement_verdicts(
                 verdicts.append(verdict)
             elif v == "error":
                 verdicts.append("error" if declared else "fail")
+            elif v == "pass" and req.id in rec.get("not_judged", {}):
+                reason = f"its test {rec['nodeid']} judged no answer ({rec['not_judged'][req.id]})"
+                reasons.setdefault(reason, "not-judged")
+                verdicts.append("not-judged")
             else:
                 if v in ("skip", "not-run"):
                     message = (rec.get("message") or "").strip().splitlines()
@@ -99,7 +110,8 @@ def requirement_verdicts(
                 reasons = {"no suite test verifies it in this run": "untested"}
             elif verdict == "not-run" and not reasons:
                 reasons = {"not run by this partial run": "not-run"}
-            wanted = {"blocked": ("blocked",), "skip": ("skipped",)}.get(verdict)
+            own_cause = {"blocked": ("blocked",), "skip": ("skipped",), "not-judged": ("not-judged",)}
+            wanted = own_cause.get(verdict)
             kept = {r: c for r, c in reasons.items() if wanted is None or c in wanted} or reasons
             entry["unverified_reason"] = "; ".join(kept)
             entry["unverified_cause"] = next(iter(kept.values()))

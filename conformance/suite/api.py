@@ -14,7 +14,7 @@ from hypothesis import currently_in_test_context, note
 
 from conformance.checks import Observation, observe
 from conformance.checks.envelope import BASELINE_REQUIREMENTS
-from conformance.checks.registry import bound
+from conformance.checks.registry import Baseline, bound, findings_of
 from conformance.model.exchange import ApiRequest, Exchange
 from conformance.model.finding import Finding, NotApplicable
 from conformance.suite.budget import Budget
@@ -52,6 +52,8 @@ class Api:
         self.declared: list[str] = []  # every ID of the marker, whatever the profile
         self.server_error: Finding | None = None  # the first 5xx answer this test got
         self.stopped: ConformanceFailure | None = None  # raised again by every later call
+        self.judged: set[str] = set()  # requirements some check of this test judged an answer for
+        self.unjudged: dict[str, list[str]] = {}  # requirement -> why its checks did not apply
 
     def __repr__(self) -> str:  # shown in Hypothesis' falsifying examples
         return "api"
@@ -144,12 +146,17 @@ class Api:
     def expect(self, *outcomes: Iterable[Finding] | NotApplicable, requirement: str | None = None) -> None:
         """Record warnings; raise ConformanceFailure when any finding is an error.
 
-        A check that did not apply (NotApplicable) adds nothing. A finding without a requirement is
-        bound to ``requirement`` or else to the one under test (the first of the marker's IDs), so a
-        test names its requirement once; ``requirement`` must be one its marker declares.
+        A finding without a requirement is bound to ``requirement`` or else to the one under test
+        (the first of the marker's IDs), so a test names its requirement once; ``requirement`` must
+        be one its marker declares. A check that did not apply (NotApplicable) adds no finding, but
+        is recorded: a test that passes without any of its own checks judging an answer for a
+        requirement did not verify it (:meth:`not_judged`; the baseline, ``check_api_response``,
+        is never a judgement of the test's own requirement).
         """
         bind_to = self._bound_requirement(requirement)
-        findings = [f for outcome in outcomes for f in bound(outcome, bind_to)]
+        kept = [o if isinstance(o, list | NotApplicable) else list(o) for o in outcomes]
+        self._note_judgements(kept, bind_to)
+        findings = [f for outcome in kept for f in findings_of(bound(outcome, bind_to))]
         self._refuse_undeclared(findings)
         self.warnings.extend(f for f in findings if f.severity == "warning")
         errors = [f for f in findings if f.severity == "error"]
@@ -162,6 +169,30 @@ class Api:
         if errors:
             _note_requests(errors)
             raise ConformanceFailure(errors)
+
+    def _note_judgements(self, outcomes: Sequence[list[Finding] | NotApplicable], bind_to: str) -> None:
+        """Which requirement each outcome judged (a list, even empty) or could not (NotApplicable)."""
+        for outcome in outcomes:
+            if isinstance(outcome, Baseline):  # judges only the baseline's own requirements
+                if bind_to in BASELINE_REQUIREMENTS:
+                    self.judged.add(bind_to)
+                continue
+            if isinstance(outcome, NotApplicable):
+                reasons = self.unjudged.setdefault(outcome.requirement or bind_to, [])
+                reason = f"{outcome.check}: {outcome.reason}"
+                if reason not in reasons and len(reasons) < 3:
+                    reasons.append(reason)
+            else:
+                self.judged.add(getattr(outcome, "requirement", "") or bind_to)
+
+    def not_judged(self) -> dict[str, str]:
+        """Requirements of this test (in this profile) whose checks applied to none of its answers,
+        each with the checks' reasons: the test did not verify them, whatever else it saw."""
+        return {
+            rid: "; ".join(reasons)
+            for rid, reasons in self.unjudged.items()
+            if rid and rid not in self.judged and rid in self.requirements
+        }
 
     def _bound_requirement(self, requirement: str | None) -> str:
         """The ID unbound findings take; a ``requirement`` the marker does not declare is a suite bug."""

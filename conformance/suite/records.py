@@ -127,6 +127,9 @@ def build_record(
     }
     if judged.kind == "not-run" and transport is not None:
         record["cause"] = transport.kind  # "budget" or "deadline": which limit left it unverified
+    if judged.kind == "pass" and api is not None and api.not_judged():
+        # passed, but some requirement's checks applied to none of its answers: not verified by it
+        record["not_judged"] = {rid: scrub(why) for rid, why in api.not_judged().items()}
     if judged.kind == "pass" and api is not None:  # replayable by `certificate verify --recheck`
         samples = record_samples(api.exchanges, api.config.photo_id, ids)
         if samples:

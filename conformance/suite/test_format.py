@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from conformance import checks
 from conformance.model.exchange import ApiRequest
-from conformance.spec import DEFAULT_VARNAME
+from conformance.spec import DEFAULT_VARNAME, INPUT_REFUSAL
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
 from conformance.suite.budget import EXAMPLE_BATCH
@@ -153,4 +153,5 @@ def test_non_identifier_names_are_never_reflected(api: Api, batch: list[tuple[st
         api.expect(
             checks.check_api_response(obs, None),  # refused or ignored: either way a documented answer
             checks.check_name_not_reflected(obs, name),
+            checks.check_refused_as(obs, INPUT_REFUSAL),  # a refusal is one of the name as input
         )

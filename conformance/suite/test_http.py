@@ -3,7 +3,7 @@
 from conformance import checks
 from conformance.model.exchange import ApiRequest
 from conformance.parse.observation import Observation
-from conformance.spec import MAX_UPLOADS, VALID_MINUTES
+from conformance.spec import INPUT_REFUSAL, MAX_UPLOADS, PHOTO_REFUSAL, VALID_MINUTES
 from conformance.suite.api import Api, requirement
 
 
@@ -53,8 +53,10 @@ def _post_with_query(api: Api, req: ApiRequest) -> Observation:
 def test_post_does_not_use_query_parameters(api: Api) -> None:
     """format/valid_minutes/max_uploads in the query of a POST: ignored (XML, defaults) or refused.
 
-    Refusing such a POST with an error is as conformant as ignoring the query (the documents say
-    such parameters do not work); the refusal is in the default XML: the query's format is not used.
+    Refusing such a POST as input (invalid_input) is as conformant as ignoring the query (the
+    documents say such parameters do not work); the refusal is in the default XML: the query's
+    format is not used. Any other error (invalid_signature after both signings, permission_denied)
+    is a finding: the request is signed right at write level.
     """
     query = (("format", "json"), ("valid_minutes", "20"), ("max_uploads", "5"))
     obs = _post_with_query(api, api.request().but(http_method="POST", query_on_post=query))
@@ -65,16 +67,21 @@ def test_post_does_not_use_query_parameters(api: Api) -> None:
             checks.check_numeric_field(obs, "max_uploads", MAX_UPLOADS.default),
         )
     else:
-        api.expect(checks.check_error(obs), checks.check_no_token(obs))
+        api.expect(checks.check_error(obs, codes=INPUT_REFUSAL), checks.check_no_token(obs))
 
 
 @requirement("HTTP-POST-IGNORES-QUERY")
 def test_post_with_photo_id_only_in_query_issues_no_token(api: Api) -> None:
-    """photo_id only in the query of a POST is not used: an error (no photo, or refused), no token."""
+    """photo_id only in the query of a POST is not used: no photo (invalid_input or no_such_photo, as for
+    a missing photo_id) or the POST refused as input, and no token."""
     req = (
         api.request()
         .with_params(photo_id=None)
         .but(http_method="POST", query_on_post=(("photo_id", api.config.photo_id),))
     )
     obs = _post_with_query(api, req)
-    api.expect(checks.check_api_response(obs, "xml"), checks.check_error(obs), checks.check_no_token(obs))
+    api.expect(
+        checks.check_api_response(obs, "xml"),
+        checks.check_error(obs, codes=PHOTO_REFUSAL),
+        checks.check_no_token(obs),
+    )

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from conformance import checks
 from conformance.model.exchange import ApiRequest
+from conformance.spec import PHOTO_REFUSAL
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
 from conformance.suite.budget import EXAMPLE_BATCH
@@ -20,8 +21,13 @@ def _fmt(fmt: str) -> dict[str, str]:
 @requirement("PHOTO-MISSING")
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_missing_photo_id_is_an_error(api: Api, method: str) -> None:
+    """Refused as input (invalid_input) or as no photo (no_such_photo); the request is signed right."""
     for fmt, obs in api.call_both_formats(api.request().with_params(photo_id=None).but(http_method=method)):
-        api.expect(checks.check_api_response(obs, fmt), checks.check_error(obs), checks.check_no_token(obs))
+        api.expect(
+            checks.check_api_response(obs, fmt),
+            checks.check_error(obs, codes=PHOTO_REFUSAL),
+            checks.check_no_token(obs),
+        )
 
 
 @requirement("PHOTO-UNKNOWN")

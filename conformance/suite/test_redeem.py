@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conformance.checks import callback as cb
 from conformance.checks import history as hi
 from conformance.checks import redeem as rc
-from conformance.checks.registry import bound, findings_of
+from conformance.checks.registry import bound
 from conformance.spec import CALLBACK_THRESHOLD, TOKEN_NAMES
 from conformance.suite.api import Api, requirement
 from conformance.suite.lifecycle import RETURN_URL, TRICKY_EXTRA, TRICKY_VALUE, Lifecycle
@@ -91,8 +91,8 @@ def test_callback_values_arrive_exactly(api: Api, outcome: str) -> None:
     elif not answer.is_callback:  # REDEEM-ERROR-MISSING-FILE fails that; no values to judge here
         pytest.skip(f"the failed upload was not answered with a callback ({answer.describe()})")
     # One judgement for both requirements, so a failure names each one whose values were lost.
-    repeated = findings_of(cb.check_extra_fields_repeated(answer, TRICKY_EXTRA))
-    api.expect(cb.check_callback_keeps_return_url(answer, RETURN_URL), bound(repeated, "REDEEM-EXTRA-PARAMS"))
+    repeated = bound(cb.check_extra_fields_repeated(answer, TRICKY_EXTRA), "REDEEM-EXTRA-PARAMS")
+    api.expect(cb.check_callback_keeps_return_url(answer, RETURN_URL), repeated)
 
 
 @requirement("CALLBACK-REDIRECT-SHORT")
