@@ -33,6 +33,17 @@ MAX_UPLOADS = Bounds(1, 100, 1)
 BOUNDED_PARAMS: dict[str, Bounds] = {"valid_minutes": VALID_MINUTES, "max_uploads": MAX_UPLOADS}
 """The integer parameters with documented bounds, by name: photo-get-replace-token.md, Parameters."""
 
+GET_REPLACE_TOKEN_PARAMS = (
+    "photo_id",
+    "return_url",
+    "background_return_p",
+    "valid_minutes",
+    "max_uploads",
+)
+"""The method's own parameters: photo-get-replace-token.md, Parameters."""
+FORMAT_PARAMS = ("format", "raw", "varname", "callback")
+"""The response-format parameters every method takes: index.md, Response formats."""
+
 TOKEN_FIELDS = ("replace_token", "photo_id", "max_uploads", "valid_minutes", "valid_until")
 """The members of a token answer: photo-get-replace-token.md, Example XML/JSON Response."""
 SUCCESS_ATTRIBUTES = ("status", "permission_level")
@@ -90,6 +101,12 @@ DOCUMENTED_ERROR_CODES: frozenset[str] = frozenset(
     }
 )
 """error-codes.md (the whole platform's list, not only this method's)."""
+INPUT_REFUSAL: frozenset[str] = frozenset({"invalid_input"})
+"""The refusal the documents give for input a correctly signed, write-level request sends that the
+server will not take: malformed parameters (error-codes.md, invalid_input). Never invalid_signature
+or permission_denied: the signature and the level are right (the same signing passes elsewhere)."""
+PHOTO_REFUSAL: frozenset[str] = INPUT_REFUSAL | {"no_such_photo"}
+"""A missing photo_id is malformed input or no photo (error-codes.md, invalid_input, no_such_photo)."""
 
 
 # --------------------------------------------------------------------------- redeeming
@@ -101,12 +118,6 @@ TOKEN_NAMES = ("replace_token", "upload_token")
 """The name the callback gives the token: photo-redeem-replace-token.md, Returns, and
 browser-based-uploads.md, 4a."""
 SUCCESS_PARAMS = ("domain", "replace_token|upload_token", "photo_id", "tree_id", "token")
-INPUT_REFUSAL: frozenset[str] = frozenset({"invalid_input"})
-"""The refusal the documents give for input a correctly signed, write-level request sends that the
-server will not take: malformed parameters (error-codes.md, invalid_input). Never invalid_signature
-or permission_denied: the signature and the level are right (the same signing passes elsewhere)."""
-PHOTO_REFUSAL: frozenset[str] = INPUT_REFUSAL | {"no_such_photo"}
-"""A missing photo_id is malformed input or no photo (error-codes.md, invalid_input, no_such_photo)."""
 """The parameters of a success callback: browser-based-uploads.md, 4a."""
 ERROR_PARAMS = ("domain", "replace_token|upload_token", "error_message")
 """The parameters of a failure callback: browser-based-uploads.md, 4b."""

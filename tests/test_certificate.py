@@ -1,7 +1,9 @@
 """Certificate bundles: a real certified run verifies; every tampering is caught by name; recheck.
 
 One real ``conformance run --certify --sign-key`` against a reference server on loopback makes the
-bundle; each tamper test rewrites a copy of it the way an editor of the files would.
+bundle (the session fixture in tests/certificates.py); each tamper test rewrites a copy of it the
+way an editor of the files would. Forgeries re-signed with the vendor's own key are in
+test_certificate_forgeries.py.
 """
 
 from __future__ import annotations
@@ -9,97 +11,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conformance.catalog import catalog_sha256
 from conformance.reference.server import ReferenceServer, ReferenceSettings, write_target_config
 from conformance.report.badge import GREEN, GREY, RED, render_badge
 from conformance.report.certificate import bundle_bytes, fingerprint
-from tests import suite_runs
-
-
-@dataclass
-class Certified:
-    dir: Path
-    bundle: Path
-    config: Path
-    public_key: Path
-    other_public_key: Path
-    private_key: Ed25519PrivateKey
-    server: ReferenceServer
-
-
-def _write_key(dir: Path, name: str) -> tuple[Ed25519PrivateKey, Path, Path]:
-    key = Ed25519PrivateKey.generate()
-    private = dir / f"{name}.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    public = dir / f"{name}.pub.pem"
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return key, private, public
-
-
-def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return suite_runs.conformance(*args, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def certified(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Certified]:
-    tmp = tmp_path_factory.mktemp("certificate")
-    key, private, public = _write_key(tmp, "vendor")
-    _, _, other_public = _write_key(tmp, "someone-else")
-    with ReferenceServer(ReferenceSettings(clock_control=True)) as server:
-        config = tmp / "target.toml"
-        write_target_config(server, config)
-        report = tmp / "report"
-        proc = conformance(
-            "run", "--config", str(config), "--report-dir", str(report), "--quiet", "--max-examples", "2",
-            "--seed", "7", "--certify", "--sign-key", str(private),
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-        assert f"signed by key {fingerprint(key.public_key())}" in proc.stdout
-        yield Certified(tmp, report / "certificate.zip", config, public, other_public, key, server)
-
-
-def members(bundle: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(bundle) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def rezip(files: dict[str, bytes], path: Path) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path
-
-
-def verify(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return conformance("certificate", "verify", str(bundle), *args)
-
-
-def edit_certificate(files: dict[str, bytes], change: dict) -> dict[str, bytes]:
-    cert = json.loads(files["certificate.json"])
-    change_fn = change.pop("__fn__", None)
-    cert.update(change)
-    if change_fn:
-        change_fn(cert)
-    return {**files, "certificate.json": json.dumps(cert, indent=2).encode()}
+from conformance.results.verdicts import overall, requirement_verdicts
+from tests.certificates import Certified, conformance, edit_certificate, forge, members, rezip, verify
 
 
 # ------------------------------------------------------------------ the bundle
@@ -107,6 +30,7 @@ def test_bundle_holds_the_run_files_badge_signature_and_a_complete_certificate(c
     files = members(certified.bundle)
     assert set(files) == {
         "certificate.json", "certificate.sig", "results.json", "report.html", "junit.xml", "badge.svg",
+        "exchanges.har",
     }  # fmt: skip
     cert = json.loads(files["certificate.json"])
     results = json.loads(files["results.json"])
@@ -117,7 +41,10 @@ def test_bundle_holds_the_run_files_badge_signature_and_a_complete_certificate(c
     assert cert["target"]["bounds_policy"] == results["target"]["bounds_policy"]
     assert cert["run"]["seed"] == 7 and cert["run"]["max_examples"] == 2
     assert cert["run"]["started_at"] <= cert["run"]["ended_at"]
-    assert cert["suite"]["version"] == results["suite"]["version"]
+    assert cert["suite"]["version"] == results["suite"]["version"] == cert["runtime"]["suite"]
+    assert cert["runtime"]["python"] == results["suite"]["python"]
+    assert {"pytest", "hypothesis", "cryptography"} <= set(cert["runtime"]["dependencies"])
+    assert cert["issued_at"] >= cert["run"]["ended_at"] and cert["expires_at"] > cert["issued_at"]
     # every other file of the bundle is in the manifest with its digest
     assert cert["manifest"] == {
         n: hashlib.sha256(d).hexdigest()
@@ -149,23 +76,22 @@ def test_edited_requirement_verdict_no_longer_folds_to_the_verdict(
         req["verdict"], req["state"] = "fail", "unverified"
 
     bad = rezip(edit_certificate(members(certified.bundle), {"__fn__": fail_one}), tmp_path / "c.zip")
-    proc = verify(bad)
+    proc = verify(bad, "--allow-unsigned")
     assert proc.returncode == 1
-    assert "its requirement verdicts fold to 'NOT CONFORMANT'" in proc.stdout
     assert (
-        "requirement AUTH-UNSIGNED-DENIED: the certificate says 'fail', results.json says 'pass'"
-        in proc.stdout
+        "requirement AUTH-UNSIGNED-DENIED: the certificate says fail; the evidence gives pass" in proc.stdout
     )
+    assert "state unverified does not follow from the evidence (expected verified)" in proc.stdout
 
 
 def test_edited_overall_verdict_is_caught(certified: Certified, tmp_path: Path) -> None:
     files = members(certified.bundle)
     bad = rezip(edit_certificate(files, {"verdict": "CONFORMANT with extras"}), tmp_path / "c.zip")
-    proc = verify(bad)
+    proc = verify(bad, "--allow-unsigned")
     assert proc.returncode == 1
     assert (
-        "the certificate says 'CONFORMANT with extras' but its requirement verdicts fold to 'CONFORMANT'"
-        in (proc.stdout)
+        "verdict: the certificate says CONFORMANT with extras; the evidence in results.json folds to "
+        "CONFORMANT" in proc.stdout
     )
 
 
@@ -183,46 +109,51 @@ def test_a_changed_report_byte_breaks_the_manifest(certified: Certified, tmp_pat
 def test_a_removed_file_is_named(certified: Certified, tmp_path: Path) -> None:
     files = members(certified.bundle)
     del files["junit.xml"]
-    proc = verify(rezip(files, tmp_path / "c.zip"))
+    proc = verify(rezip(files, tmp_path / "c.zip"), "--allow-unsigned")
     assert proc.returncode == 1
     assert "junit.xml is listed in the manifest but missing from the bundle" in proc.stdout
 
 
 def test_an_added_file_is_named(certified: Certified, tmp_path: Path) -> None:
     files = {**members(certified.bundle), "extra.html": b"<p>trust me</p>"}
-    proc = verify(rezip(files, tmp_path / "c.zip"))
+    proc = verify(rezip(files, tmp_path / "c.zip"), "--allow-unsigned")
     assert proc.returncode == 1 and "extra.html is in the bundle but not in the manifest" in proc.stdout
 
 
 def test_a_wrong_key_is_refused(certified: Certified) -> None:
     proc = verify(certified.bundle, "--public-key", str(certified.other_public_key))
     assert proc.returncode == 1
-    assert "certificate.json is not signed by the given public key" in proc.stdout
-    assert fingerprint(certified.private_key.public_key()) in proc.stdout  # names the key it was signed with
+    signer = fingerprint(certified.private_key.public_key())
+    assert f"signature: signed by key {signer}, which is none of the 1 trusted key(s)" in proc.stdout
 
 
 def test_a_consistent_forgery_of_every_file_needs_the_key(certified: Certified, tmp_path: Path) -> None:
-    """Rewrite results.json, then the manifest to match: only the signature can tell."""
-    files = members(certified.bundle)
-    results = json.loads(files["results.json"])
-    results["target"]["base_url"] = "https://forged.example"
-    files["results.json"] = json.dumps(results).encode()
+    """Rewrite results.json and the certificate, recompute the manifest: only a trusted key can tell."""
 
-    def rehash(cert: dict) -> None:
-        cert["target"]["base_url"] = "https://forged.example"
-        cert["manifest"]["results.json"] = hashlib.sha256(files["results.json"]).hexdigest()
+    def retarget(doc: dict) -> None:
+        doc["target"]["base_url"] = "https://forged.example"
 
-    forged = rezip(edit_certificate(files, {"__fn__": rehash}), tmp_path / "c.zip")
-    assert verify(forged).returncode == 0  # consistent: without a key nothing can tell
-    proc = verify(forged, "--public-key", str(certified.public_key))
-    assert proc.returncode == 1 and "is not signed by the given public key" in proc.stdout
+    left_signed = rezip(
+        edit_certificate(members(certified.bundle), {"__fn__": retarget}), tmp_path / "signed.zip"
+    )
+    proc = verify(left_signed)  # the signature the certificate embeds no longer matches its bytes
+    assert proc.returncode == 1 and "does not carry a valid signature of key" in proc.stdout
+    unsigned = forge(certified.bundle, tmp_path / "c.zip", None, results=retarget, certificate=retarget)
+    proc = verify(unsigned)  # consistent, yet without a trusted key it is never "valid"
+    assert proc.returncode == 2 and "no trusted key: integrity checked, origin unproven" in proc.stdout
+    assert "certificate valid" not in proc.stdout
+    proc = verify(unsigned, "--public-key", str(certified.public_key))
+    assert (
+        proc.returncode == 1
+        and "the certificate is not signed, and a trusted key was required" in proc.stdout
+    )
 
 
 def test_an_unsigned_bundle_fails_when_a_key_is_required(certified: Certified, tmp_path: Path) -> None:
     files = members(certified.bundle)
     del files["certificate.sig"]
     proc = verify(rezip(files, tmp_path / "c.zip"), "--public-key", str(certified.public_key))
-    assert proc.returncode == 1 and "no certificate.sig in the bundle" in proc.stdout
+    assert proc.returncode == 1 and "certificate.json and certificate.sig disagree" in proc.stdout
 
 
 def test_a_catalog_from_another_version_names_the_catalog(certified: Certified, tmp_path: Path) -> None:
@@ -231,7 +162,8 @@ def test_a_catalog_from_another_version_names_the_catalog(certified: Certified, 
     def older(cert: dict) -> None:
         cert["catalog_sha256"], cert["suite"]["version"] = other, "0.0.9"
 
-    proc = verify(rezip(edit_certificate(members(certified.bundle), {"__fn__": older}), tmp_path / "c.zip"))
+    bad = rezip(edit_certificate(members(certified.bundle), {"__fn__": older}), tmp_path / "c.zip")
+    proc = verify(bad, "--public-key", str(certified.public_key))
     assert proc.returncode == 1
     assert f"catalog: issued against catalog {other} (suite 0.0.9)" in proc.stdout
     assert f"knows catalog {catalog_sha256()}" in proc.stdout
@@ -240,26 +172,36 @@ def test_a_catalog_from_another_version_names_the_catalog(certified: Certified, 
 def test_accepted_gaps_are_written_and_fold_to_conformant(certified: Certified, tmp_path: Path) -> None:
     """A skipped MUST the user accepted is 'accepted-unverified'; without the acceptance it is INCOMPLETE."""
     files = members(certified.bundle)
-    results = json.loads(files["results.json"])
-    for r in results["requirements"]:
-        if r["id"] == "AUTH-READ-DENIED":
-            r["verdict"] = "skip"
-    results["summary"]["accepted_unverified"] = [{"id": "AUTH-READ-DENIED", "reason": "no read credentials"}]
+
+    def with_read_skipped(accept: list[str]) -> dict:
+        results = json.loads(files["results.json"])
+        for t in results["tests"]:
+            if "AUTH-READ-DENIED" in t["requirements"]:
+                t["verdict"], t["message"], t["samples"] = "skip", "no [credentials.read]", []
+        results["run"]["accept_unverified"] = accept
+        results["requirements"] = requirement_verdicts(results["tests"], "core")
+        results["summary"] = {**results["summary"], **overall(results["requirements"], None, accepted=accept)}
+        return results
+
+    accepted = with_read_skipped(["AUTH-READ-DENIED"])
     run_files = {n: files[n] for n in ("report.html", "junit.xml")}
-    run_files["results.json"] = json.dumps(results).encode()
+    run_files["results.json"] = json.dumps(accepted).encode()
     ok = tmp_path / "accepted.zip"
-    ok.write_bytes(bundle_bytes(results, run_files))
+    ok.write_bytes(bundle_bytes(accepted, run_files))
     cert = json.loads(members(ok)["certificate.json"])
-    assert cert["accepted_unverified"] == [{"id": "AUTH-READ-DENIED", "reason": "no read credentials"}]
+    assert [a["id"] for a in cert["accepted_unverified"]] == ["AUTH-READ-DENIED"]
     assert {r["id"]: r["state"] for r in cert["requirements"]}["AUTH-READ-DENIED"] == "accepted-unverified"
-    assert verify(ok).returncode == 0
+    proc = verify(ok, "--allow-unsigned")
+    assert proc.returncode == 0, proc.stdout
 
-    def unaccept(c: dict) -> None:
-        c["accepted_unverified"] = []
-
-    proc = verify(rezip(edit_certificate(members(ok), {"__fn__": unaccept}), tmp_path / "c.zip"))
-    assert proc.returncode == 1 and "fold to 'INCOMPLETE'" in proc.stdout
-    assert "requirement AUTH-READ-DENIED: state 'accepted-unverified' does not follow" in proc.stdout
+    not_accepted = with_read_skipped([])
+    run_files["results.json"] = json.dumps(not_accepted).encode()
+    gap = tmp_path / "gap.zip"
+    gap.write_bytes(bundle_bytes(accepted, run_files))  # the certificate still claims the acceptance
+    proc = verify(gap, "--allow-unsigned")
+    assert proc.returncode == 1
+    assert "verdict: INCOMPLETE is not certifiable" in proc.stdout
+    assert "accepted gaps: the certificate lists AUTH-READ-DENIED; the evidence gives none" in proc.stdout
 
 
 # ------------------------------------------------------------------ usage: unsafe or absent files
@@ -364,7 +306,8 @@ def test_recheck_against_a_target_faulted_since_fails_naming_requirements(
     with ReferenceServer(ReferenceSettings(clock_control=True, faults=frozenset([fault]))) as server:
         config = tmp_path / "faulted.toml"
         write_target_config(server, config)
-        proc = verify(certified.bundle, "--recheck", "--config", str(config))
+        proc = verify(certified.bundle, "--public-key", str(certified.public_key), "--recheck", "--config",
+                      str(config), "--recheck-other-target")  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"recheck: {requirement} no longer holds" in proc.stdout
 

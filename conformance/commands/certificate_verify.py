@@ -1,222 +1,58 @@
-"""``conformance certificate verify``: check a certificate bundle offline, and optionally live.
+"""``conformance certificate verify | keygen``: check a certificate bundle; make a signing key.
 
-Exit 0: valid. Exit 1: invalid, each mismatch named on its own line. Exit 2: usage (no such file,
-not a zip archive, an archive that is unsafe to read: path traversal, too many or too large
-members, a compression ratio of a zip bomb, encrypted members).
+verify exit codes: 0 valid (signed by a key the reviewer trusts for the certificate's target), or
+consistent with ``--allow-unsigned`` (origin unproven, said so); 1 INVALID, each problem on its
+own line; 2 usage: no such file, not a zip, an archive unsafe to read, a bad key or config, or no
+trusted key given ("integrity checked, origin unproven").
 
-The archive is read by certificate_zip.py: in memory, through size caps, never extracted.
+The archive is read by certificate_zip.py (in memory, through size caps, never extracted); the
+checks are in :mod:`conformance.report.certificate_check`; the recheck in :mod:`.recheck`.
+Every string that comes from the bundle is printed with control characters escaped.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import json
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from conformance import __version__
-from conformance.catalog import catalog_sha256, load_catalog
+from conformance.commands.common import add_list_option
 from conformance.commands.recheck import recheck
-from conformance.config import ConfigError, load_config
+from conformance.config import ConfigError, TargetConfig, load_config
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from conformance.parse.schemas import schema_sha256
-from conformance.report.certificate import (
-    CERTIFICATE,
-    SIGNATURE,
-    CertificateError,
-    accepted_ids,
-    fingerprint,
-    fold,
-    load_public_key,
-    requirement_state,
-    sha256_hex,
-)
+from conformance.model.text import printable
+from conformance.report.certificate import CertificateError, fingerprint
+from conformance.report.certificate_check import Verification, parse_time, verify_members
 from conformance.report.certificate_zip import DamagedMember, UnsafeBundle, read_bundle
+from conformance.report.trust import generate_key_files, load_anchors, signers_line
 
-REPORT_FORMAT_SCHEMAS = {"results.schema.json"}
-
-
-@dataclass
-class Verification:
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    certificate: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def valid(self) -> bool:
-        return not self.problems
+NO_TRUSTED_KEY = "no trusted key: integrity checked, origin unproven"
+UNSIGNED_PROVES = (
+    "what --allow-unsigned proves: the files match the manifest and the verdict follows from the "
+    "bundled evidence under this suite's catalog; what it does not: who made the bundle (anyone can "
+    "write a consistent one)"
+)
 
 
-def verify_members(members: Mapping[str, bytes], public_key: Ed25519PublicKey | None = None) -> Verification:
-    """Every offline check of a bundle's content: signature, manifest, catalog, verdict folding."""
-    v = Verification()
-    raw = members.get(CERTIFICATE)
-    if raw is None:
-        v.problems.append(f"{CERTIFICATE} is missing from the bundle")
-        return v
-    try:
-        cert = json.loads(raw)
-        if not isinstance(cert, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        v.problems.append(f"{CERTIFICATE} is not valid JSON ({exc})")
-        return v
-    v.certificate = cert
-    _check_signature(v, members, raw, cert, public_key)
-    _check_manifest(v, members, cert)
-    _check_suite(v, cert)
-    _check_verdict(v, cert)
-    _check_results(v, members, cert)
-    return v
-
-
-def _check_signature(
-    v: Verification,
-    members: Mapping[str, bytes],
-    raw: bytes,
-    cert: dict[str, Any],
-    key: Ed25519PublicKey | None,
-) -> None:
-    sig_info = cert.get("signature") if isinstance(cert.get("signature"), dict) else None
-    named = sig_info.get("public_key_sha256") if sig_info else None
-    if key is None:
-        if sig_info:
-            v.notes.append(f"signed by key {named}; signature not checked (give --public-key)")
-        else:
-            v.notes.append("the certificate is not signed")
-        return
-    if SIGNATURE not in members:
-        v.problems.append(f"no {SIGNATURE} in the bundle: the certificate is not signed")
-        return
-    try:
-        signature = base64.b64decode(members[SIGNATURE].strip(), validate=True)
-    except (binascii.Error, ValueError):
-        v.problems.append(f"{SIGNATURE} is not a base64 signature")
-        return
-    given = fingerprint(key)
-    try:
-        key.verify(signature, raw)
-    except InvalidSignature:
-        which = f"key {given}" + (f"; the certificate names key {named}" if named and named != given else "")
-        v.problems.append(f"signature: {CERTIFICATE} is not signed by the given public key ({which})")
-        return
-    if named != given:
-        v.problems.append(f"signature: the certificate names key {named} but was signed by {given}")
-        return
-    v.notes.append(f"signature valid: signed by key {given}")
-
-
-def _check_manifest(v: Verification, members: Mapping[str, bytes], cert: dict[str, Any]) -> None:
-    manifest = cert.get("manifest")
-    if not isinstance(manifest, dict) or not manifest:
-        v.problems.append("the certificate has no manifest")
-        return
-    for name, digest in sorted(manifest.items()):
-        if name not in members:
-            v.problems.append(f"{name} is listed in the manifest but missing from the bundle")
-        elif sha256_hex(members[name]) != digest:
-            v.problems.append(f"{name} does not match its manifest digest (the file was changed)")
-    for name in sorted(set(members) - set(manifest) - {CERTIFICATE, SIGNATURE}):
-        v.problems.append(f"{name} is in the bundle but not in the manifest")
-
-
-def _check_suite(v: Verification, cert: dict[str, Any]) -> None:
-    issued = cert.get("catalog_sha256")
-    issued_by = (cert.get("suite") or {}).get("version", "?")
-    if issued != catalog_sha256():
-        v.problems.append(
-            f"catalog: issued against catalog {issued} (suite {issued_by}); this suite "
-            f"({__version__}) knows catalog {catalog_sha256()}: verify it with suite {issued_by}"
-        )
-    ours = schema_sha256()
-    for name, digest in sorted((cert.get("schemas_sha256") or {}).items()):
-        if name in REPORT_FORMAT_SCHEMAS:
-            continue  # describes results.json, not the contract the target was judged against
-        if ours.get(name) != digest:
-            v.problems.append(
-                f"schema {name}: issued against digest {digest}, this suite ({__version__}) ships "
-                f"{ours.get(name) or 'no such schema'}"
-            )
-
-
-def _check_verdict(v: Verification, cert: dict[str, Any]) -> None:
-    reqs = cert.get("requirements")
-    if not isinstance(reqs, list) or not reqs:
-        v.problems.append("the certificate lists no requirement verdicts")
-        return
-    accepted = accepted_ids(cert)
-    folded = fold(reqs, accepted)
-    if folded != cert.get("verdict"):
-        v.problems.append(
-            f"verdict: the certificate says {cert.get('verdict')!r} but its requirement verdicts fold to "
-            f"{folded!r} under this suite's rules"
-        )
-    if cert.get("verdict") != "CONFORMANT":
-        v.problems.append(f"verdict: {cert.get('verdict')!r} is not a certifiable verdict")
-    for r in reqs:
-        state = requirement_state(r, accepted)
-        if r.get("state") != state:
-            v.problems.append(
-                f"requirement {r.get('id')}: state {r.get('state')!r} does not follow from its verdict "
-                f"{r.get('verdict')!r} (expected {state!r})"
-            )
-    unknown = sorted({str(r.get("id")) for r in reqs} - set(load_catalog()))
-    if unknown:
-        v.problems.append(f"requirement(s) not in this suite's catalog: {', '.join(unknown)}")
-
-
-def _check_results(v: Verification, members: Mapping[str, bytes], cert: dict[str, Any]) -> None:
-    """The certificate says what its own results.json says (catches an edit of both plus the manifest)."""
-    if "results.json" not in members:
-        return
-    try:
-        results = json.loads(members["results.json"])
-    except ValueError:
-        v.problems.append("results.json is not valid JSON")
-        return
-    summary = results.get("summary") or {}
-    if summary.get("verdict") != cert.get("verdict"):
-        v.problems.append(
-            f"verdict: the certificate says {cert.get('verdict')!r}, "
-            f"results.json says {summary.get('verdict')!r}"
-        )
-    recorded = {r.get("id"): r.get("verdict") for r in results.get("requirements") or ()}
-    for r in cert.get("requirements") or ():
-        if recorded.get(r.get("id")) != r.get("verdict"):
-            v.problems.append(
-                f"requirement {r.get('id')}: the certificate says {r.get('verdict')!r}, results.json "
-                f"says {recorded.get(r.get('id'))!r}"
-            )
-    pairs = (
-        (
-            "catalog digest",
-            cert.get("catalog_sha256"),
-            (results.get("integrity") or {}).get("catalog_sha256"),
-        ),
-        ("target", (cert.get("target") or {}).get("base_url"), (results.get("target") or {}).get("base_url")),
-        ("profile", cert.get("profile"), (results.get("run") or {}).get("profile")),
-        ("seed", (cert.get("run") or {}).get("seed"), (results.get("run") or {}).get("seed")),
-    )
-    for what, in_cert, in_results in pairs:
-        if in_cert != in_results:
-            v.problems.append(f"{what}: the certificate says {in_cert!r}, results.json says {in_results!r}")
-
-
-# ------------------------------------------------------------------ command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="certificate_command", required=True)
     p = sub.add_parser("verify", help="verify a certificate.zip offline (and against the live target)")
     p.add_argument("bundle", help="certificate.zip written by conformance run --certify")
-    p.add_argument(
-        "--public-key", metavar="FILE", help="PEM Ed25519 public key the certificate must be signed by"
+    add_list_option(p, "--public-key", "FILE", "a PEM Ed25519 public key trusted for any target (repeatable)")
+    add_list_option(
+        p,
+        "--allowed-signers",
+        "FILE",
+        "trusted keys, each bound to the target base URLs it may certify: lines of "
+        "'PATTERNS ed25519 BASE64-KEY [comment]' (repeatable)",
     )
+    p.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept a certificate no trusted key vouches for (integrity only; origin unproven)",
+    )
+    p.add_argument("--at", metavar="TIME", help="judge validity at this UTC time (default: now)")
     p.add_argument("--recheck", action="store_true", help="replay recorded requests against the live target")
     p.add_argument(
         "--config", metavar="FILE", help="target TOML config with the reviewer's credentials (--recheck)"
@@ -224,60 +60,113 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recheck-limit", type=int, default=100, metavar="N", help="at most N requests (default 100)"
     )
+    p.add_argument(
+        "--recheck-other-target",
+        action="store_true",
+        help="recheck a base_url other than the certified one (e.g. production of a certified staging)",
+    )
+    p.add_argument(
+        "--recheck-admin", action="store_true", help="also replay admin-level samples with your admin key"
+    )
+    k = sub.add_parser("keygen", help="make an Ed25519 key pair to sign certificates with")
+    k.add_argument("--out", default="certificate-key.pem", help="private key file (written 0600)")
+    add_list_option(k, "--target", "PATTERN", "base URL pattern for the printed allowed-signers line")
+    k.add_argument("--force", action="store_true", help="replace existing key files")
 
 
 def main(args: argparse.Namespace) -> int:
-    def usage(message: str) -> int:
-        print(f"conformance certificate verify: {message}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.certificate_command == "keygen":
+        return keygen(args)
+    return verify(args)
 
+
+def _usage(message: str) -> int:
+    print(f"conformance certificate verify: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def verify(args: argparse.Namespace) -> int:
     if args.recheck and not args.config:
-        return usage("--recheck needs --config target.toml (the reviewer's credentials for the target)")
+        return _usage("--recheck needs --config target.toml (the reviewer's credentials for the target)")
     if args.recheck_limit < 1:
-        return usage("--recheck-limit must be at least 1")
+        return _usage("--recheck-limit must be at least 1")
     try:
-        key = load_public_key(args.public_key) if args.public_key else None
+        at = parse_time(args.at) if args.at else None
+    except ValueError as exc:
+        return _usage(f"--at: {exc}")
+    try:
+        anchors = load_anchors(args.public_key, args.allowed_signers)
     except CertificateError as exc:
-        return usage(str(exc))
+        return _usage(str(exc))
     config = None
     if args.recheck:
         try:
             config = load_config(args.config)
         except ConfigError as exc:
-            return usage(f"config error: {exc}")
+            return _usage(f"config error: {exc}")
     try:
         members = read_bundle(args.bundle)
     except UnsafeBundle as exc:
-        return usage(str(exc))
+        return _usage(printable(str(exc), 500))
     except DamagedMember as exc:
-        print(f"certificate INVALID: {args.bundle}\n  - {exc}")
+        print(f"certificate INVALID: {printable(args.bundle)}\n  - {printable(str(exc))}")
         return EXIT_FAILED
-    result = verify_members(members, key)
-    if config is not None and result.valid:
-        _recheck(result, members, config, args.recheck_limit)
-    cert = result.certificate
-    about = (
-        f"{cert.get('verdict')} (profile {cert.get('profile')}) "
-        f"for {(cert.get('target') or {}).get('base_url')}, "
-        f"suite {(cert.get('suite') or {}).get('version')}, catalog {str(cert.get('catalog_sha256'))[:12]}"
+    result = verify_members(members, anchors, allow_unsigned=args.allow_unsigned, at=at)
+    if config is not None and result.valid and result.results is not None:
+        _recheck(result, config, args)
+    return _report(result, args, trusted=bool(anchors))
+
+
+def _about(cert: dict[str, Any]) -> str:
+    if not cert:
+        return ""
+    return (
+        f"{printable(cert['verdict'], 40)} (profile {cert['profile']}) for "
+        f"{printable(cert['target']['base_url'], 200)}, suite {printable(cert['suite']['version'], 40)}, "
+        f"catalog {cert['catalog_sha256'][:12]}"
     )
+
+
+def _report(result: Verification, args: argparse.Namespace, *, trusted: bool) -> int:
+    about = _about(result.certificate)
     for note in result.notes:
-        print(f"note: {note}")
-    if result.valid:
-        print(f"certificate valid: {about}")
+        print(f"note: {printable(note, 500)}")
+    if not result.valid:
+        print(f"certificate INVALID: {printable(args.bundle)}" + (f" ({about})" if about else ""))
+        for problem in result.problems:
+            print(f"  - {printable(problem, 500)}")
+        return EXIT_FAILED
+    if result.signer is not None:
+        print(f"certificate valid: {about}; signed by key {result.signer.fingerprint}")
         return EXIT_OK
-    print(f"certificate INVALID: {args.bundle}" + (f" ({about})" if cert else ""))
-    for problem in result.problems:
-        print(f"  - {problem}")
-    return EXIT_FAILED
+    if args.allow_unsigned:
+        print(f"note: {UNSIGNED_PROVES}")
+        print(f"certificate consistent, origin unproven (--allow-unsigned): {about}")
+        return EXIT_OK
+    hint = "" if trusted else "; give --public-key or --allowed-signers (or --allow-unsigned)"
+    print(f"certificate NOT VERIFIED: {NO_TRUSTED_KEY}{hint}: {about}")
+    return EXIT_USAGE
 
 
-def _recheck(result: Verification, members: Mapping[str, bytes], config: Any, limit: int) -> None:
-    results = json.loads(members["results.json"])
-    certified = (result.certificate.get("target") or {}).get("base_url")
-    if certified and certified.rstrip("/") != config.base_url.rstrip("/"):
-        result.notes.append(f"rechecking {config.base_url}; the certificate names {certified}")
-    outcome = recheck(results, config, limit)
+def _recheck(result: Verification, config: TargetConfig, args: argparse.Namespace) -> None:
+    assert result.results is not None
+    certified = str(result.certificate["target"]["base_url"]).rstrip("/")
+    compared = config.base_url.rstrip("/")
+    if certified != compared and not args.recheck_other_target:
+        result.problems.append(
+            f"recheck: the config's target {printable(compared, 200)} is not the certified "
+            f"{printable(certified, 200)}; nothing was sent (--recheck-other-target compares them knowingly)"
+        )
+        return
+    outcome = recheck(result.results, config, args.recheck_limit, allow_admin=args.recheck_admin)
+    if outcome.refused:
+        result.problems.append(
+            f"recheck: {len(outcome.refused)} recorded sample(s) ask for what a recheck never sends; "
+            "nothing was sent"
+        )
+        result.problems.extend(f"recheck: {r}" for r in outcome.refused[:10])
+        return
+    result.notes.append(f"recheck: compared {compared} against the certified {certified}")
     result.notes.extend(f"recheck: {s}" for s in outcome.skipped[:10])
     if not outcome.sent and not outcome.failed:
         result.problems.append("recheck: no recorded request could be replayed")
@@ -288,3 +177,19 @@ def _recheck(result: Verification, members: Mapping[str, bytes], config: Any, li
         result.notes.append(
             f"recheck: {outcome.sent} recorded requests replayed, {len(outcome.checked)} requirements hold"
         )
+
+
+def keygen(args: argparse.Namespace) -> int:
+    """A signing key pair for ``run --certify --sign-key``; prints what to publish."""
+    try:
+        key, public_path = generate_key_files(Path(args.out), force=args.force)
+    except CertificateError as exc:
+        print(f"conformance certificate keygen: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    patterns = args.target or ["https://YOUR-TARGET.example.com*"]
+    print(f"private key: {args.out} (mode 0600; keep it secret, e.g. in your CI's secret store)")
+    print(f"public key:  {public_path} (give it to reviewers)")
+    print(f"fingerprint: {fingerprint(key.public_key())}")
+    print("allowed-signers line for reviewers (edit the target patterns):")
+    print(f"  {signers_line(key.public_key(), patterns)}")
+    return EXIT_OK

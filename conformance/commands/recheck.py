@@ -6,19 +6,24 @@ reviewer's credentials, and judges each new answer with the suite's own check fu
 what the certified target answered then. A target that has since changed behaviour (a fault
 introduced, a permission check dropped) fails, naming the requirements of the tests whose samples
 no longer hold.
+
+The bundle is a stranger's file: it contributes parameter values and the certified answers,
+nothing else. Which tests exist and what they verify come from this suite's index; where requests
+go and with which credentials from the reviewer's config (:mod:`conformance.results.samples`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import checks
 from conformance.config import TargetConfig
 from conformance.model.exchange import ApiRequest
-from conformance.results.samples import request_from_sample
+from conformance.model.text import printable
+from conformance.results.rederive import test_requirements
+from conformance.results.samples import SampleRefused, request_from_sample
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
 
@@ -52,62 +57,123 @@ def judge(obs: checks.Observation, answer: dict[str, Any], req: str) -> list[che
 class RecheckResult:
     sent: int = 0
     skipped: list[str] = field(default_factory=list)  # why some samples were not replayed
+    refused: list[str] = field(default_factory=list)  # samples a recheck never sends: the bundle is invalid
     failed: dict[str, list[str]] = field(default_factory=dict)  # requirement -> messages
     checked: set[str] = field(default_factory=set)  # requirements with at least one replayed sample
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.refused
 
 
-def pick_samples(tests: Iterable[dict[str, Any]], limit: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(test record, sample) pairs, round-robin over passing tests so every requirement gets one early."""
-    queues = [
-        (t, list(t.get("samples") or ())) for t in tests if t.get("verdict") == "pass" and t.get("samples")
-    ]
-    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+@dataclass(frozen=True)
+class Planned:
+    nodeid: str
+    requirements: tuple[str, ...]  # from this suite's index, never from the bundle
+    answer: dict[str, Any]
+    request: ApiRequest
+
+
+def _answer(sample: dict[str, Any]) -> dict[str, Any]:
+    """The certified answer a sample compares against, type-checked (SampleRefused when off)."""
+    answer = sample.get("answer")
+    if not isinstance(answer, dict) or answer.get("format", "xml") not in ("xml", "json"):
+        raise SampleRefused("the sample's answer is not an answer summary")
+    for name in ("valid_minutes", "max_uploads"):
+        if name in answer and (type(answer[name]) is not int):
+            raise SampleRefused(f"the sample's answer has a {name} that is not a number")
+    for name in ("status", "code", "permission_level", "cached"):
+        if answer.get(name) is not None and not isinstance(answer[name], str):
+            raise SampleRefused(f"the sample's answer has a {name} that is not text")
+    wrapper = answer.get("wrapper")
+    if wrapper is not None and not (
+        isinstance(wrapper, list) and len(wrapper) == 2 and all(isinstance(w, str | None) for w in wrapper)
+    ):
+        raise SampleRefused("the sample's answer has a malformed wrapper")
+    return answer
+
+
+def plan(results: dict[str, Any], photo_id: str) -> tuple[list[Planned], list[str]]:
+    """Every replayable sample of the passing tests as a request, and every sample refused.
+
+    All samples are checked, not only those a limit would pick: one weaponised sample makes the
+    bundle invalid before any request is sent.
+    """
+    planned: list[Planned] = []
+    refused: list[str] = []
+    for test in results.get("tests") or ():
+        if test.get("verdict") != "pass" or not test.get("samples"):
+            continue
+        nodeid = str(test.get("nodeid"))
+        ids = test_requirements(nodeid)
+        if ids is None:
+            refused.append(f"{printable(nodeid, 120)}: not a test of this suite")
+            continue
+        for number, sample in enumerate(test["samples"], 1):
+            try:
+                request = request_from_sample(sample, photo_id)
+                planned.append(Planned(nodeid, ids, _answer(sample), request))
+            except SampleRefused as exc:
+                refused.append(f"{printable(nodeid, 120)} sample {number}: {exc}")
+    return planned, refused
+
+
+def pick(planned: list[Planned], limit: int) -> list[Planned]:
+    """Round-robin over tests so every requirement gets a replay early, at most ``limit``."""
+    queues: dict[str, list[Planned]] = {}
+    for p in planned:
+        queues.setdefault(p.nodeid, []).append(p)
+    out: list[Planned] = []
     depth = 0
-    while len(out) < limit and any(len(q) > depth for _, q in queues):
-        for t, q in queues:
+    while len(out) < limit and any(len(q) > depth for q in queues.values()):
+        for q in queues.values():
             if len(q) > depth and len(out) < limit:
-                out.append((t, q[depth]))
+                out.append(q[depth])
         depth += 1
     return out
 
 
-def recheck(results: dict[str, Any], config: TargetConfig, limit: int = 100) -> RecheckResult:
-    """Replay up to ``limit`` recorded samples against ``config``'s target and re-judge them."""
+def recheck(
+    results: dict[str, Any], config: TargetConfig, limit: int = 100, *, allow_admin: bool = False
+) -> RecheckResult:
+    """Replay up to ``limit`` recorded samples against ``config``'s target and re-judge them.
+
+    Requests go only to the documented get-replace-token endpoint of ``config.base_url``, signed
+    with ``config``'s credentials; admin-level samples only with ``allow_admin``.
+    """
     result = RecheckResult()
-    pairs = pick_samples(results.get("tests") or (), limit)
-    if not pairs:
-        result.skipped.append("results.json records no replayable requests (a run older than --certify)")
+    planned, result.refused = plan(results, config.photo_id)
+    if result.refused:
+        return result
+    todo: list[Planned] = []
+    for p in pick(planned, limit):
+        if p.request.auth == "admin" and not allow_admin:
+            result.skipped.append(f"{p.nodeid}: admin-level sample not replayed (--recheck-admin allows it)")
+        elif p.request.auth is not None and p.request.auth not in config.credentials:
+            result.skipped.append(f"{p.nodeid}: no [credentials.{p.request.auth}] in the config")
+        else:
+            todo.append(p)
+    if not todo:
+        if not planned:
+            result.skipped.append("results.json records no replayable requests (a run older than --certify)")
         return result
     client = TargetClient(config)
     try:
-        todo: list[tuple[dict[str, Any], dict[str, Any], ApiRequest]] = []
-        for test, sample in pairs:
-            req = request_from_sample(sample, config.photo_id)
-            if req.auth is not None and req.auth not in config.credentials:
-                result.skipped.append(f"{test['nodeid']}: no [credentials.{req.auth}] in the config")
-                continue
-            todo.append((test, sample, req))
         try:
-            exchanges = client.send_many([req for _, _, req in todo])
+            exchanges = client.send_many([p.request for p in todo])
         except TransportError as exc:
-            for test, _, _ in todo:
-                for rid in test.get("requirements") or ():
+            for p in todo:
+                for rid in p.requirements:
                     result.failed.setdefault(rid, []).append(f"no answer: {exc}")
             return result
         result.sent = len(exchanges)
-        for (test, sample, _), ex in zip(todo, exchanges, strict=True):
-            answer = sample["answer"]
-            ids = list(test.get("requirements") or ())
-            found = judge(checks.observe(ex, answer.get("format", "xml")), answer, ids[0] if ids else "")
-            result.checked.update(ids)
+        for p, ex in zip(todo, exchanges, strict=True):
+            found = judge(checks.observe(ex, p.answer.get("format", "xml")), p.answer, p.requirements[0])
+            result.checked.update(p.requirements)
             if found:
-                for rid in ids:
+                for rid in p.requirements:
                     result.failed.setdefault(rid, []).append(
-                        f"{test['nodeid']}: {found[0].message} ({ex.method} {_shorten(ex.url)})"
+                        f"{p.nodeid}: {found[0].message} ({ex.method} {_shorten(ex.url)})"
                     )
     finally:
         client.close()
@@ -116,4 +182,4 @@ def recheck(results: dict[str, Any], config: TargetConfig, limit: int = 100) -> 
 
 def _shorten(url: str, limit: int = 160) -> str:
     url = re.sub(r"oauth_signature=[^&]*", "oauth_signature=<redacted>", url)
-    return url if len(url) <= limit else url[:limit] + "..."
+    return printable(url if len(url) <= limit else url[:limit] + "...", None)

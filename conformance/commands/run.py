@@ -18,12 +18,18 @@ import pytest
 
 from conformance.commands.common import UsageError, add_list_option, err
 from conformance.commands.preflight import PreflightError, preflight
+from conformance.commands.report_dir import ReportDirClaim
 from conformance.commands.run_ci import RunExtras, add_ci_arguments
 from conformance.commands.run_options import check_arguments, positive_int, proxy_display
 from conformance.commands.selection import RequirementSelection, hypothesis_home, suite_pytest_args
 from conformance.config import ConfigError, TargetConfig
 from conformance.model.exit_codes import EXIT_USAGE
-from conformance.report.certificate import CertificateError, certify_after_run, signing_key
+from conformance.report.certificate import (
+    DEFAULT_VALID_DAYS,
+    CertificateError,
+    certify_after_run,
+    signing_key,
+)
 from conformance.report.console import COLOR_MODES, Progress, summary_lines, use_color
 from conformance.report.rendering import verdict_label
 from conformance.suite.options import add_run_options, apply_limit_overrides, new_state, start_embedded
@@ -97,6 +103,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--certify",
         action="store_true",
         help="write certificate.zip into the report dir (only for a CONFORMANT verdict)",
+    )
+    p.add_argument(
+        "--valid-days",
+        type=positive_int,
+        default=DEFAULT_VALID_DAYS,
+        metavar="N",
+        help=f"the certificate expires N days after issue (default {DEFAULT_VALID_DAYS}: 12 weeks)",
     )
     p.add_argument(
         "--sign-key",
@@ -175,7 +188,15 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
         err(str(exc))
         return EXIT_USAGE
     state = new_state(config, vars(args), embedded=embedded)
-    state.client = TargetClient(config, args.network)
+    with ReportDirClaim(state.report_dir) as claim:  # UsageError (exit 2) when another run holds it
+        if claim.removed:
+            print(f"conformance: removed the earlier {', '.join(claim.removed)} from {state.report_dir}")
+        return _run_claimed(state, args, sign_key)
+
+
+def _run_claimed(state: RunState, args: argparse.Namespace, sign_key: Any) -> int:
+    """The run proper, in a report directory no other run writes to."""
+    state.client = TargetClient(state.config, args.network)
     report_dir = state.report_dir
     _announce(state, args)
     extras = RunExtras(state, args)  # --har, the CI job summary, the reports of a stopped run
@@ -230,7 +251,7 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
         err(str(first) + (f"; not written either: {', '.join(e.path.name for e in rest)}" if rest else ""))
         return EXIT_USAGE
     if args.certify:
-        return certify_after_run(results, report_dir, sign_key, code)
+        return certify_after_run(results, report_dir, sign_key, code, args.valid_days)
     return code
 
 

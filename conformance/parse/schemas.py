@@ -30,6 +30,7 @@ __all__ = [
     "JSON_SCHEMA",
     "XML_SCHEMA",
     "Violation",
+    "json_validator",
     "schema_dir",
     "schema_sha256",
     "validate_callback_params",
@@ -81,7 +82,8 @@ def _xml_schema() -> xmlschema.XMLSchema11:
 
 
 @functools.cache
-def _json_validator(name: str) -> jsonschema.Draft202012Validator:
+def json_validator(name: str) -> jsonschema.Draft202012Validator:
+    """The validator of one shipped JSON Schema (responses, callbacks, results.json, certificates)."""
     schema = json.loads((schema_dir() / name).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
@@ -167,7 +169,7 @@ def _json_violations(validator: jsonschema.Draft202012Validator, instance: objec
 
 def validate_json_response(obj: object) -> list[Violation]:
     """Validate an already unwrapped JSON response object against the JSON Schema."""
-    violations = _json_violations(_json_validator(JSON_SCHEMA), obj)
+    violations = _json_violations(json_validator(JSON_SCHEMA), obj)
     if isinstance(obj, dict) and obj.get("status") == "error" and isinstance(obj.get("code"), str):
         violations.extend(_code_warning("$.code", obj["code"]))
     return violations
@@ -179,7 +181,7 @@ def validate_callback_params(params: Mapping[str, str]) -> list[Violation]:
         instance: object = dict(params)
     except (TypeError, ValueError):
         return [Violation("$", f"callback parameters must be a mapping, got {type(params).__name__}")]
-    return _json_violations(_json_validator(CALLBACK_SCHEMA), instance)
+    return _json_violations(json_validator(CALLBACK_SCHEMA), instance)
 
 
 # --------------------------------------------------------------------------- shared

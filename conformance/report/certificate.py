@@ -29,16 +29,22 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from conformance.model.exit_codes import EXIT_USAGE
+from conformance.model.versions import runtime_versions
 from conformance.report.badge import render_badge
 from conformance.results.files import ReportWriteError, write_atomic
 from conformance.results.verdicts import overall
 
-CERTIFICATE_FORMAT = 1
+CERTIFICATE_FORMAT = 2  # 2: pins the runtime, issue time and expiry
+DEFAULT_VALID_DAYS = 84  # 12 weeks, as other conformance programmes renew; --valid-days at certify time
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CERTIFICATE = "certificate.json"
 SIGNATURE = "certificate.sig"
 BADGE = "badge.svg"
 BUNDLE = "certificate.zip"
 RUN_FILES = ("results.json", "report.html", "junit.xml")
+OPTIONAL_RUN_FILES = ("exchanges.har",)  # every exchange of the run, when the run wrote one
+# What a run leaves beside its reports that an earlier run's verdict could be read from.
+STALE_ON_NEW_RUN = (BUNDLE, BADGE, *OPTIONAL_RUN_FILES)
 # Requirement states in a certificate.
 VERIFIED, ACCEPTED, WARNING, NOT_IN_PROFILE, UNVERIFIED = (
     "verified",
@@ -157,10 +163,20 @@ def _ended_at(run: Mapping[str, Any]) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))
 
 
+def utc_text(seconds: float) -> str:
+    return time.strftime(TIME_FORMAT, time.gmtime(seconds))
+
+
 def build_certificate(
-    results: Mapping[str, Any], files: Mapping[str, bytes], signer: Ed25519PublicKey | None
+    results: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    signer: Ed25519PublicKey | None,
+    *,
+    issued: float | None = None,
+    valid_days: int = DEFAULT_VALID_DAYS,
 ) -> dict[str, Any]:
     """certificate.json's content: the facts of the run, every requirement's verdict, the manifest."""
+    issued = time.time() if issued is None else issued
     summary = results.get("summary") or {}
     run = results.get("run") or {}
     target = results.get("target") or {}
@@ -189,6 +205,9 @@ def build_certificate(
         "format": CERTIFICATE_FORMAT,
         "kind": "twentythree-replace-token-conformance-certificate",
         "suite": {"name": suite.get("name"), "version": suite.get("version")},
+        "runtime": runtime_versions(),
+        "issued_at": utc_text(issued),
+        "expires_at": utc_text(issued + valid_days * 86400),
         "catalog_sha256": integrity.get("catalog_sha256"),
         "schemas_sha256": dict(integrity.get("schemas_sha256") or {}),
         "profile": run.get("profile"),
@@ -229,7 +248,10 @@ def build_certificate(
 
 
 def bundle_bytes(
-    results: Mapping[str, Any], run_files: Mapping[str, bytes], key: Ed25519PrivateKey | None = None
+    results: Mapping[str, Any],
+    run_files: Mapping[str, bytes],
+    key: Ed25519PrivateKey | None = None,
+    valid_days: int = DEFAULT_VALID_DAYS,
 ) -> bytes:
     """The zip archive: run files, the badge, certificate.json and, with a key, certificate.sig."""
     files = dict(run_files)
@@ -239,7 +261,7 @@ def bundle_bytes(
         str((results.get("run") or {}).get("profile", "")),
         str((results.get("integrity") or {}).get("catalog_sha256", "")),
     ).encode("utf-8")
-    cert = build_certificate(results, files, key.public_key() if key else None)
+    cert = build_certificate(results, files, key.public_key() if key else None, valid_days=valid_days)
     cert_bytes = (json.dumps(cert, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     entries = [(CERTIFICATE, cert_bytes), *sorted(files.items())]
     if key is not None:
@@ -254,7 +276,12 @@ def bundle_bytes(
     return buf.getvalue()
 
 
-def write_bundle(results: Mapping[str, Any], report_dir: Path, key: Ed25519PrivateKey | None = None) -> Path:
+def write_bundle(
+    results: Mapping[str, Any],
+    report_dir: Path,
+    key: Ed25519PrivateKey | None = None,
+    valid_days: int = DEFAULT_VALID_DAYS,
+) -> Path:
     """Write ``certificate.zip`` (and ``badge.svg`` beside it); CertificateError when refused."""
     reason = refusal(results)  # before reading any file: a refusal is about the verdict
     if reason:
@@ -265,8 +292,11 @@ def write_bundle(results: Mapping[str, Any], report_dir: Path, key: Ed25519Priva
             run_files[name] = (report_dir / name).read_bytes()
         except OSError as exc:
             raise CertificateError(f"--certify: {name} of the run is missing ({exc.strerror})") from None
+    for name in OPTIONAL_RUN_FILES:  # written by this run (stale copies are removed at its start)
+        if (report_dir / name).is_file():
+            run_files[name] = (report_dir / name).read_bytes()
     # The certificate describes the results.json it ships (secrets scrubbed), not the in-memory dict.
-    data = bundle_bytes(json.loads(run_files["results.json"]), run_files, key)
+    data = bundle_bytes(json.loads(run_files["results.json"]), run_files, key, valid_days)
     path = report_dir / BUNDLE
     write_atomic(path, data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:  # the same badge, for a README next to the reports
@@ -284,11 +314,15 @@ def signing_key(path: str | None, certify: bool) -> Ed25519PrivateKey | None:
 
 
 def certify_after_run(
-    results: Mapping[str, Any], report_dir: Path, key: Ed25519PrivateKey | None, code: int
+    results: Mapping[str, Any],
+    report_dir: Path,
+    key: Ed25519PrivateKey | None,
+    code: int,
+    valid_days: int = DEFAULT_VALID_DAYS,
 ) -> int:
     """Write the bundle after the reports; a refusal is one line and a non-zero exit."""
     try:
-        path = write_bundle(results, report_dir, key)
+        path = write_bundle(results, report_dir, key, valid_days)
     except CertificateError as exc:
         print(f"conformance: {exc}", file=sys.stderr)
         return code or EXIT_USAGE

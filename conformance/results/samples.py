@@ -5,9 +5,15 @@ answered (``tests[].samples`` in results.json: the logical request and a summary
 never a signature or a secret); :func:`request_from_sample` turns one back into a request.
 
 Only requests whose answer depends on the request alone are sampled: get-replace-token requests
-of core-profile tests with a logical form, a parseable answer, and a nonce used once (a deliberate
-replay is not reproducible by a fresh signature). Requests that change the target (redeem, clock
-moves) never are, so the lifecycle requirements of the full profile are not rechecked.
+of core-profile tests with a logical form, only documented parameter names, a parseable answer,
+and a nonce used once (a deliberate replay is not reproducible by a fresh signature). Requests that
+change the target (redeem, clock moves) never are, so the lifecycle requirements of the full
+profile are not rechecked.
+
+A sample read back from a bundle is a stranger's data: :func:`request_from_sample` takes only
+parameter *values* from it. The endpoint is always the documented get-replace-token path; the
+method, signature placement and credential level must be ones the suite itself uses, and anything
+else refuses the sample (:class:`SampleRefused`) before a request exists.
 """
 
 from __future__ import annotations
@@ -19,12 +25,28 @@ from typing import Any
 from conformance import checks
 from conformance.catalog import load_catalog
 from conformance.model.exchange import ApiRequest, Exchange
-from conformance.spec import GET_REPLACE_TOKEN
+from conformance.model.text import printable
+from conformance.spec import FORMAT_PARAMS, GET_REPLACE_TOKEN, GET_REPLACE_TOKEN_PARAMS
 
 SAMPLES_PER_TEST = 2
 _NONCE = re.compile(r"oauth_nonce(?:=|%3D|=\")([^\"&,\s]+)")
 _DEFAULTS = ApiRequest()
 _REQUEST_FIELDS = ("http_method", "auth", "placement", "path", "sign_query_on_post", "tamper")
+DOCUMENTED_PARAMS = frozenset(GET_REPLACE_TOKEN_PARAMS + FORMAT_PARAMS)
+# What a replayed sample may choose, and nothing else: the values the suite's own tests use.
+_ALLOWED_CHOICES: dict[str, tuple[object, ...]] = {
+    "http_method": ("GET", "POST"),
+    "placement": ("header", "query", "body"),
+    "auth": ("write", "read", "admin", None),
+    "sign_query_on_post": (True, False),
+    "tamper": (True, False),
+}
+_SAMPLE_KEYS = frozenset({"params", "config_photo_id", "query_on_post", *_ALLOWED_CHOICES, "path"})
+MAX_PARAM_VALUE = 8192  # the longest value a suite test sends is a few thousand characters
+
+
+class SampleRefused(ValueError):
+    """A recorded sample asks for something a recheck never sends (another path, method, level)."""
 
 
 def _nonce(ex: Exchange) -> str | None:
@@ -80,6 +102,8 @@ def record_samples(
         req, resp = ex.request, ex.response
         if req is None or req.path != GET_REPLACE_TOKEN or resp is None or resp.truncated:
             continue
+        if any(k not in DOCUMENTED_PARAMS for k, _ in (*req.params, *req.query_on_post)):
+            continue  # a stranger's recheck sends only documented parameter names
         n = _nonce(ex)
         if n and nonces[n] > 1:
             continue
@@ -111,15 +135,58 @@ def _compact(req: ApiRequest | None, photo_id: str) -> dict[str, Any]:
     return data
 
 
-def request_from_sample(sample: dict[str, Any], photo_id: str) -> ApiRequest:
-    """The ApiRequest a recorded sample describes, with the reviewer's photo_id where it was the config's."""
-    data = sample["request"]
-    params = [(str(k), str(v)) for k, v in data.get("params", [])]
-    if data.get("config_photo_id"):
-        params.insert(0, ("photo_id", photo_id))
-    fields = {name: data[name] for name in _REQUEST_FIELDS if name in data}
+def _pairs(value: Any, what: str) -> tuple[tuple[str, str], ...]:
+    """``[[name, value], ...]`` of documented parameter names and bounded string values."""
+    if not isinstance(value, list):
+        raise SampleRefused(f"{what} is not a list of [name, value] pairs")
+    out = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise SampleRefused(f"{what} holds an entry that is not a [name, value] pair of strings")
+        name, val = pair
+        if name not in DOCUMENTED_PARAMS:
+            raise SampleRefused(f"{what} names parameter {printable(name, 60)}, not a documented one")
+        if len(val) > MAX_PARAM_VALUE:
+            raise SampleRefused(f"{what}: the value of {name} is {len(val)} characters long")
+        out.append((name, val))
+    return tuple(out)
+
+
+def request_from_sample(sample: Any, photo_id: str) -> ApiRequest:
+    """The get-replace-token request a recorded sample describes (SampleRefused for anything else).
+
+    Only parameter values and the suite's own choices (GET/POST, placement, level, a deliberately
+    bad signature) come from the sample; the path is always the documented endpoint, on whatever
+    target the caller's client is configured for, and ``photo_id`` is the reviewer's where the run
+    used its configured one.
+    """
+    data = sample.get("request") if isinstance(sample, dict) else None
+    if not isinstance(data, dict):
+        raise SampleRefused("the sample has no request object")
+    unknown = sorted(set(data) - _SAMPLE_KEYS)
+    if unknown:
+        raise SampleRefused(
+            f"the sample sets {printable(', '.join(unknown), 80)}, which a recheck never sends"
+        )
+    if data.get("path", GET_REPLACE_TOKEN) != GET_REPLACE_TOKEN:
+        raise SampleRefused(
+            f"the sample names path {printable(data.get('path'), 120)}; "
+            f"a recheck only requests {GET_REPLACE_TOKEN}"
+        )
+    fields: dict[str, Any] = {}
+    for name, allowed in _ALLOWED_CHOICES.items():
+        if name in data:
+            if data[name] not in allowed or isinstance(data[name], int) != isinstance(allowed[0], int):
+                raise SampleRefused(
+                    f"the sample's {name} {printable(data[name], 60)} is not one the suite uses"
+                )
+            fields[name] = data[name]
+    params = _pairs(data.get("params", []), "params")
+    if data.get("config_photo_id") is True:
+        params = (("photo_id", photo_id), *params)
     return ApiRequest(
-        params=tuple(params),
-        query_on_post=tuple((str(k), str(v)) for k, v in data.get("query_on_post", [])),
+        params=params,
+        query_on_post=_pairs(data.get("query_on_post", []), "query_on_post"),
+        path=GET_REPLACE_TOKEN,
         **fields,
     )
