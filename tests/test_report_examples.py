@@ -35,7 +35,9 @@ PACKAGE = "twentythree-replace-token-conformance"
 GITHUB = ("github-actions.yml", "github-actions-matrix.yml")
 # file -> its certify job
 GITLAB = {"gitlab-ci.yml": "conformance:staging", "gitlab-ci-matrix.yml": "conformance:targets"}
-ACTION_PIN = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+)*|[0-9a-f]{40})$")  # a release tag or a commit
+# a third-party action pinned by full commit SHA, its release tag in the comment after it
+ACTION_PIN = re.compile(r"^\s*-?\s*uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*\b")
+CONSTRAINTS = "ci/conformance/constraints.txt"  # the suite's constraints.txt, copied next to the configs
 REPORTS = ("report.html", "junit.xml", "results.json")
 
 
@@ -104,15 +106,22 @@ def test_the_schema_check_rejects_a_broken_copy(name: str, schema: str, tmp_path
 
 
 def assert_pinned_suite(spec: str) -> None:
-    """A PEP 508 direct reference to the suite at a tag or commit -- never ``pip install .``, which
-    only works inside this repository -- or a wheel file."""
+    """A PEP 508 direct reference to the suite at a commit of this repository (it has no release
+    tags: a copy naming one would fail to install) -- never ``pip install .``, which only works
+    inside this repository -- or a wheel file."""
     if spec.endswith(".whl"):
         return
     req = Requirement(spec)
     assert req.name == PACKAGE and req.url is not None
     assert req.url.startswith("git+https://"), req.url
     ref = req.url.rsplit("@", 1)[1]
-    assert re.fullmatch(r"v\d+\.\d+\.\d+|[0-9a-f]{40}", ref), f"not pinned to a tag or commit: {ref}"
+    tags = subprocess.run(["git", "-C", str(ROOT), "tag", "--list"], capture_output=True, text=True).stdout
+    assert re.fullmatch(r"[0-9a-f]{40}", ref) or ref in tags.split(), (
+        f"not a commit or a tag of the suite: {ref}"
+    )
+    if (ROOT / ".git").exists() and re.fullmatch(r"[0-9a-f]{40}", ref):
+        known = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{ref}^{{commit}}"], check=False)
+        assert known.returncode == 0, f"{ref} is no commit of this repository"
 
 
 def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
@@ -141,13 +150,18 @@ def test_github_job_runs_after_the_deploy_from_a_pinned_suite(name: str) -> None
     assert job["needs"] == "deploy" and "deploy" in workflow["jobs"]
     assert_pinned_suite(workflow["env"]["CONFORMANCE_SUITE"])
     (install,) = [s for s in job["steps"] if "pip install" in s.get("run", "")]
-    assert install["run"].endswith('pip install --disable-pip-version-check "$CONFORMANCE_SUITE"')
+    assert install["run"].endswith(
+        f'pip install --disable-pip-version-check -c {CONSTRAINTS} "$CONFORMANCE_SUITE"'
+    )
+    for w in workflow["jobs"].values():  # pip's cache keyed on the pinned versions, in every job
+        for setup in uses(w, "actions/setup-python"):
+            assert setup["with"]["cache"] == "pip" and setup["with"]["cache-dependency-path"] == CONSTRAINTS
     text = (EXAMPLES / name).read_text(encoding="utf-8")
     assert "pip install ." not in text and text.count("YOUR-GIT-HOST") == 1  # the one line to edit
-    for w in workflow["jobs"].values():
-        for step in w["steps"]:
-            if "uses" in step:
-                assert ACTION_PIN.match(step["uses"]), f"unpinned action {step['uses']}"
+    lines = [line for line in text.splitlines() if re.match(r"^\s*-?\s*uses:", line)]
+    assert len(lines) == sum("uses" in step for w in workflow["jobs"].values() for step in w["steps"])
+    for line in lines:
+        assert ACTION_PIN.match(line), f"not pinned by commit SHA with its tag: {line.strip()}"
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -242,7 +256,8 @@ def test_gitlab_include_runs_after_the_deploy_and_leaves_the_pipeline_alone(name
     assert job["stage"] in ("build", "test", "deploy")  # GitLab's default stages: exists unless renamed
     assert not job["image"].endswith("-slim")  # pip needs git for a git+https install
     assert_pinned_suite(job["variables"]["CONFORMANCE_SUITE"])
-    assert job["before_script"] == ['python -m pip install "$CONFORMANCE_SUITE"']
+    assert job["before_script"] == [f'python -m pip install -c {CONSTRAINTS} "$CONFORMANCE_SUITE"']
+    assert job["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"  # GitLab caches only there
     text = (EXAMPLES / name).read_text(encoding="utf-8")
     assert "pip install ." not in text and text.count("YOUR-GIT-HOST") == 1
     assert not set(job["variables"]) & set(staging_env_names())  # secrets stay in CI/CD settings
@@ -267,7 +282,9 @@ def test_gitlab_job_always_keeps_the_reports_and_caches_only_a_good_baseline(nam
     assert artifacts["when"] == "always"
     assert artifacts["paths"] == [f"{reports}/{f}" for f in REPORTS]
     assert artifacts["reports"]["junit"] == f"{reports}/junit.xml"
-    assert job["cache"]["when"] == "on_success" and job["cache"]["paths"] == [".conformance-baseline/"]
+    baseline, pip = job["cache"]
+    assert baseline["when"] == "on_success" and baseline["paths"] == [".conformance-baseline/"]
+    assert pip["key"] == {"files": [CONSTRAINTS]} and pip["paths"] == [".cache/pip/"]
 
 
 def test_gitlab_matrix_certifies_each_target_apart_and_merges_them() -> None:
@@ -276,7 +293,7 @@ def test_gitlab_matrix_certifies_each_target_apart_and_merges_them() -> None:
     assert len(axis["TARGET"]) >= 2
     assert job["environment"] == {"name": "$TARGET", "action": "verify"}  # per-target scoped secrets
     assert job["variables"]["CONFORMANCE_CONFIG"] == "ci/conformance/$TARGET.toml"
-    assert job["variables"]["REPORTS"] == "reports/$TARGET" and job["cache"]["key"].endswith("-$TARGET")
+    assert job["variables"]["REPORTS"] == "reports/$TARGET" and job["cache"][0]["key"].endswith("-$TARGET")
     # the same script as the single-target job (which the live test below runs)
     assert job["script"] == gitlab_job()["script"]
     merge = load("gitlab-ci-matrix.yml")["conformance:matrix"]

@@ -59,7 +59,8 @@ class RunExtras:
         if self.har_paths and state.client is not None:
             spool_dir = Path(tempfile.mkdtemp(prefix="conformance-har-"))
             weakref.finalize(self, shutil.rmtree, spool_dir, True)
-            self.recorder = HarRecorder(spool_dir / "exchanges.jsonl")
+            names = [name for name, _ in state.client.network.headers]  # --header: sent, never recorded
+            self.recorder = HarRecorder(spool_dir / "exchanges.jsonl", names)
             state.client.observers.append(self.recorder)
             self.plugins.append(HarCapture(self.recorder))
 

@@ -132,10 +132,13 @@ class HarRecorder:
 
     ``current`` names what is sending (the test's node ID and requirements, or the preflight); it
     is set by the suite's pytest hook. Thread-safe: ``send_many`` reports from worker threads.
+    ``session_headers`` are sent on every request but never recorded in an exchange (``--header``
+    values): each entry lists them by name, the value redacted.
     """
 
-    def __init__(self, spool: Path) -> None:
+    def __init__(self, spool: Path, session_headers: Sequence[str] = ()) -> None:
         self.spool = spool
+        self.session_headers = [[name, REDACTED] for name in session_headers]
         self.current: tuple[str, tuple[str, ...]] = ("preflight", ())
         self.count = 0
         self._lock = threading.Lock()
@@ -144,7 +147,9 @@ class HarRecorder:
 
     def __call__(self, exchange: Exchange) -> None:
         test, requirements = self.current
-        line = json.dumps(har_entry(exchange.to_dict(BODY_LIMIT), test, requirements), ensure_ascii=False)
+        data = exchange.to_dict(BODY_LIMIT)
+        data["request_headers"] = [*data["request_headers"], *self.session_headers]
+        line = json.dumps(har_entry(data, test, requirements), ensure_ascii=False)
         with self._lock:
             if self._stream is not None:
                 self._stream.write(line + "\n")
