@@ -63,6 +63,7 @@ class RunLimits:
     requests_per_second: float = 0.0  # 0 = uncapped
     timeout_seconds: float = 10.0
     max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 64 * 1024  # status line and headers of one answer; more fails as oversize
     run_deadline_seconds: float = 900.0
     concurrency: int = 8
 

@@ -383,6 +383,18 @@ def stream_body(ctx: Ctx) -> None:
             return
 
 
+def header_flood(count: int = 95, size: int = 65_000) -> Behaviour:
+    """The upstream's answer with ``count`` headers of ``size`` bytes added: about 6 MB of head per
+    answer, within ``http.client``'s own limits (100 lines of 64 KiB)."""
+    flood = [(f"X-Flood-{i}", "f" * size) for i in range(count)]
+
+    def behaviour(ctx: Ctx) -> None:
+        status, headers, body = ctx.proxy()
+        ctx.respond(body, status=status, headers=[*headers, *flood])
+
+    return behaviour
+
+
 def truncated(ctx: Ctx) -> None:
     """Content-Length larger than the body, then a clean close (FIN): the body is cut short."""
     status, headers, body = ctx.proxy()

@@ -75,6 +75,8 @@ def test_a_good_config_resolves_env_secrets(monkeypatch: pytest.MonkeyPatch) -> 
         ({"limits": {"request_budget": 2.5}}, "limits.request_budget"),
         ({"limits": {"concurrency": 0}}, "limits.concurrency"),
         ({"limits": {"max_body_bytes": -5}}, "limits.max_body_bytes"),
+        ({"limits": {"max_header_bytes": 0}}, "limits.max_header_bytes"),
+        ({"limits": {"max_header_bytes": 1.5}}, "limits.max_header_bytes"),
         ({"limits": {"requests_per_second": 1e-300}}, "limits.requests_per_second"),
         ({"limits": {"requests_per_second": math.inf}}, "limits.requests_per_second"),
         ({"limits": {"request_budget": True}}, "limits.request_budget"),

@@ -60,6 +60,7 @@ class RecordedResponse:
     truncated: bool = False
     elapsed_ms: float = 0.0
     body_bytes: int = -1  # bytes read from the wire (capped); -1 = len(body)
+    headers_truncated: bool = False  # the head went past max_header_bytes: headers are a prefix, no body
 
     def __post_init__(self) -> None:
         if self.body_bytes < 0:
@@ -107,14 +108,17 @@ class Exchange:
         if self.response is not None:
             body = self.response.body
             cut = len(body) > body_limit
+            headers, headers_cut = bounded_headers(self.response.headers)
             resp = {
                 "status": self.response.status,
-                "reason": self.response.reason,
-                "headers": [list(h) for h in self.response.headers],
+                "reason": _cut(self.response.reason, HEADER_VALUE_LIMIT),
+                "headers": headers,
+                "headers_truncated_in_report": headers_cut,
+                "headers_truncated_by_cap": self.response.headers_truncated,
                 "body": body[:body_limit].decode("utf-8", errors="replace"),
                 "body_bytes": max(len(body), self.response.body_bytes),
                 "body_truncated_in_report": cut or len(body) < self.response.body_bytes,
-                "body_truncated_by_cap": self.response.truncated,
+                "body_truncated_by_cap": self.response.truncated and not self.response.headers_truncated,
                 "elapsed_ms": round(self.response.elapsed_ms, 1),
             }
         return {
@@ -122,7 +126,7 @@ class Exchange:
             "logical": _logical_dict(self.request),
             "method": self.method,
             "url": self.url,
-            "request_headers": [list(h) for h in self.request_headers],
+            "request_headers": bounded_headers(self.request_headers)[0],
             "request_body": self.request_body[:body_limit],
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -131,6 +135,32 @@ class Exchange:
             "error_kind": self.error_kind,
             "retried": self.retried,
         }
+
+
+# What a record keeps of a head: a target may send 64 KiB of headers with every answer, and a
+# run's reports must stay a few MB whatever it sends.
+HEADERS_IN_REPORT = 8192  # characters of names and values per exchange
+HEADER_VALUE_LIMIT = 1024  # characters of one value (and of the reason phrase)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters)"
+
+
+def bounded_headers(headers: list[tuple[str, str]]) -> tuple[list[list[str]], bool]:
+    """The headers as records keep them (each value cut, at most HEADERS_IN_REPORT characters), and
+    whether anything was left out."""
+    kept: list[list[str]] = []
+    used = 0
+    for name, value in headers:
+        pair = [_cut(name, 256), _cut(value, HEADER_VALUE_LIMIT)]
+        used += len(pair[0]) + len(pair[1])
+        if used > HEADERS_IN_REPORT:
+            left = len(headers) - len(kept)
+            kept.append(["…", f"{left} more header{'s' * (left > 1)} not kept in the report"])
+            return kept, True
+        kept.append(pair)
+    return kept, any(len(n) > 256 or len(v) > HEADER_VALUE_LIMIT for n, v in headers)
 
 
 def _logical_dict(req: ApiRequest | None) -> dict[str, Any] | None:

@@ -47,6 +47,13 @@ def observe(exchange: Exchange, expected: Literal["xml", "json"] | None = None) 
     resp = exchange.response
     if resp is None:
         return Observation(exchange, None, exchange.error or "no response")
+    if resp.headers_truncated:
+        return Observation(
+            exchange,
+            None,
+            "response headers exceed the size cap (more than [limits] max_header_bytes of status "
+            "line and headers; the body was not read)",
+        )
     if resp.truncated:
         return Observation(
             exchange,

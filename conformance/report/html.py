@@ -109,6 +109,12 @@ def _exchange_view(ex: Mapping[str, Any]) -> dict[str, Any]:
             notes.append(f"the body was {size} bytes; results.json keeps only its first 16 KiB")
         if resp.get("body_truncated_by_cap"):
             notes.append("the target sent more than max_body_bytes; the suite stopped reading there")
+        if resp.get("headers_truncated_by_cap"):
+            notes.append(
+                "the target sent more than max_header_bytes of headers; the suite stopped reading there"
+            )
+        if resp.get("headers_truncated_in_report"):
+            notes.append("only a prefix of the headers is kept in the report")
         view["response"] = {
             "status": resp.get("status"),
             "reason": resp.get("reason", ""),

@@ -20,7 +20,8 @@ import requests
 
 from conformance.config import TargetConfig
 from conformance.model.exchange import ApiRequest, Exchange, RecordedResponse
-from conformance.transport.errors import TransportError, classify, is_timeout
+from conformance.transport.errors import TransportError, caused_by, classify, is_timeout
+from conformance.transport.headers import HeadTooLarge, header_cap
 from conformance.transport.network import NetworkOptions, proxies_for
 from conformance.transport.pacing import ClientStats, Pacer
 from conformance.transport.redaction import Redactor
@@ -200,7 +201,7 @@ class TargetClient:
         watch = WATCHDOG.arm(t0 + limit)
         phase = "no complete response head"
         try:
-            with watch:
+            with watch, header_cap(self.limits.max_header_bytes):
                 resp = self._session().request(
                     method,
                     url,
@@ -227,6 +228,8 @@ class TargetClient:
                         elapsed_ms=(time.monotonic() - t0) * 1000,
                     )
         except Exception as exc:
+            if self._record_oversize_head(exchange, exc, t0):  # the head went past max_header_bytes
+                return self._answered(exchange)
             # The watchdog, a socket timeout or the body loop's clock check (a TimeoutError), whichever
             # noticed first: the run deadline, not the target, is to blame when it was the shorter limit.
             if watch.fired or is_timeout(exc):
@@ -249,10 +252,37 @@ class TargetClient:
                 kind, message = classify(exc, url, self.config.ca_bundle)
             self._fail(exchange, message, kind, counts=not (retryable and kind == "connection"))
             raise TransportError(exchange.error or kind, kind, exchange) from None
+        return self._answered(exchange)
+
+    def _answered(self, exchange: Exchange) -> Exchange:
+        assert exchange.response is not None
         exchange.finished_at = time.time()
         self.pacer.succeeded(oversize=exchange.response.truncated)
         self._tell(exchange)
         return exchange
+
+    def _record_oversize_head(self, exchange: Exchange, exc: BaseException, t0: float) -> bool:
+        """An answer whose head exceeded max_header_bytes is recorded as an oversize answer.
+
+        Only the status and the headers read before the cap are kept, and no body: the checks see
+        an answer that fails as oversize, as one with a body over max_body_bytes does.
+        """
+        over = caused_by(exc, HeadTooLarge)
+        if over is None:
+            return False
+        status, reason, headers = over.parsed()
+        if status is None:  # not even a status line within the cap: a malformed answer
+            return False
+        exchange.response = RecordedResponse(
+            status=status,
+            reason=self.redactor.scrub(reason, short=False),
+            headers=[(k, self.redactor.scrub(v, short=False)) for k, v in headers],
+            body=b"",
+            truncated=True,
+            headers_truncated=True,
+            elapsed_ms=(time.monotonic() - t0) * 1000,
+        )
+        return True
 
     def _fail(self, exchange: Exchange, message: str, kind: str, *, counts: bool = True) -> None:
         exchange.error = self.redactor.scrub(message, short=False)

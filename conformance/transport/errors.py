@@ -9,11 +9,14 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
 
 from conformance.model.exchange import Exchange
+
+E = TypeVar("E", bound=BaseException)
 
 
 class TransportError(Exception):
@@ -50,6 +53,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
         ]
         todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
     return seen
+
+
+def caused_by(exc: BaseException, cls: type[E]) -> E | None:
+    """The first ``cls`` exception in ``exc``'s chain (requests and urllib3 wrap the original)."""
+    return next((e for e in _chain(exc) if isinstance(e, cls)), None)
 
 
 def is_timeout(exc: BaseException) -> bool:

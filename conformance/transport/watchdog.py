@@ -21,6 +21,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from conformance.transport.headers import CappedHTTPResponse
+
 _current = threading.local()  # the Watch of the exchange this thread is performing
 
 
@@ -127,6 +129,8 @@ def _watch_socket(sock: Any) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    response_class = CappedHTTPResponse  # the response head is read only up to its cap
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _watch_socket(sock)
@@ -138,6 +142,8 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    response_class = CappedHTTPResponse
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _watch_socket(sock)  # before the TLS handshake, so a dripping handshake is bounded too
