@@ -209,3 +209,56 @@ def test_a_one_character_secret_breaks_no_report_and_no_verdict(tmp_path: Path) 
     assert results["summary"]["verdict"] in html_report and "fal<redacted>e" not in html_report
     # The short secret still never stands alone in what was written (whole-token redaction).
     assert not re.search(r"(?<![A-Za-z0-9])s(?![A-Za-z0-9])", json.dumps(results["tests"]))
+
+
+def reflect_request_encoded(ctx: Ctx) -> None:
+    """A failing answer echoing the whole Authorization header, URL and body base64- and hex-encoded:
+    inside them the signature is percent-encoded, so its own encodings are not what shows."""
+    auth = ctx.req.header("Authorization") or ""
+    parts = []
+    for name, text in (("auth", auth), ("url", ctx.req.target), ("body", ctx.req.body.decode("latin-1"))):
+        raw = text.encode()
+        parts += [
+            f"{name}.b64={base64.b64encode(raw).decode()}",
+            f"{name}.b64url={base64.urlsafe_b64encode(b'x' + raw).decode()}",
+            f"{name}.hex={raw.hex()}",
+        ]
+    message = " ; ".join(parts)
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<response status="error" code="reflected" message='
+        + quoteattr(message)
+        + ' permission_level="write"/>'
+    ).encode()
+    ctx.respond(body, headers=[("Content-Type", "text/xml; charset=utf-8"), ("X-Echo", parts[0])])
+
+
+def header_search_forms(value: str) -> set[str]:
+    """The base64 (every alignment, both alphabets) and hex forms of the value percent-encoded."""
+    forms: set[str] = set()
+    for encoded in (quote(value, safe="~"), quote(quote(value, safe="~"), safe="~")):
+        raw = encoded.encode()
+        forms |= {raw.hex(), raw.hex().upper()}
+        for align in range(3):
+            core = base64.b64encode(b"\0" * align + raw).decode()[
+                -(-8 * align // 6) : (8 * (align + len(raw))) // 6
+            ]
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+def test_the_request_echoed_base64_or_hex_encoded_reaches_no_report(tmp_path: Path) -> None:
+    creds = distinctive_credentials("b")
+    secrets = [s for c in creds.values() for s in (c.consumer_secret, c.access_token_secret)]
+    out, signatures = reflecting_run(
+        tmp_path, reflect_request_encoded, creds, "auth or test_success_and_errors_are_http_200"
+    )
+    written = every_byte(out).decode("utf-8", errors="replace")
+    reports = {
+        name: (out.report_dir / name).read_text(encoding="utf-8") for name in ("report.html", "results.json")
+    }
+    assert "auth.b64=" in reports["results.json"] and "[redacted]" in reports["results.json"]
+    for needle in secrets + sorted(signatures):
+        for form in sorted(header_search_forms(needle) | search_forms(needle)):
+            assert form not in written, f"leaked: {form!r} (of {needle!r})"
+            for name, text in reports.items():
+                assert form not in text, f"{name}: {form!r} (of {needle!r})"

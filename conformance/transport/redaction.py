@@ -8,7 +8,9 @@ in any encoding. For every secret of the config and every signature the client s
 - its bytes in base64 and base64url (at each of the three alignments a longer encoded text may
   put it in) and in hex, lower and upper case;
 - each of those percent-encoded (once or twice, either case, ``+`` for space), JSON-escaped and
-  HTML/XML-escaped; mixes of those escapes are undone with a position map.
+  HTML/XML-escaped; mixes of those escapes are undone with a position map;
+- the base64 and hex forms of its percent-encoded text (as inside an Authorization header), so a
+  target echoing the whole header base64- or hex-encoded reveals nothing either.
 
 Redaction never works on a serialised document: results are redacted value by value
 (:meth:`Redactor.scrub_value`) before they are written, so the structure of results.json and
@@ -78,7 +80,7 @@ class Redactor:
             self._learn(signature)
 
     def _learn(self, value: str) -> None:
-        for needle in base_forms(value):
+        for needle in base_forms(value) | header_forms(value):
             if needle in self._origin:
                 continue
             self._origin[needle] = value
@@ -198,14 +200,22 @@ def base_forms(value: str) -> set[str]:
     byte alignments, so the value is found inside a longer encoded text too. A value shorter
     than :data:`MIN_ANYWHERE` gets its complete encodings instead (matched as whole tokens).
     """
-    raw = value.encode("utf-8")
     forms = {value, value[::-1]}
+    n = len(value)
+    if n >= MIN_ANYWHERE:
+        for cut in {n // 2, (n + 1) // 2}:
+            forms |= {value[:cut], value[cut:]}
+    return {f for f in forms | byte_forms(value) if f}
+
+
+def byte_forms(value: str) -> set[str]:
+    """The value's bytes in hex (both cases) and base64/base64url (see :func:`base_forms`)."""
+    raw = value.encode("utf-8")
+    forms: set[str] = set()
     n = len(value)
     if n >= 4:  # a shorter value's encodings are too short to tell from ordinary text
         forms |= {raw.hex(), raw.hex().upper()}
     if n >= MIN_ANYWHERE:
-        for cut in {n // 2, (n + 1) // 2}:
-            forms |= {value[:cut], value[cut:]}
         for align in range(3):
             encoded = base64.b64encode(b"\0" * align + raw).decode("ascii")
             first, last = -(-8 * align // 6), (8 * (align + len(raw))) // 6
@@ -216,6 +226,23 @@ def base_forms(value: str) -> set[str]:
             full = encode(raw).decode("ascii")
             forms |= {full, full.rstrip("=")}
     return {f for f in forms if f}
+
+
+def header_forms(value: str) -> set[str]:
+    """The base64/base64url and hex forms of the value as an Authorization header carries it.
+
+    A header holds the signature percent-encoded (RFC 5849, 3.5.1 and 3.6), and with PLAINTEXT the
+    secrets twice; a target that echoes the whole header base64- or hex-encoded then shows the
+    encoded bytes of *that* text, which the value's own encodings do not match. The percent-encoded
+    text itself needs no needle: escapes are undone before searching.
+    """
+    once = quote(value, safe="~")
+    if once == value or len(value) < MIN_ANYWHERE:
+        return set()
+    forms: set[str] = set()
+    for encoded in (once, quote(once, safe="~")):
+        forms |= byte_forms(encoded)
+    return forms
 
 
 def escaped_forms(value: str) -> set[str]:
