@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conformance.parse.schemas import json_validator
 from tests.hostile import (
     PHOTO_ID,
     Ctx,
@@ -28,6 +30,10 @@ ENV = secret_env(CREDS)
 FAST = ("--max-examples", "2", "--timeout", "5")
 ONE_TEST = ("-k", "test_write_level_gets_token")
 NOT_FOUND_PAGE = b"<!DOCTYPE html><html><head><title>404</title></head><body>Not Found</body></html>"
+REJECTED = (
+    "write credentials rejected (invalid_signature): check all four of [credentials.write]: "
+    "consumer_key, consumer_secret, access_token, access_token_secret"
+)
 INVALID_SIGNATURE = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<response status="error" code="invalid_signature" '
     b'message="bad signature" permission_level="anonymous"/>'
@@ -51,9 +57,19 @@ def _passed_partial_run(out: RunOutcome) -> bool:
 
 
 def _stopped_by_preflight(out: RunOutcome, line: str) -> None:
+    """Exit 2 with one line; results.json and junit.xml still say why, for CI (no verdict on the target)."""
     assert out.code == 2, out.stdout[-2000:] + out.stderr[-2000:]
     assert _stderr_lines(out) == [f"conformance: {line}"]
-    assert not (out.report_dir / "results.json").exists()
+    results = json.loads((out.report_dir / "results.json").read_text(encoding="utf-8"))
+    assert results["summary"]["verdict"] == "STOPPED" and results["summary"]["exit_code"] == 2
+    assert results["summary"]["stopped"] == {"by": "preflight", "reason": line}
+    assert results["tests"] == [] and results["summary"]["must_failed"] == []
+    assert {r["verdict"] for r in results["requirements"]} <= {"not-run", "not-in-profile"}
+    junit = ET.parse(out.report_dir / "junit.xml").getroot()
+    (case,) = junit.iter("testcase")
+    (error,) = case.iter("error")
+    assert case.get("name") == "preflight" and line in (error.get("message") or "")
+    assert list(json_validator("results.schema.json").iter_errors(results)) == []
 
 
 def test_a_wrong_consumer_secret_stops_after_the_two_preflight_requests(tmp_path: Path) -> None:
@@ -61,7 +77,7 @@ def test_a_wrong_consumer_secret_stops_after_the_two_preflight_requests(tmp_path
         config = _config(tmp_path, hs.base_url)
         env = {**ENV, "HOSTILE_WRITE_CONSUMER_SECRET": "not-the-secret-1234"}
         out = run_conformance(tmp_path, config, *FAST, env=env)
-    _stopped_by_preflight(out, "write credentials rejected: check consumer_secret / access_token_secret")
+    _stopped_by_preflight(out, REJECTED)
     # Signed in the header, then once more in the query before blaming the credentials.
     assert hs.count == 2
     assert hs.received[0].header("Authorization") is not None
@@ -73,7 +89,7 @@ def test_a_wrong_token_secret_is_the_same_one_line(tmp_path: Path) -> None:
         config = _config(tmp_path, hs.base_url)
         env = {**ENV, "HOSTILE_WRITE_TOKEN_SECRET": "not-the-token-secret-5678"}
         out = run_conformance(tmp_path, config, *FAST, *ONE_TEST, env=env)
-    _stopped_by_preflight(out, "write credentials rejected: check consumer_secret / access_token_secret")
+    _stopped_by_preflight(out, REJECTED)
     assert hs.count == 2
 
 

@@ -37,6 +37,14 @@ COMMANDS: dict[str, tuple[str, ModuleType]] = {
 }
 
 
+# Plain text for --help (the module docstring is reStructuredText, which a terminal shows as is).
+DESCRIPTION = (
+    "Conformance suite for the TwentyThree /api/photo/get-replace-token method: certify a server "
+    "(run), serve the reference or a faulty variant (serve), and work with the reports. "
+    "'conformance COMMAND --help' explains each command."
+)
+
+
 def version_text() -> str:
     """``conformance --version``: the suite version, the digest of the catalog it certifies against,
     then Python and each runtime dependency it runs with (what a bug report or a pin needs)."""
@@ -66,7 +74,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="conformance", description=DESCRIPTION)
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, module) in COMMANDS.items():

@@ -83,7 +83,11 @@ def _signature_refused(obs: Observation) -> bool:
 
 
 def _credentials_message(obs: Observation, state: RunState | None) -> str:
-    message = "write credentials rejected: check consumer_secret / access_token_secret"
+    # A target answers invalid_signature alike for an unknown key or token and for a wrong secret.
+    message = (
+        "write credentials rejected (invalid_signature): check all four of [credentials.write]: "
+        "consumer_key, consumer_secret, access_token, access_token_secret"
+    )
     skew = measure_skew(state.skew_samples if state is not None else [obs.exchange])
     if skew is not None and abs(skew) > CLOCK_SKEW_SUSPECT:
         message += (

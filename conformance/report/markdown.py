@@ -68,7 +68,9 @@ def run_summary(results: Mapping[str, Any], report_files: Sequence[str]) -> list
         f"{run.get('requests_sent', 0)} requests",
     ]
     lines += [" | ".join(facts), ""]
-    stopped = summary.get("stopped_by") or (run.get("preflight_error") if verdict == "UNREACHABLE" else None)
+    stopped = (summary.get("stopped") or {}).get("reason") or (
+        run.get("preflight_error") if verdict == "UNREACHABLE" else None
+    )
     if stopped:
         lines += [f"**Stopped:** {cell(stopped, 1000)}", ""]
     failures = must_failures(results) if summary.get("must_failed") else []
