@@ -151,7 +151,13 @@ def test_usage_errors(tmp_path: Path) -> None:
     bogus = tmp_path / "x.json"
     bogus.write_text('{"hello": 1}')
     proc = conformance("matrix", str(bogus), "--report-dir", str(tmp_path / "o"))
-    assert proc.returncode == 2 and "not a conformance results.json" in proc.stderr
+    assert proc.returncode == 2 and "not a results document this suite reads" in proc.stderr
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    proc = conformance("matrix", str(deep), "--report-dir", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "nested too deep" in proc.stderr and "Traceback" not in proc.stderr
+    proc = conformance("matrix", str(bogus), "--label", "x", "--report-dir", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "--label x: expected NAME=PATH" in proc.stderr
     proc = conformance("matrix", str(bogus), "--demo")
     assert proc.returncode == 2 and "one of them" in proc.stderr
 
@@ -176,9 +182,8 @@ def hostile_copy(live: Live, tmp_path: Path) -> Path:
     results = json.loads(live.results["unsigned"].read_text())
     evil = copy.deepcopy(results)
     evil["target"]["base_url"] = f"javascript:alert(1)//{HOSTILE}"
-    evil["target"]["bounds_policy"] = HOSTILE
-    evil["summary"]["verdict"] = HOSTILE
-    evil["requirements"][0]["summary"] = HOSTILE
+    evil["target"]["config"] = HOSTILE
+    evil["requirements"][0]["summary"] = HOSTILE  # never shown: summaries come from the suite's catalog
     d = tmp_path / HOSTILE.replace("/", "_")
     d.mkdir()
     (d / "results.json").write_text(json.dumps(evil))
@@ -289,3 +294,50 @@ def test_browser_runs_no_script_from_a_hostile_implementation(live: Live, tmp_pa
     dom = parse(proc.stdout)
     assert dom.tags["script"] == 0 and dom.tags["img"] == 0
     assert not [a for a in dom.attrs if a[1].startswith("on")]
+
+
+def test_a_hostile_file_listed_first_cannot_relabel_anothers_rows(live: Live, tmp_path: Path) -> None:
+    """It calls every requirement a SHOULD and its own failed MUST a pass: rows and verdicts ignore it."""
+    evil = json.loads(live.results["unsigned"].read_text())
+    for r in evil["requirements"]:
+        r["level"], r["group"] = "SHOULD", "MISC"
+        if r["verdict"] == "fail":
+            r["verdict"] = "pass"
+    evil["summary"].update(verdict="CONFORMANT", exit_code=0, must_failed=[], must_not_passed=[])
+    first = tmp_path / "evil" / "results.json"
+    first.parent.mkdir()
+    first.write_text(json.dumps(evil))
+    out = tmp_path / "out"
+    proc = conformance(
+        "matrix", str(first), str(live.results["unsigned"]), "--label", f"honest={live.results['unsigned']}",
+        "--report-dir", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    matrix = json.loads((out / "matrix.json").read_text())
+    evil_col, honest = matrix["implementations"]
+    assert honest["name"] == "honest" and honest["totals"]["must_failed"] >= 1
+    assert evil_col["verdict"] == "NOT CONFORMANT" and evil_col["claimed_verdict"] == "CONFORMANT"
+    assert evil_col["disagrees_with_own_records"] and not honest["disagrees_with_own_records"]
+    assert evil_col["totals"] == honest["totals"]
+    row = _row(matrix, "AUTH-UNSIGNED-DENIED")
+    assert (
+        row["level"] == "MUST"
+        and row["group"] == "AUTH"
+        and [c["verdict"] for c in row["cells"]] == ["fail"] * 2
+    )
+    assert "DISAGREES WITH ITS OWN RECORDS" in proc.stdout.splitlines()[0]
+    assert "it disagrees with its own records" in (out / "matrix.html").read_text()
+
+
+def test_certificates_are_columns_verified_with_the_reviewers_keys(certified: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    trusted = conformance("matrix", str(certified.bundle), "--public-key", str(certified.public_key),
+                          "--report-dir", str(out))  # fmt: skip
+    assert trusted.returncode == 0, trusted.stderr
+    col = json.loads((out / "matrix.json").read_text())["implementations"][0]
+    assert col["name"] == certified.server.base_url  # a certificate's column is named after its target
+    assert col["evidence"].startswith("verified certificate, signed by") and col["signer"]
+    untrusted = conformance("matrix", str(certified.bundle), "--report-dir", str(out))
+    col = json.loads((out / "matrix.json").read_text())["implementations"][0]
+    assert untrusted.returncode == 0 and col["evidence"].startswith("certificate, origin unproven")
+    assert col["signer"] is None

@@ -10,19 +10,11 @@ import pytest
 
 from conformance.commands.cli import main
 from conformance.report.diff import diff_results
+from tests.results_docs import results_doc
 
 
 def results(verdicts: dict[str, str], levels: dict[str, str] | None = None) -> dict[str, Any]:
-    levels = levels or {}
-    return {
-        "format": 1,
-        "summary": {"verdict": "?"},
-        "run": {"profile": "core"},
-        "integrity": {"catalog_sha256": "c" * 64},
-        "requirements": [
-            {"id": rid, "level": levels.get(rid, "MUST"), "verdict": v} for rid, v in verdicts.items()
-        ],
-    }
+    return results_doc(verdicts, levels)
 
 
 def write(tmp_path: Path, name: str, data: dict[str, Any]) -> str:
@@ -116,7 +108,8 @@ def test_first_verified_pass_is_not_a_fix(old: str, kind: str) -> None:
 
 
 def _targeted(data: dict[str, Any], base_url: str, profile: str = "core") -> dict[str, Any]:
-    return {**data, "target": {"base_url": base_url}, "run": {"profile": profile}}
+    data["target"]["base_url"], data["run"]["profile"] = base_url, profile
+    return data
 
 
 def test_markdown_is_a_table_a_pr_comment_can_show(
@@ -166,3 +159,37 @@ def test_text_names_a_different_target(tmp_path: Path, capsys: pytest.CaptureFix
     b = write(tmp_path, "new", _targeted(results({"A-ONE": "pass"}), "https://b.example"))
     assert main(["report", "diff", a, b]) == 0
     assert "note: the two runs targeted different base URLs" in capsys.readouterr().out
+
+
+def test_the_catalog_decides_levels_and_strangers_text_is_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file calling a catalog MUST a SHOULD does not hide its regression; control characters are shown."""
+    relabelled = {"AUTH-UNSIGNED-DENIED": "SHOULD"}
+    a = write(tmp_path, "old", results({"AUTH-UNSIGNED-DENIED": "pass"}, relabelled))
+    new = results({"AUTH-UNSIGNED-DENIED": "fail"}, relabelled)
+    new["target"]["base_url"] = "https://x.example/\x1b[2J\rno MUST regressed"
+    b = write(tmp_path, "new", new)
+    assert main(["report", "diff", a, b]) == 1
+    out = capsys.readouterr().out
+    assert "MUST regressions: AUTH-UNSIGNED-DENIED" in out
+    assert "\x1b" not in out and "\r" not in out and "\\x1b[2J\\rno MUST regressed" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        ("[]", "[] is not of type 'object'"),
+        ('{"format": 1, "summary": []}', "not a results document this suite reads"),
+    ],
+)
+def test_malformed_files_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    good = write(tmp_path, "old", results({"A-ONE": "pass"}))
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    assert main(["report", "diff", good, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -1,8 +1,9 @@
 """``conformance matrix``: run several targets side by side, or merge finished runs, into one matrix.
 
-- ``conformance matrix results/*.json`` merges finished runs (CI matrix jobs run targets in
-  parallel; one job merges them). No scheduler: any job runner that leaves a results.json per
-  target will do.
+- ``conformance matrix results/*.json certs/*.zip`` merges finished runs (CI matrix jobs run
+  targets in parallel; one job merges them) and certificates, each verified with the reviewer's
+  trust anchors (``--public-key``, ``--allowed-signers``). No scheduler: any job runner that leaves
+  a results.json per target will do. ``--label NAME=PATH`` names a column.
 - ``conformance matrix --config a.toml --config b.toml`` runs ``conformance run`` for each target
   as a subprocess (so each keeps its own request budget, rate cap and deadline, and one crashing
   target cannot take another down), ``--jobs`` at a time, each into ``REPORT_DIR/<name>/``.
@@ -25,11 +26,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.commands.common import add_list_option, err, run_argv
+from conformance.commands.common import UsageError, add_list_option, err, run_argv
 from conformance.commands.selftest_cases import Case, all_cases, representative_subset
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from conformance.model.text import printable
 from conformance.reference.server import ReferenceServer, write_target_config
+from conformance.report.certificate import CertificateError
 from conformance.report.matrix import Implementation, MatrixError, load_implementation, write_matrix
+from conformance.report.trust import load_anchors
 from conformance.suite.options import PROFILES, SETTINGS_PROFILES, new_seed
 
 COMMAND = "conformance matrix"
@@ -43,7 +47,12 @@ class Target:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", nargs="*", help="results.json files of finished runs to merge")
+    parser.add_argument(
+        "results", nargs="*", help="results.json files of finished runs, or certificate.zip bundles, to merge"
+    )
+    add_list_option(parser, "--label", "NAME=PATH", "the column name of the input at PATH (repeatable)")
+    add_list_option(parser, "--public-key", "FILE", "a PEM Ed25519 key trusted to sign certificates")
+    add_list_option(parser, "--allowed-signers", "FILE", "trusted keys bound to target patterns")
     add_list_option(parser, "--config", "FILE", "a target to run (repeatable)")
     parser.add_argument(
         "--demo", action="store_true", help="the reference, its conformant variants, a few faults"
@@ -64,6 +73,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rps", type=float, default=None, help="requests per second cap of each target")
     parser.add_argument("--certify", action="store_true", help="ask each run for a certificate (--demo does)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one target's run may take")
+
+
+def _labels(given: Sequence[str], inputs: Sequence[str]) -> dict[str, str]:
+    """``--label NAME=PATH`` as PATH -> NAME; UsageError for a malformed one or an unknown PATH."""
+    out = {}
+    for item in given:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--label {printable(item, 80)}: expected NAME=PATH")
+        if path not in inputs:
+            raise UsageError(f"--label {printable(item, 80)}: {printable(path, 80)} is not one of the inputs")
+        out[path] = name
+    return out
 
 
 def _dir_name(name: str) -> str:
@@ -179,8 +201,14 @@ def main(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else new_seed()
     started = time.monotonic()
     try:
+        labels = _labels(args.label, args.results)
+        anchors = load_anchors(args.public_key, args.allowed_signers)
+    except (UsageError, CertificateError) as exc:
+        err(str(exc), COMMAND)
+        return EXIT_USAGE
+    try:
         if args.results:
-            impls = [load_implementation(p, report_dir) for p in args.results]
+            impls = [load_implementation(p, report_dir, labels.get(p), anchors=anchors) for p in args.results]
         elif args.config:
             missing = [c for c in args.config if not Path(c).is_file()]
             if missing:
@@ -201,12 +229,16 @@ def main(args: argparse.Namespace) -> int:
         err("no implementation produced results", COMMAND)
         return EXIT_FAILED
     json_path, html_path, matrix = write_matrix(impls, report_dir)
+    for notice in matrix["notices"]:
+        print(f"note: {printable(notice, 500)}")
     for col in matrix["implementations"]:
         t = col["totals"]
+        own = "; DISAGREES WITH ITS OWN RECORDS" if col["disagrees_with_own_records"] else ""
         print(
-            f"{col['name']:<36} {col['verdict']:<16} MUST {t['must_passed']} passed, "
+            f"{printable(col['name'], 60):<36} {col['verdict']:<16} MUST {t['must_passed']} passed, "
             f"{t['must_failed']} failed, "
-            f"{t['must_unverified']} not verified; bounds {col['bounds_policy']}"
+            f"{t['must_unverified']} not verified; bounds {col['bounds_policy']}; "
+            f"{printable(col['evidence'], 200)}{own}"
         )
     print(
         f"{len(impls)} implementations, {matrix['disagreements']} requirements where they disagree "

@@ -104,12 +104,10 @@ def verify_members(
         v.problems.append(str(exc))
         return v
     v.certificate = cert
-    if not _check_suite(v, cert):
-        return v  # another catalog: its requirements cannot be judged under ours
+    same_catalog = _check_suite(v, cert)
     _check_manifest(v, members, cert)
-    results = _results(v, members, cert)
-    if results is not None:
-        v.results = results
+    results = v.results = _results(v, members, cert)
+    if results is not None and same_catalog:  # under another catalog its verdicts cannot be re-derived
         rederived = rederive(results)
         v.problems.extend(f"results.json: {p}" for p in rederived.problems)
         _check_against_evidence(v, cert, results, rederived)

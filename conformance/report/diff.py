@@ -14,13 +14,15 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from conformance.catalog import load_catalog
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from conformance.model.finding import ABSENT
+from conformance.model.text import printable
 from conformance.report.markdown import cell, code, table
 from conformance.report.rendering import verdict_label
+from conformance.results.untrusted import UntrustedInputError, load_results_file
 
 REGRESSED = ("fail", "error")
 UNVERIFIED = ("blocked", "skip", "not-run", "not-judged", "untested")
@@ -62,14 +64,19 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]
     """Requirement verdict changes, in the new run's catalog order (removed ones last)."""
     before = {r["id"]: r for r in old.get("requirements") or ()}
     after = {r["id"]: r for r in new.get("requirements") or ()}
+    catalog = load_catalog()
+
+    def level(rid: str, req: Mapping[str, Any]) -> str:  # the suite's catalog decides, not the file
+        return catalog[rid].level if rid in catalog else str(req.get("level", ""))
+
     changes = []
     for rid, req in after.items():
         prev = before.get(rid)
         old_verdict = prev["verdict"] if prev else None
         if old_verdict != req["verdict"]:
-            changes.append(Change(rid, req.get("level", ""), old_verdict, req["verdict"]))
+            changes.append(Change(rid, level(rid, req), old_verdict, req["verdict"]))
     changes += [
-        Change(rid, r.get("level", ""), r["verdict"], None) for rid, r in before.items() if rid not in after
+        Change(rid, level(rid, r), r["verdict"], None) for rid, r in before.items() if rid not in after
     ]
     return changes
 
@@ -233,23 +240,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: str) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
-        raise ValueError(f"{path}: not a conformance results.json (no 'requirements' list)")
-    for n, req in enumerate(data["requirements"], 1):  # diff_results reads both keys of every entry
-        for key in ("id", "verdict"):
-            if not isinstance(req, dict) or not isinstance(req.get(key), str):
-                raise ValueError(f"{path}: not a conformance results.json (requirement #{n} has no {key!r})")
-    return data
-
-
 def main(args: argparse.Namespace) -> int:
     if getattr(args, "report_command", None) != "diff":
         return EXIT_USAGE
-    try:
-        old, new = _load(args.old), _load(args.new)
-    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+    try:  # size-capped, depth-capped, validated against results.schema.json
+        old, new = load_results_file(args.old), load_results_file(args.new)
+    except UntrustedInputError as exc:
         print(f"conformance report diff: {exc}", file=sys.stderr)
         return EXIT_USAGE
     changes = diff_results(old, new)
@@ -258,5 +254,5 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(as_json(old, new, changes), indent=2))
     else:
         for line in (render_markdown if fmt == "markdown" else render)(old, new, changes):
-            print(line)
+            print(printable(line, None))  # the files are anyone's: no control character reaches the terminal
     return EXIT_FAILED if any(c.regression for c in changes) else EXIT_OK
