@@ -68,7 +68,10 @@ def test_failure_message_is_the_finding_then_replay_then_report(faulted_run: Run
     assert "expected: 1440" in message and "observed: '1439'" in message
     replay = message.index("replay: conformance replay --config target.toml")
     assert "--requirement PARAMS-VALID-MINUTES-RANGE --check check_numeric_field" in message
-    assert replay < message.index("report: ") and message.rstrip().endswith("report.html")
+    # the requirement's row in report.html, relative to the report dir: valid in a downloaded artifact
+    assert replay < message.index("report: ")
+    assert message.rstrip().endswith(" | report: report.html#req-PARAMS-VALID-MINUTES-RANGE")
+    assert str(faulted_run.report) not in message + (failure.text or "")
     body = failure.text or ""
     assert body.index("expected: 1440") < body.index("conformance replay") < body.index("full evidence:")
 

@@ -37,7 +37,9 @@ def _finding_text(f: Mapping[str, Any]) -> list[str]:
 
 
 def failure_text(rec: Mapping[str, Any], target: Mapping[str, Any], report: str) -> tuple[str, str]:
-    """(message, body) for a failing test: findings with expected/observed, replay, report path."""
+    """(message, body) for a failing test: findings with expected/observed, replay, and the link to the
+    requirement in report.html relative to the report dir (``report.html#req-ID``, next to junit.xml),
+    never a path on the machine that ran it (a CI runner's workspace means nothing in the artifact)."""
     errors = [f for f in rec.get("findings") or () if f.get("severity", "error") == "error"]
     lines: list[str] = []
     for f in errors:
@@ -48,11 +50,13 @@ def failure_text(rec: Mapping[str, Any], target: Mapping[str, Any], report: str)
     repro = build_reproduction(first.get("exchange"), target, first) if first else None
     if repro is not None:
         lines += ["", "reproduce (re-judges the answer: exit 1 while it still fails):", repro.text]
-    lines += ["", f"full evidence: {report}"]
+    rid = (first or {}).get("requirement") or next(iter(rec.get("requirements") or ()), "")
+    link = f"{Path(report).name}#req-{rid}" if rid else Path(report).name
+    lines += ["", f"full evidence: {link} (in the report directory, next to junit.xml)"]
     message = " | ".join(_finding_text(first)) if first else lines[0]
     if repro is not None:
         message += f" | replay: {repro.command}"
-    message += f" | report: {report}"
+    message += f" | report: {link}"
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - 1] + "…"
     return message, "\n".join(lines)
