@@ -72,3 +72,32 @@ def test_the_index_names_the_checks_a_requirement_is_judged_by() -> None:
         "FORMAT-CALLBACK-SAFE"
     ]
     assert all(checks[rid] for rid in load_catalog()), "a requirement judged by no registered check"
+
+
+def test_the_general_documents_audit_names_real_requirements_and_covers_every_section() -> None:
+    """Each audited promise of index.md's general sections and oauth.md names catalog requirements or
+    says why it is not checked; every general section is audited; the audit is in the document."""
+    from conformance.catalog.audit import load_audit
+
+    catalog = load_catalog()
+    audit = load_audit()
+    for row in audit:
+        assert row.requirements or row.position, row
+        assert set(row.requirements) <= set(catalog), row
+        assert row.doc in ("index.md", "oauth.md"), row
+    sections = {row.section.split(" (")[0] for row in audit if row.doc == "index.md"}
+    assert {
+        "Requests",
+        "Authentication",
+        "Responses",
+        "Response formats",
+        "Permission levels",
+        "Caching",
+    } <= sections
+    named = {rid for row in audit for rid in row.requirements}
+    assert {"AUTH-REALM-IGNORED", "FORMAT-UTF8-LABEL"} <= named  # the requirements the audit added
+    document = render_markdown(collect_test_index(), checks_by_requirement(load_index()))
+    assert "## Promises of the general documentation" in document
+    assert sum(line.startswith(("| index.md |", "| oauth.md |")) for line in document.splitlines()) == len(
+        audit
+    )

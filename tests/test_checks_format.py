@@ -241,6 +241,24 @@ CASES = [
         set(),
         {R},
     ),
+    # -- UTF-8 out: every label of the encoding says UTF-8 (or there is none) -------------------
+    row(
+        "utf8_label-pass-utf8", lambda: checks.check_utf8_label(obs(xml_ok(), ctype="text/xml; charset=UTF8"))
+    ),
+    row("utf8_label-pass-no-labels", lambda: checks.check_utf8_label(obs(xml_ok(), ctype="text/xml"))),
+    row(
+        "utf8_label-fail-latin1-charset",
+        lambda: checks.check_utf8_label(
+            obs(wrapped(json_ok_doc()), "json", ctype="text/javascript; charset=ISO-8859-1")
+        ),
+        {R},
+    ),
+    row(
+        "utf8_label-fail-xml-declaration",
+        lambda: checks.check_utf8_label(obs(b'<?xml version="1.0" encoding="windows-1252"?>' + xml_ok())),
+        {R},
+    ),
+    row("utf8_label-na-no-response", lambda: checks.check_utf8_label(obs(None)), NA),
     # -- a refusal where a position accepts one: only the documented code ----------------------
     row(
         "refused_as-pass-invalid-input",
@@ -568,6 +586,7 @@ def test_every_check_in_this_area_has_a_pass_a_fail_and_a_not_applicable_row() -
         "echo",
         "echo_or_refused",
         "refused_as",
+        "utf8_label",
         "formats_agree",
         "name_not_reflected",
     ):

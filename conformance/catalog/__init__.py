@@ -14,6 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from conformance.catalog.audit import render_audit
+
 GROUP_ORDER = (
     "AUTH",
     "HTTP",
@@ -118,4 +120,6 @@ def render_markdown(
             if checks is not None:
                 lines.append(f"- Checks: {'; '.join(checks.get(req.id, [])) or 'none'}")
             lines.append("")
+    if test_index is not None:  # the full document (--with-tests) carries the audit of the general docs
+        lines += render_audit()
     return "\n".join(lines)

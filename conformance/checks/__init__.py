@@ -30,7 +30,7 @@ from conformance.checks.envelope import (
     check_status_ok,
     check_well_formed,
 )
-from conformance.checks.formats import check_formats_agree, check_json_wrapper
+from conformance.checks.formats import check_formats_agree, check_json_wrapper, check_utf8_label
 from conformance.checks.injection import check_name_not_reflected, is_js_name
 from conformance.checks.params import check_bounds_policy, check_numeric_field, check_within_bounds
 from conformance.checks.registry import CHECKS, Outcome, bound, findings_of
@@ -86,6 +86,7 @@ __all__ = [
     "check_tokens_entropy_recommended",
     "check_tokens_unique",
     "check_tokens_unpredictable",
+    "check_utf8_label",
     "check_valid_until",
     "check_well_formed",
     "check_within_bounds",

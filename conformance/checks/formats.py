@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from conformance.checks.registry import Outcome, check, fail, not_applicable, quoted
 from conformance.model.finding import Finding, shown
 from conformance.parse.observation import Observation
@@ -69,3 +71,39 @@ def check_formats_agree(xml: Observation, json_: Observation) -> Outcome:
                 )
             )
     return findings
+
+
+_CHARSET = re.compile(r""";\s*charset\s*=\s*["']?([^"';\s]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
+_UTF8_NAMES = ("utf-8", "utf8")
+
+
+@check("answer labelled with another charset than UTF-8")
+def check_utf8_label(obs: Observation) -> Outcome:
+    """Every label of the answer's encoding says UTF-8: the Content-Type's charset and an XML
+    declaration's encoding, each when present (without them UTF-8 is XML's and JSON's default).
+
+    The documents promise UTF-8 out (index.md, Requests); a client decodes by the label first, so a
+    UTF-8 body labelled ISO-8859-1 reaches it as mojibake even though the bytes are right.
+    """
+    resp = obs.exchange.response
+    if resp is None:
+        return not_applicable("check_utf8_label", "no response")
+    labels = []
+    charset = _CHARSET.search(resp.header("Content-Type") or "")
+    if charset:
+        labels.append(("Content-Type charset", charset.group(1)))
+    declared = _XML_ENCODING.match(resp.body.lstrip(b"\xef\xbb\xbf"))
+    if declared:
+        labels.append(("XML declaration encoding", declared.group(1).decode("ascii", "replace")))
+    return [
+        fail(
+            "check_utf8_label",
+            f"the {where} says {value!r}: a client decodes the UTF-8 answer as something else",
+            obs.exchange,
+            "UTF-8 (or no label)",
+            value,
+        )
+        for where, value in labels
+        if value.strip().lower() not in _UTF8_NAMES
+    ]

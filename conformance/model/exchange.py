@@ -31,6 +31,7 @@ class ApiRequest:
     query_on_post: tuple[tuple[str, str], ...] = ()
     sign_query_on_post: bool = True
     tamper: bool = False
+    realm: str = ""  # an Authorization header realm, as oauth.md's example sends (never signed)
 
     def but(self, **changes: Any) -> ApiRequest:
         """Copy with dataclass fields changed (auth, http_method, placement, ...)."""

@@ -184,7 +184,8 @@ def authenticate(
         raise AuthError("unknown access token for this consumer")
 
     # All parameters except realm and the signature itself, from every place (RFC 5849 3.4.1.3).
-    header_sig = [(k, v) for k, v in header if k not in ("realm", "oauth_signature")]
+    unsigned = ("oauth_signature",) if behaviour.fault("realm_signed") else ("realm", "oauth_signature")
+    header_sig = [(k, v) for k, v in header if k not in unsigned]
     signed = (
         [(k, v) for k, v in query if k != "oauth_signature"]
         + header_sig

@@ -31,10 +31,12 @@ def sign(
     placement: Placement,
     *,
     tamper: bool = False,
+    realm: str = "",
 ) -> tuple[str, dict[str, str], str | None]:
     """Sign a request with OAuth 1.0a HMAC-SHA1 via oauthlib, in the given placement.
 
-    Returns (url, headers, body); ``tamper`` signs with a wrong consumer secret.
+    Returns (url, headers, body); ``tamper`` signs with a wrong consumer secret; ``realm`` goes into
+    the Authorization header unsigned, as RFC 5849 and oauth.md (Multipart forms) say.
     """
     client = oauth1.Client(
         cred.consumer_key,
@@ -42,6 +44,7 @@ def sign(
         resource_owner_key=cred.access_token,
         resource_owner_secret=cred.access_token_secret,
         signature_type=_SIGNATURE_TYPES[placement],
+        realm=realm or None,
     )
     form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
     if body:
