@@ -4,7 +4,11 @@ preflight-stopped run that still tells CI why (results.json, junit.xml and the j
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import pytest
 from conformance.commands.cli import build_parser
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.markdown import append_step_summary, cell, code, run_summary
+from conformance.report.reproduce import program
 from tests.suite_runs import run_suite, write_config
 
 RST_MARKUP = re.compile(r"``|:(class|func|meth|mod|data|attr):`")
@@ -93,3 +98,39 @@ def test_a_preflight_stop_reaches_the_job_summary(tmp_path: Path, photo: str) ->
     assert text.startswith("### Conformance: STOPPED")
     assert f"**Stopped:** photo\\_id {photo} does not exist on the target" in text
     assert "report.html" not in text and "junit.xml`" in text and "results.json`" in text
+
+
+SCRIPT = Path(sys.executable).parent / "conformance"  # the console script this checkout installed
+
+
+def test_replay_commands_name_the_program_the_user_ran(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # `conformance` is not on PATH
+    monkeypatch.chdir(tmp_path)
+    assert program(str(SCRIPT)) == str(SCRIPT)
+    monkeypatch.chdir(SCRIPT.parent.parent)
+    assert program(str(SCRIPT)) == f"{SCRIPT.parent.name}/conformance"  # as README's .venv/bin/conformance
+    monkeypatch.setenv("PATH", str(SCRIPT.parent))  # on PATH and the same program: the plain word
+    assert program(str(SCRIPT)) == "conformance"
+    assert program("/usr/lib/python3/site-packages/pytest/__main__.py") == "conformance"
+
+
+def test_a_run_by_path_prints_replay_commands_that_work_as_pasted(tmp_path: Path) -> None:
+    """README's quick start runs .venv/bin/conformance without activating the venv."""
+    with ReferenceServer(ReferenceSettings(faults=frozenset({"unsigned_gets_token"}))) as server:
+        write_config(tmp_path / "t.toml", server)
+        path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != str(SCRIPT.parent))
+        proc = subprocess.run(
+            [str(SCRIPT), "run", "--config", "t.toml", "--requirement", "AUTH-UNSIGNED-DENIED",
+             "--max-examples", "2", "--report-dir", str(tmp_path / "r")],
+            cwd=tmp_path, env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (line,) = [line.strip() for line in proc.stdout.splitlines() if " replay --config" in line]
+    argv = shlex.split(line)
+    assert argv[:4] == [str(SCRIPT), "replay", "--config", "t.toml"]
+    with ReferenceServer(ReferenceSettings(faults=frozenset({"unsigned_gets_token"}))) as server:
+        write_config(tmp_path / "t.toml", server)
+        again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.returncode in (0, 1) and "replace_token" in again.stdout  # it ran: a 127 would not

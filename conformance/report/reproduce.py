@@ -9,9 +9,13 @@ command names the config, and the config reads its secrets from environment vari
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from conformance.parse.forms import multipart_parts
@@ -80,6 +84,28 @@ def _printable(text: str) -> bool:
     return all(ch.isprintable() for ch in text)
 
 
+def program(argv0: str | None = None) -> str:
+    """The word that starts the printed ``conformance`` commands: ``conformance`` when that runs this
+    program, else the program the user actually ran (``.venv/bin/conformance`` after README's quick
+    start, where ``conformance`` is not on PATH), so a pasted command works in the same shell.
+
+    Only a ``conformance`` script counts: under ``python -m conformance`` or plain pytest the word
+    stays ``conformance``.
+    """
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if not argv0 or Path(argv0).name != "conformance":
+        return "conformance"
+    found = shutil.which("conformance")
+    if found and os.path.realpath(found) == os.path.realpath(argv0):
+        return "conformance"
+    ran = Path(argv0).absolute()
+    try:
+        relative = ran.relative_to(Path.cwd())
+    except ValueError:
+        return str(ran)
+    return str(relative) if len(relative.parts) > 1 else f"./{relative}"  # ./x: never a PATH lookup
+
+
 def replay_argv(
     logical: Mapping[str, Any], config: str, requirement: str | None = None, check: str | None = None
 ) -> list[str]:
@@ -89,7 +115,7 @@ def replay_argv(
     and exits 1 while it still fails. Parameters holding a control character go as ``--params-json``
     (JSON escapes are printable ASCII): the command stays POSIX-sh safe and lossless.
     """
-    argv = ["conformance", "replay", "--config", config]
+    argv = [program(), "replay", "--config", config]
     if requirement:
         argv += ["--requirement", requirement]
     if check:
