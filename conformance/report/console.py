@@ -208,11 +208,11 @@ class Progress:
             parts.append(paint(f"{failed} failed", "red", self.color))
         if counts.get("not-run"):
             parts.append(paint(f"{counts['not-run']} not run", "yellow", self.color))
+        if counts.get("not-judged"):  # passed, but its checks applied to none of its answers
+            parts.append(paint(f"{counts['not-judged']} not judged", "yellow", self.color))
         if counts.get("skip"):
             parts.append(f"{counts['skip']} skipped")
         state = ", ".join(parts) if parts else paint("ok", "green", self.color)
-        if counts.get("not-judged"):  # passed, but its checks applied to none of its answers
-            parts.append(paint(f"{counts['not-judged']} not judged", "yellow", self.color))
         width = max((len(g) for g in self.totals), default=8)
         return (
             f"  {group:<{width}}  {len(verdicts):>3}/{self.totals[group]:<3} tests  "
