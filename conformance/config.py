@@ -112,8 +112,10 @@ def _resolve_env(value: str, name: str) -> tuple[str, str]:
         if not var:
             raise ConfigError(f"{name}: 'env:' needs a variable name")
         resolved = os.environ.get(var)
-        if resolved is None or resolved == "":
+        if resolved is None:
             raise ConfigError(f"{name}: environment variable {var} is not set")
+        if resolved == "":  # a CI secret that does not exist in this scope expands to ""
+            raise ConfigError(f"{name}: environment variable {var} is empty")
         return resolved, f"env:{var}"
     return value, "file"
 

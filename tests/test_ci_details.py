@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance.commands.cli import build_parser
+from conformance.config import ConfigError, load_config
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.markdown import append_step_summary, cell, code, run_summary
 from conformance.report.reproduce import program
@@ -134,3 +135,39 @@ def test_a_run_by_path_prints_replay_commands_that_work_as_pasted(tmp_path: Path
         write_config(tmp_path / "t.toml", server)
         again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert again.returncode in (0, 1) and "replace_token" in again.stdout  # it ran: a 127 would not
+
+
+@pytest.mark.parametrize(("value", "said"), [(None, "is not set"), ("", "is empty")])
+def test_an_env_secret_that_is_empty_is_not_called_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None, said: str
+) -> None:
+    """A GitHub secret missing from the job's scope expands to an empty variable, not a missing one."""
+    if value is None:
+        monkeypatch.delenv("T23_CI_DETAILS_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("T23_CI_DETAILS_SECRET", value)
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(
+        'base_url = "http://127.0.0.1:9"\nphoto_id = "1"\n[credentials.write]\nconsumer_key = "k"\n'
+        'consumer_secret = "env:T23_CI_DETAILS_SECRET"\naccess_token = "t"\naccess_token_secret = "s"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(cfg)
+    assert str(caught.value) == (
+        f"credentials.write.consumer_secret: environment variable T23_CI_DETAILS_SECRET {said}"
+    )
+
+
+def test_https_against_a_plain_http_port_says_so(tmp_path: Path) -> None:
+    with ReferenceServer(ReferenceSettings()) as server:
+        cfg = write_config(
+            tmp_path / "t.toml", server, base_url=server.base_url.replace("http://", "https://")
+        )
+        proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path / "r"), "--quiet")
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    where = server.base_url.removeprefix("http://")
+    assert (
+        f"{where} does not speak TLS: base_url says https:// but the port answered like plain HTTP "
+        f"(use http://{where} if the target has no TLS)"
+    ) in proc.stdout.splitlines()[-1]

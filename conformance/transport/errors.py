@@ -69,6 +69,11 @@ def is_timeout(exc: BaseException) -> bool:
     )
 
 
+# OpenSSL's reasons when the "TLS record" it read is the start of a plain-HTTP answer ("HTTP/1.1 ...");
+# OpenSSL 3.2+ reports it as a record layer failure
+PLAIN_HTTP_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"})
+
+
 def classify(exc: BaseException, url: str, ca_bundle: str | None) -> tuple[str, str]:
     """(kind, one clear line) for an exception from requests/urllib3/http.client/ssl.
 
@@ -99,6 +104,12 @@ def _classify_chain(exc: BaseException, url: str, ca_bundle: str | None) -> tupl
             )
     for e in chain:
         if isinstance(e, ssl.SSLError):
+            if (e.reason or "") in PLAIN_HTTP_REASONS and parts.scheme == "https":
+                # OpenSSL read an HTTP answer where a TLS record belongs: the port speaks plain HTTP
+                return "tls", (
+                    f"{where} does not speak TLS: base_url says https:// but the port answered like plain "
+                    f"HTTP (use http://{where} if the target has no TLS) [{e.reason}]"
+                )
             return "tls", f"TLS error talking to {where}: {e.reason or _short(e)}"
     for e in chain:
         if isinstance(e, ConnectionRefusedError):
