@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -221,6 +222,60 @@ def test_missing_read_credentials_is_incomplete_naming_the_gap_everywhere(
     assert _junit_properties(report)[f"conformance.unverified.{READ_GAP}"] == reason
     banner = _banner(report)
     assert "INCOMPLETE" in banner and f'href="#req-{READ_GAP}"' in banner and reason in banner
+
+
+NOT_JUDGED_TEST = """
+from conformance import checks
+from conformance.suite.api import requirement
+
+
+@requirement("RESPONSE-ECHO")
+def test_echo_judged_only_on_errors(api):
+    req = api.request(return_url="https://example.com/cb?a=1").but(auth=None)  # refused: unsigned
+    obs = api.call(req)
+    api.expect(checks.check_api_response(obs, "xml"), checks.check_echo(obs, req))
+"""
+
+
+def test_a_test_that_judged_no_answer_leaves_its_requirement_not_judged_in_every_report(
+    tmp_path: Path, reference: ReferenceServer
+) -> None:
+    """A real test whose only answers are ones its check cannot judge (an error, where the echo is
+    judged on a success) passes under pytest, but its requirement is NOT JUDGED with the reason in
+    results.json, JUnit and the HTML report; the run is INCOMPLETE, never CONFORMANT."""
+    (tmp_path / "test_probe.py").write_text(NOT_JUDGED_TEST, encoding="utf-8")
+    report = tmp_path / "r"
+    report.mkdir()
+    cfg = write_config(tmp_path / "t.toml", reference)
+    probe = str(tmp_path / "test_probe.py")
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "conformance.suite.plugin",
+        probe,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    argv += ["--target-config", str(cfg), "--conformance-report-dir", str(report)]
+    argv += ["--junitxml", str(report / "junit.xml")]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=report)
+    results = _results(report)
+    echo = next(r for r in results["requirements"] if r["id"] == "RESPONSE-ECHO")
+    reason = "its test test_probe.py::test_echo_judged_only_on_errors judged no answer"
+    reason += " (check_echo: not a success)"
+    assert echo["verdict"] == "not-judged" and echo["unverified_reason"] == reason, proc.stdout[-2000:]
+    record = next(t for t in results["tests"] if t["name"] == "test_echo_judged_only_on_errors")
+    assert record["verdict"] == "pass"
+    assert record["not_judged"] == {"RESPONSE-ECHO": "check_echo: not a success"}
+    summary = results["summary"]
+    assert summary["verdict"] == "INCOMPLETE"
+    assert {"id": "RESPONSE-ECHO", "reason": reason, "cause": "not-judged"} in summary["unverified"]
+    assert _junit_properties(report)["conformance.unverified.RESPONSE-ECHO"] == reason
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert "NOT JUDGED" in html and "judged no answer" in html
 
 
 @pytest.mark.parametrize("how", ["config", "command line"])
