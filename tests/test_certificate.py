@@ -336,3 +336,16 @@ def test_badge_in_the_bundle_is_the_verdict_of_the_run(certified: Certified) -> 
     svg = members(certified.bundle)["badge.svg"].decode()
     assert "CONFORMANT core" in svg and f"catalog {catalog_sha256()[:8]}" in svg and GREEN in svg
     assert io.BytesIO(svg.encode()).getbuffer().nbytes < 4096
+
+
+def test_the_certificate_schema_is_a_valid_schema_and_holds_for_a_real_certificate(
+    certified: Certified,
+) -> None:
+    from conformance.parse.schemas import json_validator
+
+    validator = json_validator("certificate.schema.json")  # check_schema runs on load
+    cert = json.loads(members(certified.bundle)["certificate.json"])
+    assert list(validator.iter_errors(cert)) == []
+    cert["requirements"][0]["level"] = "MAY"
+    cert["manifest"]["../evil"] = "0" * 64
+    assert len(list(validator.iter_errors(cert))) == 2

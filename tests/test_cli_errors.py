@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import suite_runs
+from tests.results_docs import results_doc
 from tests.suite_runs import conformance_argv
 from tests.test_config import _ConnectionCounter
 
@@ -94,19 +95,20 @@ def test_replay_lines_that_describe_no_request(
 
 # ------------------------------------------------------------------ report diff
 def test_report_diff_on_results_without_a_verdict(tmp_path: Path) -> None:
-    good = {"requirements": [{"id": "AUTH-WRITE-GRANTED", "level": "MUST", "verdict": "pass"}]}
-    broken = {"requirements": [{"id": "AUTH-WRITE-GRANTED", "level": "MUST"}]}
+    good = results_doc({"AUTH-WRITE-GRANTED": "pass"})
+    broken = results_doc({"AUTH-WRITE-GRANTED": "pass"})
+    del broken["requirements"][0]["verdict"]
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(json.dumps(good), encoding="utf-8")
     new.write_text(json.dumps(broken), encoding="utf-8")
     proc = conformance("report", "diff", str(old), str(new))
     assert proc.returncode == 2
     assert one_line(proc) == (
-        f"conformance report diff: {new}: not a conformance results.json (requirement #1 has no 'verdict')"
+        f"conformance report diff: {new}: not a results document this suite reads: at requirements/0: "
+        "'verdict' is a required property"
     )
 
 
-# ------------------------------------------------------------------ catalog | head
 def test_catalog_into_a_closed_pipe_ends_quietly() -> None:
     """``conformance catalog | head -1``: the reader is gone; no BrokenPipeError traceback.
 

@@ -38,6 +38,7 @@ SCHEMA_FILES = {
     "get-replace-token.response.schema.json",
     "redeem-callback.schema.json",
     "results.schema.json",  # the run-results format (conformance/report); pinned like the others
+    "certificate.schema.json",  # certificate.json inside certificate.zip (conformance/report)
 }
 
 OK_XML = (FIXTURES / "get-replace-token.ok.xml").read_bytes()
