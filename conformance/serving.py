@@ -6,9 +6,14 @@ spec, the model and this), so the one way to start, address and stop such a serv
 
 from __future__ import annotations
 
+import contextlib
+import io
+import socket
 import socketserver
 import threading
-from typing import Self
+import time
+from collections.abc import Callable
+from typing import Any, Self
 
 
 def http_url(host: str, port: int) -> str:
@@ -67,3 +72,89 @@ class Served:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ------------------------------------------------------------------ bounds for a threaded server
+# A thread per connection is cheap until clients open connections and say nothing (or one byte a
+# second): each holds a thread forever. A server here bounds both: a request's head and body must
+# arrive within a read timeout (wall clock, however slowly the bytes drip), and at most
+# ``max_connections`` are served at once; the next one is refused with 503 and Retry-After.
+_BUSY_TEXT = b"too many connections, retry shortly\n"
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT)
+)
+
+
+class DeadlineReader(io.RawIOBase):
+    """A connection's socket as its handler reads it: no read goes past ``deadline()``.
+
+    Each ``recv`` waits at most until the deadline (a read after it raises ``TimeoutError``, which
+    ``http.server`` treats as a timed-out request), then the socket gets ``idle`` back as its
+    per-operation timeout, so writing the answer is bounded but not by what is left of the deadline.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Callable[[], float], idle: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+        self._idle = idle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline() - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive within the read timeout")
+        self._sock.settimeout(left)
+        try:
+            return self._sock.recv_into(buffer)
+        finally:
+            with contextlib.suppress(OSError):
+                self._sock.settimeout(self._idle)
+
+
+class BoundedConnections:
+    """Mixin for a ``socketserver.ThreadingMixIn`` server: at most ``max_connections`` at once.
+
+    A connection over the cap gets :data:`BUSY` from the accepting thread (never blocking it) and
+    is closed; a slot is free again when its handler thread ends.
+    """
+
+    max_connections = 128
+    refused = 0  # connections turned away since start
+
+    def _slots(self) -> threading.BoundedSemaphore:
+        slots: threading.BoundedSemaphore | None = self.__dict__.get("_bounded_slots")
+        if slots is None:
+            slots = self.__dict__["_bounded_slots"] = threading.BoundedSemaphore(self.max_connections)
+        return slots
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots().acquire(blocking=False):
+            self.refused += 1
+            _refuse(request)
+            self.shutdown_request(request)  # type: ignore[attr-defined]
+            return
+        try:
+            super().process_request(request, client_address)  # type: ignore[misc]
+        except BaseException:
+            self._slots().release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[misc]
+        finally:
+            self._slots().release()
+
+
+def _refuse(sock: socket.socket) -> None:
+    """Say 503 without waiting: what the client already sent is read away first, so closing does
+    not reset the connection before it reads the answer."""
+    with contextlib.suppress(OSError):
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.recv(65536)
+        sock.send(BUSY)

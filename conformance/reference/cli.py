@@ -37,6 +37,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --list: as the Markdown page docs/faults-and-variants.md is generated from",
     )
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
+    defaults = ReferenceSettings()
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=defaults.request_timeout,
+        metavar="S",
+        help="seconds a request's head and body may take to arrive, however slowly they drip; an idle "
+        f"connection is closed after it too (default {defaults.request_timeout:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        metavar="N",
+        help="connections served at once; more are answered 503 with Retry-After "
+        f"(default {defaults.max_connections})",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> ReferenceSettings:
@@ -52,6 +69,8 @@ def settings_from_args(args: argparse.Namespace) -> ReferenceSettings:
         faults=frozenset(args.fault or ()),
         variant=args.variant,
         log_requests=not getattr(args, "quiet", False),
+        request_timeout=args.request_timeout,
+        max_connections=args.max_connections,
     )
 
 
@@ -75,6 +94,10 @@ def check_args(args: argparse.Namespace) -> str | None:
     """The first option that cannot work, as one line (checked before anything starts)."""
     if not 0 <= args.port <= 65535:
         return f"--port {args.port}: must be 0 (any free port) to 65535"
+    if not 0 < args.request_timeout <= 24 * 3600:  # also refuses nan and inf
+        return f"--request-timeout {args.request_timeout:g}: must be more than 0 and at most 86400 seconds"
+    if not 1 <= args.max_connections <= 100_000:
+        return f"--max-connections {args.max_connections}: must be 1 to 100000"
     if not str(args.photo_id).isascii() or not str(args.photo_id).isdigit():
         return f"--photo-id {args.photo_id!r}: must be a numeric photo id (the API's photo_id is a number)"
     if args.db is not None:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import secrets
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from conformance.model.credentials import CREDENTIAL_KEYS, CREDENTIAL_LEVELS, Credentials
-from conformance.serving import Served, ServerThread
+from conformance.serving import BoundedConnections, DeadlineReader, Served, ServerThread
 
 from .app import ReferenceApp
 from .behaviour import Behaviour
@@ -48,6 +50,8 @@ class ReferenceSettings:
     faults: frozenset[str] = field(default_factory=frozenset)
     variant: str | None = None
     log_requests: bool = False  # access log on stderr (the serve command turns it on)
+    request_timeout: float = 30.0  # seconds for a request's head and body to arrive (wall clock)
+    max_connections: int = 128  # served at once; more are refused with 503 and Retry-After
 
 
 _SIGNATURE_IN_LOG = re.compile(r"(oauth_signature(?:=|%3D|%253D))[^&\s\"']*", re.IGNORECASE)
@@ -63,6 +67,22 @@ class _Handler(WSGIRequestHandler):
 
     Its log lines (access log and errors, which quote the request line) never show a signature.
     """
+
+    _deadline = 0.0  # when the request being read must have arrived (time.monotonic)
+
+    def setup(self) -> None:
+        super().setup()
+        timeout = float(getattr(self.server, "request_timeout", ReferenceSettings.request_timeout))
+        self.connection.settimeout(timeout)
+        # Head and body are read through a reader that ends every read at the request's deadline.
+        self.rfile.close()  # the plain socket file setup() made: let go of its hold on the socket
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, lambda: self._deadline, timeout))
+
+    def handle_one_request(self) -> None:
+        """Each request on the connection (and the wait for it) gets the read timeout afresh."""
+        timeout = float(getattr(self.server, "request_timeout", ReferenceSettings.request_timeout))
+        self._deadline = time.monotonic() + timeout
+        super().handle_one_request()
 
     def log(self, type: str, message: str, *args: Any) -> None:
         text = message % args if args else message
@@ -80,6 +100,16 @@ class _Handler(WSGIRequestHandler):
     def log_error(self, format: str, *args: Any) -> None:
         if getattr(self.server, "log_requests", False):
             super().log_error(format, *args)
+
+
+class _BoundedServer(BoundedConnections, ThreadedWSGIServer):
+    """werkzeug's threaded server with a cap on concurrent connections (daemon threads).
+
+    The listen backlog is deeper than werkzeug's 128, so a burst of connections is accepted (and
+    served or refused) at once instead of waiting out the clients' SYN retries.
+    """
+
+    request_queue_size = 1024
 
 
 def _random_credentials(level: str) -> dict[str, str]:
@@ -133,9 +163,10 @@ class ReferenceServer(Served):
         app: Any = ReferenceApp(ctx)
         if s.trust_proxy:
             app = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1)
-        self._server = make_server(s.host, s.port, app, threaded=True, request_handler=_Handler)
+        self._server = _BoundedServer(s.host, s.port, app, _Handler)
         self._server.log_requests = s.log_requests  # type: ignore[attr-defined]
-        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._server.request_timeout = s.request_timeout  # type: ignore[attr-defined]
+        self._server.max_connections = s.max_connections
         self._serving = ServerThread(self._server, "reference-server")
         self.base_url = self._serving.url
         return self
