@@ -75,6 +75,19 @@ def test_wrong_values_are_caught(path: tuple[Any, ...], value: Any) -> None:
     assert errors(data)
 
 
+def test_a_stopped_run_has_exit_code_2_and_says_why() -> None:
+    """STOPPED (the preflight found a user mistake) goes with exit code 2 and summary.stopped only."""
+    data = copy.deepcopy(hostile_results())
+    data["summary"].update(verdict="STOPPED", exit_code=2, stopped={"by": "preflight", "reason": "r"})
+    assert not errors(data)
+    for change in ({"exit_code": 1}, {"stopped": None}):
+        broken = copy.deepcopy(data)
+        broken["summary"].update(change)
+        if change.get("stopped", 0) is None:
+            del broken["summary"]["stopped"]
+        assert errors(broken)
+
+
 def test_partial_runs_and_unknown_future_keys_are_allowed() -> None:
     data = copy.deepcopy(hostile_results())
     data["summary"]["verdict"] = "NOT CONFORMANT (partial run)"
