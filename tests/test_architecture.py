@@ -15,14 +15,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "conformance"
 
 # Bottom to top: a module may import its own layer and the layers below it, nothing above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    (
-        "conformance",
-        "conformance.spec",
-        "conformance.model",
-        "conformance.catalog",
-        "conformance.config",
-        "conformance.serving",
-    ),
+    ("conformance", "conformance.spec"),  # the package's version and the documents' facts: import nothing
+    ("conformance.model",),
+    ("conformance.catalog",),
+    ("conformance.config", "conformance.serving"),
     ("conformance.transport",),
     ("conformance.parse",),
     ("conformance.checks",),
@@ -41,6 +37,9 @@ REFERENCE_MAY_IMPORT = (
     "conformance.reference",
 )
 MAX_LINES = 400
+# Modules that import by name at run time, and the package they may reach that way; a dynamic
+# import anywhere else would hide an edge from the layer check.
+DYNAMIC_IMPORTS = {"conformance.suite.index": "conformance.suite."}
 
 
 def _module_name(path: Path) -> str:
@@ -164,6 +163,44 @@ def test_the_reference_shares_only_the_spec_and_the_model() -> None:
 def test_modules_read_in_one_sitting(module: str) -> None:
     lines = MODULES[module].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{MODULES[module]} has {lines} lines (at most {MAX_LINES}): split it"
+
+
+def _dynamic_imports(module: str) -> list[tuple[int, str]]:
+    """(line, the name's constant prefix) of every importlib.import_module / __import__ call."""
+    found = []
+    for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = ast.unparse(node.func)
+        if callee.endswith("import_module") or callee == "__import__":
+            arg = node.args[0] if node.args else None
+            if isinstance(arg, ast.Constant):
+                prefix = str(arg.value)
+            elif isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+                prefix = str(arg.values[0].value)
+            else:
+                prefix = ""
+            found.append((node.lineno, prefix))
+    return found
+
+
+def test_dynamic_imports_are_declared_and_stay_in_their_package() -> None:
+    """import_module escapes the static walker above, so each use is declared with what it may reach."""
+    undeclared = [
+        f"{m}:{line} imports {prefix or 'a computed name'!r}"
+        for m in sorted(MODULES)
+        for line, prefix in _dynamic_imports(m)
+        if not (m in DYNAMIC_IMPORTS and prefix.startswith(DYNAMIC_IMPORTS[m]))
+    ]
+    assert not undeclared, "dynamic imports not declared in DYNAMIC_IMPORTS:\n" + "\n".join(undeclared)
+    assert _dynamic_imports("conformance.suite.index"), "the declared dynamic import is gone: drop it"
+
+
+def test_the_bottom_layers_are_ordered() -> None:
+    """spec imports nothing of the package, the model only spec, the catalog no config (ARCHITECTURE)."""
+    assert GRAPH["conformance.spec"] == set()
+    assert _layer("conformance.spec") < _layer("conformance.model") < _layer("conformance.catalog")
+    assert _layer("conformance.catalog") < _layer("conformance.config") == _layer("conformance.serving")
 
 
 def test_no_import_error_is_swallowed() -> None:

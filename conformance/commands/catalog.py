@@ -11,7 +11,17 @@ import argparse
 from conformance.catalog import checks_by_requirement, load_index, render_markdown
 from conformance.commands.selection import collect_test_index
 from conformance.model.exit_codes import EXIT_OK
-from conformance.suite.index import INDEX_PATH, render_index
+from conformance.suite.index import INDEX_PATH, render_index, render_tests_markdown
+
+
+def requirements_document() -> str:
+    """docs/requirements.md: the catalog with each requirement's tests and checks, then the tests."""
+    index = load_index()
+    return (
+        render_markdown(collect_test_index(), checks_by_requirement(index))
+        + "\n"
+        + render_tests_markdown(index)
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"wrote {INDEX_PATH}")
         return EXIT_OK
     if args.with_tests:
-        print(render_markdown(collect_test_index(), checks_by_requirement(load_index())))
+        print(requirements_document())
     else:
         print(render_markdown())
     return EXIT_OK

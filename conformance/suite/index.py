@@ -78,6 +78,18 @@ def _checks_reached(
     return reached
 
 
+def description(test: Any) -> str:
+    """The first paragraph of a suite test's docstring, on one line: what the test verifies."""
+    doc = inspect.getdoc(test) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def since(test: Any) -> str:
+    """The release a suite test's ``@requirement`` marker says it joined the suite in."""
+    marks = [m for m in getattr(test, "pytestmark", []) if m.name == "requirement"]
+    return str(marks[0].kwargs.get("since", "")) if marks else ""
+
+
 def requirement_ids(test: Any) -> list[str]:
     """The requirement IDs a suite test's ``@requirement`` marker names (empty: none)."""
     return [
@@ -113,7 +125,10 @@ def build_index() -> list[dict[str, Any]]:
         entries.append(
             {
                 "test": f"{filename}::{name}",
+                "description": description(fn),
+                "file": f"conformance/suite/{filename}",
                 "line": getattr(node, "lineno", 0),
+                "since": since(fn),
                 "requirements": [
                     {"id": rid, "level": catalog[rid].level, "spec": catalog[rid].spec}
                     for rid in ids
@@ -123,10 +138,20 @@ def build_index() -> list[dict[str, Any]]:
             }
         )
     entries.sort(key=lambda e: (e["test"].split("::")[0], e["line"]))
-    for entry in entries:
-        del entry["line"]
     return entries
 
 
 def render_index() -> str:
     return json.dumps(build_index(), indent=1, ensure_ascii=False) + "\n"
+
+
+def render_tests_markdown(index: list[dict[str, Any]]) -> str:
+    """The suite's tests as a document section: what each verifies, where it is, since when."""
+    lines = ["## Conformance tests", "", "Generated from `conformance/catalog/index.json`.", ""]
+    for entry in index:
+        ids = ", ".join(r["id"] for r in entry["requirements"])
+        lines.append(
+            f"- `{entry['test']}` ({ids}; since {entry['since']}; "
+            f"[{entry['file']}:{entry['line']}](../{entry['file']}#L{entry['line']})): {entry['description']}"
+        )
+    return "\n".join(lines) + "\n"

@@ -37,11 +37,13 @@ def test_read_level_is_denied_with_read_level(api: Api) -> None:
 
 @requirement("AUTH-WRITE-GRANTED")
 def test_write_level_gets_token_and_reports_write(api: Api) -> None:
+    """A write-level caller (the method's minimum) gets a token, and the answer reports level write."""
     _expect_granted(api, "write")
 
 
 @requirement("AUTH-ADMIN-GRANTED")
 def test_admin_level_gets_token_and_reports_admin(api: Api) -> None:
+    """An admin caller gets a token too (levels are cumulative) and the answer reports admin."""
     api.require_credentials("admin")
     _expect_granted(api, "admin")
 
@@ -61,18 +63,21 @@ def test_bad_signature_is_invalid_signature(api: Api) -> None:
 
 @requirement("AUTH-PLACEMENT-HEADER")
 def test_oauth_in_authorization_header(api: Api) -> None:
+    """OAuth parameters in the Authorization header are accepted (oauth.md names three places)."""
     obs = api.call(api.request().but(placement="header"))
     api.expect(checks.check_api_response(obs, "xml"), checks.check_status_ok(obs))
 
 
 @requirement("AUTH-PLACEMENT-QUERY")
 def test_oauth_in_get_query(api: Api) -> None:
+    """OAuth parameters in a GET query string are accepted."""
     obs = api.call(api.request().but(placement="query", http_method="GET"))
     api.expect(checks.check_api_response(obs, "xml"), checks.check_status_ok(obs))
 
 
 @requirement("AUTH-PLACEMENT-BODY")
 def test_oauth_in_post_body(api: Api) -> None:
+    """OAuth parameters in a form-encoded POST body are accepted."""
     obs = api.call(api.request().but(placement="body", http_method="POST"))
     api.expect(checks.check_api_response(obs, "xml"), checks.check_status_ok(obs))
 

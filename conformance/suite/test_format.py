@@ -15,6 +15,7 @@ from conformance.suite.budget import EXAMPLE_BATCH
 @requirement("FORMAT-XML-DEFAULT")
 @pytest.mark.parametrize("explicit", [False, True], ids=["no-format", "format=xml"])
 def test_xml_is_the_default_and_valid(api: Api, explicit: bool) -> None:
+    """Without format (or with format=xml) the answer is schema-valid XML."""
     obs = api.call(api.request(**({"format": "xml"} if explicit else {})), "xml")
     api.expect(checks.check_api_response(obs, "xml"), checks.check_status_ok(obs))
 
@@ -41,22 +42,26 @@ def _expect_wrapped(api: Api, wrapper: str, cases: list[tuple[dict[str, str], st
 
 @requirement("FORMAT-JSON-VAR")
 def test_json_is_var_visual(api: Api) -> None:
+    """format=json assigns the answer to the documented default variable, var visual = {...};."""
     _expect_wrapped(api, "var", [({}, DEFAULT_VARNAME)])
 
 
 @requirement("FORMAT-JSON-VARNAME")
 def test_varname_renames_the_variable(api: Api) -> None:
+    """varname=NAME assigns the JSON answer to NAME instead of visual."""
     names = ["tags", "myVar_2", "$x"]
     _expect_wrapped(api, "var", [({"varname": n}, n) for n in names])
 
 
 @requirement("FORMAT-JSON-RAW")
 def test_raw_gives_bare_json(api: Api) -> None:
+    """A bare raw parameter gives unwrapped JSON."""
     _expect_wrapped(api, "raw", [({"raw": ""}, None)])
 
 
 @requirement("FORMAT-JSONP")
 def test_callback_gives_jsonp(api: Api) -> None:
+    """callback=NAME wraps the JSON answer in a JSONP call NAME({...})."""
     names = ["updateTags", "cb_123", "jQuery1124_99"]
     _expect_wrapped(api, "callback", [({"callback": n}, n) for n in names])
 
@@ -101,6 +106,7 @@ def test_unicode_round_trips(api: Api, batch: list[tuple[str, str]]) -> None:
 @requirement("FORMAT-UTF8")
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_astral_and_combining_characters_round_trip(api: Api, fmt: str) -> None:
+    """Astral, combining and non-ASCII characters in return_url come back unchanged (UTF-8 in and out)."""
     req = api.request(
         return_url="https://example.com/ç/日本?q=😀&e=é&z=\u200d",
         **({"format": "json"} if fmt == "json" else {}),

@@ -25,6 +25,7 @@ def test_success_and_errors_are_http_200(api: Api) -> None:
 
 @requirement("HTTP-GET-AND-POST")
 def test_get_and_post_give_the_same_token_terms(api: Api) -> None:
+    """The same parameters by GET and by POST give the same token terms and echo."""
     req = api.request(valid_minutes="45", max_uploads="3", return_url="https://example.com/cb?a=1")
     get, post = api.call_many([req.but(http_method="GET"), req.but(http_method="POST")])
     for obs in (get, post):

@@ -24,11 +24,13 @@ def _expect_default(api: Api, name: str, default: int) -> None:
 
 @requirement("PARAMS-VALID-MINUTES-DEFAULT")
 def test_valid_minutes_defaults_to_180(api: Api) -> None:
+    """Without valid_minutes a token is valid for the documented default, 180 minutes."""
     _expect_default(api, "valid_minutes", VALID_MINUTES.default)
 
 
 @requirement("PARAMS-MAX-UPLOADS-DEFAULT")
 def test_max_uploads_defaults_to_1(api: Api) -> None:
+    """Without max_uploads a token allows the documented default, one upload."""
     _expect_default(api, "max_uploads", MAX_UPLOADS.default)
 
 

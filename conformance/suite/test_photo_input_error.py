@@ -32,6 +32,7 @@ def test_missing_photo_id_is_an_error(api: Api, method: str) -> None:
 
 @requirement("PHOTO-UNKNOWN")
 def test_unknown_photo_id_is_no_such_photo(api: Api) -> None:
+    """A photo_id the target does not have is refused with no_such_photo and no token."""
     if not api.config.unknown_photo_id:
         pytest.skip("no unknown_photo_id configured (an id known not to exist on the target)")
     for fmt, obs in api.call_both_formats(api.request(photo_id=api.config.unknown_photo_id)):
@@ -80,6 +81,7 @@ in XML, repeated keys), sent in every run; the property test explores around the
 @requirement("INPUT-ROBUST")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_known_hostile_inputs_get_a_well_formed_answer(api: Api, fmt: str) -> None:
+    """Inputs known to break implementations (huge, negative, control characters) get a well-formed answer."""
     base = api.request(**_fmt(fmt))
     reqs = []
     for pairs in KNOWN_HOSTILE:
@@ -105,6 +107,7 @@ def _error_requests(api: Api, fmt: str) -> list[ApiRequest]:
 @requirement("ERROR-ENVELOPE")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_errors_carry_status_code_and_message(api: Api, fmt: str) -> None:
+    """Error answers carry status="error", a code and a message, in the format asked for."""
     for obs in api.call_many(_error_requests(api, fmt)[:3]):
         api.expect(
             checks.check_api_response(obs, fmt),

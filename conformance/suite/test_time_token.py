@@ -16,6 +16,7 @@ from conformance.suite.budget import EXAMPLE_BATCH
     fmt=st.sampled_from(["xml", "json"]),
 )
 def test_valid_until_is_issue_time_plus_minutes(api: Api, minutes: list[int], fmt: str) -> None:
+    """valid_until is the issue time plus valid_minutes, judged against each answer's own Date."""
     extra = {"format": "json"} if fmt == "json" else {}
     obs_list = api.call_many([api.request(valid_minutes=str(m), **extra) for m in minutes])
     for m, obs in zip(minutes, obs_list, strict=True):
@@ -28,6 +29,7 @@ def test_valid_until_is_issue_time_plus_minutes(api: Api, minutes: list[int], fm
 
 @requirement("TIME-VALID-UNTIL")
 def test_default_valid_until_is_three_hours(api: Api) -> None:
+    """Without valid_minutes, valid_until lies the default 180 minutes after issue."""
     obs = api.call(api.request())
     api.expect(
         checks.check_api_response(obs, "xml"),
