@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import secrets
-import uuid
-from collections.abc import Callable
+import random
+import uuid as stdlib_uuid
+import zlib
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
 
 import pytest
@@ -26,6 +27,42 @@ from conformance.parse.observation import Observation, observe
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 PHOTO_ID = "123456"
 _ids = itertools.count(1)
+RNG = random.Random(20261207)
+
+
+class _SeededSecrets:
+    """The ``secrets`` calls these tables use, drawn from a seeded generator: a token-sample test
+    gives the same tokens on every run (the entropy estimate is a statistic; its tests must not be)."""
+
+    @staticmethod
+    def token_bytes(n: int) -> bytes:
+        return RNG.randbytes(n)
+
+    def token_hex(self, n: int) -> str:
+        return self.token_bytes(n).hex()
+
+    def token_urlsafe(self, n: int) -> str:
+        return base64.urlsafe_b64encode(self.token_bytes(n)).rstrip(b"=").decode()
+
+    @staticmethod
+    def randbelow(n: int) -> int:
+        return RNG.randrange(n)
+
+
+class _SeededUuid:
+    @staticmethod
+    def uuid4() -> stdlib_uuid.UUID:
+        return stdlib_uuid.UUID(bytes=RNG.randbytes(16), version=4)
+
+
+secrets, uuid = _SeededSecrets(), _SeededUuid()
+
+
+@pytest.fixture(autouse=True)
+def _seeded(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test draws from its own seed (its node ID), whatever ran before it or was deselected."""
+    RNG.seed(zlib.crc32(request.node.nodeid.encode()))
+    yield
 
 
 # ------------------------------------------------------------------ building observations
