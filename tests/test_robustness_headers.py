@@ -16,7 +16,9 @@ from conformance.checks import observe
 from conformance.config import parse_config
 from conformance.model.exchange import HEADERS_IN_REPORT, ApiRequest
 from conformance.transport.client import TargetClient
+from conformance.transport.errors import TransportError
 from tests.hostile import (
+    Ctx,
     HostileServer,
     api_only,
     distinctive_credentials,
@@ -74,6 +76,23 @@ def test_a_head_under_the_cap_is_read_whole_and_the_cap_is_configurable() -> Non
     assert sum(len(k) + len(v) for k, v in kept["headers"]) <= HEADERS_IN_REPORT + 200
     assert small.response is not None and small.response.headers_truncated
     assert sum(len(k) + len(v) for k, v in small.response.headers) <= 2048
+
+
+def test_a_status_line_over_the_cap_is_a_protocol_error_never_retried() -> None:
+    def long_status(ctx: Ctx) -> None:
+        ctx.raw(b"HTTP/1.1 200 " + b"O" * 70_000 + b"\r\nContent-Length: 0\r\n\r\n")
+
+    with HostileServer(long_status) as hs:
+        client = _client(hs.base_url)
+        try:
+            client.send(TOKEN)
+        except TransportError as exc:
+            error = exc
+        else:
+            raise AssertionError("an answer was recorded")
+        assert hs.count == 1  # not retried
+    assert error.kind == "protocol" and "response headers exceed 65536 bytes" in str(error)
+    assert client.stats.retries == 0
 
 
 def test_a_polite_run_against_a_header_flood_stays_small(tmp_path: Path) -> None:

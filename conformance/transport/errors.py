@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import requests
 
 from conformance.model.exchange import Exchange
+from conformance.transport.headers import HeadTooLarge
 
 E = TypeVar("E", bound=BaseException)
 
@@ -125,6 +126,8 @@ def _classify_chain(exc: BaseException, url: str, ca_bundle: str | None) -> tupl
         if isinstance(e, http.client.RemoteDisconnected):
             return "connection", f"{where} closed the connection without answering"
     for e in chain:
+        if isinstance(e, HeadTooLarge):  # not even a status line within the cap: never retried
+            return "protocol", f"malformed HTTP answer from {where}: {e}"
         if isinstance(e, http.client.LineTooLong | http.client.BadStatusLine):
             return "protocol", f"malformed HTTP answer from {where}: {type(e).__name__}: {_short(e, 120)}"
         if "Decode" in type(e).__name__:

@@ -34,7 +34,7 @@ class HeadTooLarge(http.client.HTTPException):
         lines = self.head[: self.cap].decode("iso-8859-1").split("\n")
         status: int | None = None
         reason = ""
-        parts = lines[0].split(None, 2)
+        parts = lines[0].split(None, 2) if len(lines) > 1 else []  # a status line cut short: none
         if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit():
             status = int(parts[1])
             reason = parts[2].strip() if len(parts) > 2 else ""
