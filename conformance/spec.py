@@ -117,7 +117,10 @@ keeps a margin, see the catalog)."""
 TOKEN_NAMES = ("replace_token", "upload_token")
 """The name the callback gives the token: photo-redeem-replace-token.md, Returns, and
 browser-based-uploads.md, 4a."""
-SUCCESS_PARAMS = ("domain", "replace_token|upload_token", "photo_id", "tree_id", "token")
-"""The parameters of a success callback: browser-based-uploads.md, 4a."""
-ERROR_PARAMS = ("domain", "replace_token|upload_token", "error_message")
-"""The parameters of a failure callback: browser-based-uploads.md, 4b."""
+SUCCESS_PARAMS = ("domain", "photo_id", "tree_id", "token")
+"""The parameters of a success callback beside the token (named as in TOKEN_NAMES):
+browser-based-uploads.md, 4a."""
+ERROR_PARAMS = ("domain", "error_message")
+"""The parameters of a failure callback beside the token: browser-based-uploads.md, 4b."""
+CALLBACK_PARAMS = frozenset((*TOKEN_NAMES, *SUCCESS_PARAMS, *ERROR_PARAMS))
+"""Every documented callback parameter (either token name)."""

@@ -23,6 +23,7 @@ from conformance.checks.registry import Outcome, findings_of
 from conformance.model.exchange import ApiRequest, Exchange, RecordedResponse
 from conformance.model.finding import NotApplicable
 from conformance.parse.observation import Observation, observe
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 PHOTO_ID = "123456"
@@ -424,8 +425,8 @@ def test_check_tokens_entropy_recommended(make: Callable[[], list[Observation]],
 @pytest.mark.parametrize(
     ("obs", "fails"),
     [
-        (ok(valid_minutes=15, max_uploads=100), False),
-        (ok(valid_minutes=1440, max_uploads=1), False),
+        (ok(valid_minutes=VALID_MINUTES.low, max_uploads=MAX_UPLOADS.high), False),
+        (ok(valid_minutes=VALID_MINUTES.high, max_uploads=MAX_UPLOADS.low), False),
         (ok(valid_minutes=14), True),
         (ok(max_uploads=0), True),
         (ok(max_uploads=101), True),
@@ -443,9 +444,9 @@ def test_check_within_bounds(obs: Observation, fails: bool | str) -> None:
 @pytest.mark.parametrize(
     ("obs", "name", "sent", "policy", "fails"),
     [
-        (ok(valid_minutes=1440), "valid_minutes", 5000, "clamp", False),
-        (ok(valid_minutes=15), "valid_minutes", 1, "clamp", False),
-        (ok(max_uploads=100), "max_uploads", 101, "clamp", False),
+        (ok(valid_minutes=VALID_MINUTES.high), "valid_minutes", 5000, "clamp", False),
+        (ok(valid_minutes=VALID_MINUTES.low), "valid_minutes", 1, "clamp", False),
+        (ok(max_uploads=MAX_UPLOADS.high), "max_uploads", MAX_UPLOADS.high + 1, "clamp", False),
         (err(), "valid_minutes", 5000, "reject", False),
         (err(), "max_uploads", 101, "either", False),
         # a rejection must be the documented one for bad input, not a signature or permission error

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.reference import ReferenceServer
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES
 from tests.reference_helpers import GET_TOKEN, PHOTO_ID, get_token, issue, js, server_fixture, xml
 
 ref = server_fixture()
@@ -158,19 +159,23 @@ def test_defaults_and_empty_values(ref: ReferenceServer) -> None:
         assert (fields["valid_minutes"], fields["max_uploads"], fields["return_url"]) == ("180", "1", "")
 
 
+# The documented bounds (spec.py), their neighbours and values far outside them.
+VM, MU = VALID_MINUTES, MAX_UPLOADS
+
+
 @pytest.mark.parametrize(
     ("name", "value", "clamped"),
     [
-        ("valid_minutes", "1", "15"),
-        ("valid_minutes", "-5", "15"),
-        ("valid_minutes", "14", "15"),
-        ("valid_minutes", "15", "15"),
-        ("valid_minutes", "1440", "1440"),
-        ("valid_minutes", "1441", "1440"),
-        ("valid_minutes", "9" * 500, "1440"),
-        ("max_uploads", "0", "1"),
-        ("max_uploads", "100", "100"),
-        ("max_uploads", "101", "100"),
+        ("valid_minutes", "1", str(VM.low)),
+        ("valid_minutes", "-5", str(VM.low)),
+        ("valid_minutes", str(VM.low - 1), str(VM.low)),
+        ("valid_minutes", str(VM.low), str(VM.low)),
+        ("valid_minutes", str(VM.high), str(VM.high)),
+        ("valid_minutes", str(VM.high + 1), str(VM.high)),
+        ("valid_minutes", "9" * 500, str(VM.high)),
+        ("max_uploads", str(MU.low - 1), str(MU.low)),
+        ("max_uploads", str(MU.high), str(MU.high)),
+        ("max_uploads", str(MU.high + 1), str(MU.high)),
         ("max_uploads", " 7 ", "7"),
     ],
 )
@@ -181,13 +186,13 @@ def test_bounds_clamp(ref: ReferenceServer, name: str, value: str, clamped: str)
 @pytest.mark.parametrize(
     ("name", "value", "ok"),
     [
-        ("valid_minutes", "14", False),
-        ("valid_minutes", "15", True),
-        ("valid_minutes", "1440", True),
-        ("valid_minutes", "1441", False),
-        ("max_uploads", "0", False),
-        ("max_uploads", "1", True),
-        ("max_uploads", "100", True),
+        ("valid_minutes", str(VM.low - 1), False),
+        ("valid_minutes", str(VM.low), True),
+        ("valid_minutes", str(VM.high), True),
+        ("valid_minutes", str(VM.high + 1), False),
+        ("max_uploads", str(MU.low - 1), False),
+        ("max_uploads", str(MU.low), True),
+        ("max_uploads", str(MU.high), True),
         ("max_uploads", "101", False),
     ],
 )
@@ -239,7 +244,7 @@ def test_tokens_are_unique_160_bit_hex(ref: ReferenceServer) -> None:
     assert all(len(t) == 40 and int(t, 16) >= 0 and t == t.lower() for t in tokens)
 
 
-@pytest.mark.parametrize("minutes", ["15", "180", "1440"])
+@pytest.mark.parametrize("minutes", [str(VM.low), str(VM.default), str(VM.high)])
 def test_valid_until_matches_date_header(ref: ReferenceServer, minutes: str) -> None:
     resp = get_token(ref, {"photo_id": PHOTO_ID, "valid_minutes": minutes})
     assert len(resp.raw.headers.getlist("Date")) == 1

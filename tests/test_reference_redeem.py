@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from conformance.reference import ReferenceServer, ReferenceSettings
+from conformance.spec import VALID_MINUTES
 from tests.reference_helpers import (
     PHOTO_ID,
     CallbackReceiver,
@@ -130,7 +131,7 @@ def test_unknown_consumed_tokens_are_plain_errors(ref: ReferenceServer) -> None:
 
 
 def test_expired_token_is_refused(ref: ReferenceServer) -> None:
-    fields = issue(ref, valid_minutes="15", max_uploads="5")
+    fields = issue(ref, valid_minutes=str(VALID_MINUTES.low), max_uploads="5")
     resp = requests.post(ref.base_url + "/_test/clock", data={"advance_seconds": str(15 * 60 - 5)}, timeout=5)
     assert resp.status_code == 200 and resp.json()["offset"] >= 15 * 60 - 5
     assert redeem(ref, fields["replace_token"]).text == "OK"

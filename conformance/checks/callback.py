@@ -83,10 +83,11 @@ def check_success_callback(answer: RedeemAnswer, token: str, photo_id: str) -> l
     if answer.param("error_message") is not None:
         message = "the callback reports an error"
         findings.append(fail(name, message, ex, "no error_message", repr(answer.param("error_message"))))
-    missing = [n for n in ("domain", "photo_id", "tree_id", "token") if not answer.param(n)]
+    missing = [n for n in SUCCESS_PARAMS if not answer.param(n)]
     if missing:
         message = f"the success callback lacks {', '.join(missing)}"
-        findings.append(fail(name, message, ex, ", ".join(SUCCESS_PARAMS), show_pairs(answer.params)))
+        expected = ", ".join((*SUCCESS_PARAMS, " or ".join(TOKEN_NAMES)))
+        findings.append(fail(name, message, ex, expected, show_pairs(answer.params)))
     problem = token_problem(answer.params, token)
     if problem:
         named = show_pairs([(k, v) for k, v in answer.params if k in TOKEN_NAMES]) or "none"

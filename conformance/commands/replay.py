@@ -25,7 +25,7 @@ from conformance.config import ConfigError, TargetConfig, did_you_mean, load_con
 from conformance.model.exchange import ApiRequest
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 from conformance.report.html import failing_side
-from conformance.spec import BOUNDED_PARAMS, DEFAULT_VARNAME
+from conformance.spec import BOUNDED_PARAMS, DEFAULT_VARNAME, GET_REPLACE_TOKEN
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
 
@@ -197,7 +197,7 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--method", choices=("GET", "POST"), default="GET")
     rp.add_argument("--auth", default="write", help="credential level, or 'none' for unsigned")
     rp.add_argument("--placement", choices=("header", "query", "body"), default="header")
-    rp.add_argument("--path", default="/api/photo/get-replace-token")
+    rp.add_argument("--path", default=GET_REPLACE_TOKEN)
     rp.add_argument("--tamper", action="store_true", help="sign with a wrong secret")
     add_list_option(rp, "--post-query", "KEY=VALUE", "query parameter added to a POST URL")
     rp.add_argument(

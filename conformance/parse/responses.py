@@ -18,6 +18,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from conformance.spec import JSON_TOKEN_MEMBER
+
 __all__ = [
     "ParsedResponse",
     "ResponseParseError",
@@ -209,7 +211,7 @@ def _reject_constant(name: str) -> Any:
 def _parse_json(body: bytes) -> ParsedResponse:
     wrapper, name, obj = unwrap_json(_decode_utf8(_strip_bom(body)))
     raw_attributes = {k: v for k, v in obj.items() if not isinstance(v, dict | list)}
-    token = obj.get("replacetoken")
+    token = obj.get(JSON_TOKEN_MEMBER)
     raw_fields = (
         {k: v for k, v in token.items() if not isinstance(v, dict | list)} if isinstance(token, dict) else {}
     )

@@ -28,11 +28,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from conformance.spec import ERROR_PARAMS, SUCCESS_PARAMS
+from conformance.spec import CALLBACK_PARAMS
 
 from .behaviour import Behaviour
 
-RESERVED = frozenset(name for spec in (*SUCCESS_PARAMS, *ERROR_PARAMS) for name in spec.split("|"))
+RESERVED = CALLBACK_PARAMS
 """The documented callback parameters (both token names): an extra form field never overrides one."""
 URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 

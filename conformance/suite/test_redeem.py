@@ -15,16 +15,13 @@ from conformance.checks import callback as cb
 from conformance.checks import history as hi
 from conformance.checks import redeem as rc
 from conformance.checks.registry import bound
-from conformance.spec import CALLBACK_THRESHOLD, TOKEN_NAMES
+from conformance.spec import CALLBACK_PARAMS, CALLBACK_THRESHOLD
 from conformance.suite.api import Api, requirement
 from conformance.suite.lifecycle import RETURN_URL, TRICKY_EXTRA, TRICKY_VALUE, Lifecycle
 from conformance.suite.strategies import unicode_text
 from conformance.transport.uploads import make_upload
 
-RESERVED = {
-    *TOKEN_NAMES,
-    *("domain", "photo_id", "tree_id", "token", "error_message", "file", "theme", "state", "form"),
-}
+RESERVED = {*CALLBACK_PARAMS, *("file", "theme", "state", "form")}  # and the upload form's own fields
 # Parameter names and short values: callbacks built from them stay far below the 1500-character threshold.
 # Values mix free text with the characters URL-encoding exists for: each must arrive exactly as sent.
 names = st.from_regex(r"\A[a-z][a-z0-9_]{0,8}\Z").filter(lambda n: n not in RESERVED)
