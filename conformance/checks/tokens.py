@@ -110,9 +110,16 @@ def check_tokens_unpredictable(
         return not_applicable("check_tokens_unpredictable", f"fewer than {MIN_SAMPLE} tokens")
     tokens = [t for _, t in pairs]
     first = pairs[0][0].exchange
-    findings: list[Finding] = []
-    # Sequence: tokens read as numbers (hex or decimal) sit close together once sorted (counters,
-    # timestamps); this holds whatever order concurrent requests were issued in.
+    return [
+        *_sequence_findings(tokens, first),
+        *_derivation_findings(pairs, photo_id),
+        *_entropy_findings(tokens, first, min_bits),
+    ]
+
+
+def _sequence_findings(tokens: list[str], first: Exchange) -> list[Finding]:
+    """Tokens read as numbers (hex or decimal) sit close together once sorted (counters,
+    timestamps); this holds whatever order concurrent requests were issued in."""
     for base in (10, 16):
         try:
             values = sorted(int(t, base) for t in tokens)
@@ -121,53 +128,55 @@ def check_tokens_unpredictable(
         steps = [b - a for a, b in itertools.pairwise(values)]
         small = sum(1 for d in steps if d < 2**32)
         if small >= len(steps) // 2:
-            findings.append(
+            message = (
+                f"tokens form a sequence (base {base}: {small} of {len(steps)} gaps between "
+                "sorted tokens are below 2^32)"
+            )
+            return [
                 fail(
                     "check_tokens_unpredictable",
-                    f"tokens form a sequence (base {base}: {small} of {len(steps)} gaps between "
-                    "sorted tokens are below 2^32)",
+                    message,
                     first,
                     "independent random tokens",
                     ", ".join(tokens[:4]),
                 )
-            )
-            break
-    # Structure shared with photo_id or the issue time: flagged only when most tokens show it AND
-    # chance would not (a short photo_id such as "7" sits inside most random hex tokens).
-    alphabet = token_alphabet_size(tokens)
+            ]
+    return []
+
+
+def _derivation_findings(pairs: list[tuple[Observation, str]], photo_id: str) -> list[Finding]:
+    """Structure shared with photo_id or the issue time: flagged only when most tokens show it AND
+    chance would not (a short photo_id such as "7" sits inside most random hex tokens)."""
+    alphabet = token_alphabet_size([t for _, t in pairs])
     hits: dict[str, list[tuple[Exchange, str, float]]] = {}
     for obs, token in pairs:
         for kind, text, candidates in _derivation(obs.exchange, token, photo_id):
             p = chance_of_substring(len(token), len(text), alphabet, candidates)
             hits.setdefault(kind, []).append((obs.exchange, token, p))
+    findings = []
     for kind, found in hits.items():
         chance = max(p for _, _, p in found)
         if (
             len(found) >= max(2, len(pairs) // 2)
             and binomial_tail(len(pairs), len(found), chance) < CHANCE_LEVEL
         ):
-            findings.append(
-                fail(
-                    "check_tokens_unpredictable",
-                    f"{len(found)} of {len(pairs)} tokens are derived from {kind} "
-                    f"(chance would explain {len(pairs) * chance:.2g})",
-                    found[0][0],
-                    "tokens independent of photo_id and time",
-                    found[0][1],
-                )
+            message = (
+                f"{len(found)} of {len(pairs)} tokens are derived from {kind} "
+                f"(chance would explain {len(pairs) * chance:.2g})"
             )
-    bits = estimate_entropy_bits(tokens)
-    if bits < min_bits:
-        findings.append(
-            fail(
-                "check_tokens_unpredictable",
-                f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below {min_bits:.0f}",
-                first,
-                f">= {min_bits:.0f} bits",
-                f"{bits:.0f} bits; e.g. {tokens[0]!r}",
-            )
-        )
+            expected = "tokens independent of photo_id and time"
+            findings.append(fail("check_tokens_unpredictable", message, found[0][0], expected, found[0][1]))
     return findings
+
+
+def _entropy_findings(tokens: list[str], first: Exchange, min_bits: float) -> list[Finding]:
+    """Too few estimated bits for the MUST floor."""
+    bits = estimate_entropy_bits(tokens)
+    if bits >= min_bits:
+        return []
+    message = f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below {min_bits:.0f}"
+    observed = f"{bits:.0f} bits; e.g. {tokens[0]!r}"
+    return [fail("check_tokens_unpredictable", message, first, f">= {min_bits:.0f} bits", observed)]
 
 
 @check("token entropy below the recommended 128 bits")
