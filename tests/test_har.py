@@ -131,3 +131,12 @@ def test_certify_writes_the_har_into_the_report_dir(tmp_path: Path) -> None:
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]  # partial: no certificate
     entries = assert_har_1_2(json.loads((tmp_path / "r" / CERTIFY_NAME).read_text(encoding="utf-8")))
     assert any("AUTH-WRITE-GRANTED" in e["comment"] for e in entries)
+
+
+def test_har_naming_a_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = run_suite("--report-dir", str(tmp_path / "r"), "--har", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"conformance: --har {tmp_path}: is a directory; give a file name such as run.har"
+    )
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r" / "results.json").exists()
