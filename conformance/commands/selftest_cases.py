@@ -145,64 +145,102 @@ def representative_subset(cases: list[Case]) -> list[Case]:
     return out
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What a case's run showed, read once from its results.json."""
+
+    verdict: str
+    must_bad: list[str]  # MUST requirements failed, errored, blocked or not judged
+    should_bad: list[str]
+    blocked: list[str]
+    requirements: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, results: dict[str, Any]) -> _Seen:
+        reqs = results.get("requirements", [])
+        return cls(
+            verdict=str(results.get("summary", {}).get("verdict", "")),
+            must_bad=[r["id"] for r in reqs if r["level"] == "MUST" and r["verdict"] in NOT_PASSING],
+            should_bad=[r["id"] for r in reqs if r["level"] == "SHOULD" and r["verdict"] in NOT_PASSING],
+            blocked=[r["id"] for r in reqs if r["verdict"] == "blocked"],
+            requirements=reqs,
+        )
+
+
 def judge(
     case: Case, exit_code: int, results: dict[str, Any] | None, *, selection: bool = False
 ) -> CaseResult:
-    """Decide pass/detected from the run's exit code and its results.json.
-
-    The clean reference and a variant pass only when the run is CONFORMANT with every MUST of
-    its profile verified: nothing skipped, cut short or accepted as a gap. With ``selection``
-    (selftest -k) requirements left out by the selection are the only gaps allowed.
-    """
+    """Decide pass/detected from the run's exit code and its results.json (one regime per kind)."""
     if results is None or exit_code not in RUN_EXIT_CODES:
         return CaseResult(
             case, "ERROR", False, exit_code, note=f"run exited {exit_code} without usable results"
         )
-    reqs = results.get("requirements", [])
-    must_bad = [r["id"] for r in reqs if r["level"] == "MUST" and r["verdict"] in NOT_PASSING]
-    should_bad = [r["id"] for r in reqs if r["level"] == "SHOULD" and r["verdict"] in NOT_PASSING]
-    blocked = [r["id"] for r in reqs if r["verdict"] == "blocked"]
-    verdict = str(results.get("summary", {}).get("verdict", ""))
-    base = CaseResult(
-        case,
-        "",
-        False,
-        exit_code,
-        verdict=verdict,
-        detected_by=must_bad + should_bad,
-        blocked=blocked,
-        warnings=should_bad,
+    seen = _Seen.read(results)
+    if case.kind == "fault":
+        return _judge_fault(case, exit_code, seen)
+    return _judge_conformant(case, exit_code, seen, selection)
+
+
+def _judge_conformant(case: Case, exit_code: int, seen: _Seen, selection: bool) -> CaseResult:
+    """The clean reference and a variant pass only when the run is CONFORMANT with every MUST of
+    its profile verified: nothing skipped, cut short or accepted as a gap. With ``selection``
+    (selftest -k) requirements left out by the selection are the only gaps allowed."""
+    gaps = [
+        f"{r['id']} ({r.get('unverified_reason') or r['verdict']})"
+        for r in seen.requirements
+        if r["level"] == "MUST"
+        and r["verdict"] in UNVERIFIED
+        and not (selection and r.get("unverified_cause") == "deselected")
+    ]
+    verified = not gaps and not seen.must_bad
+    ok = verified and (exit_code == EXIT_OK or (selection and exit_code == EXIT_INCOMPLETE))
+    note = (
+        "INCOMPLETE, the harness left MUSTs unverified: " + "; ".join(gaps)[:600]
+        if gaps and not seen.must_bad
+        else ""
     )
-    if case.kind != "fault":
-        gaps = [
-            f"{r['id']} ({r.get('unverified_reason') or r['verdict']})"
-            for r in reqs
-            if r["level"] == "MUST"
-            and r["verdict"] in UNVERIFIED
-            and not (selection and r.get("unverified_cause") == "deselected")
-        ]
-        verified = not gaps and not must_bad
-        base.ok = verified and (exit_code == EXIT_OK or (selection and exit_code == EXIT_INCOMPLETE))
-        base.outcome = "pass" if base.ok else "FAIL"
-        if gaps and not must_bad:
-            base.note = "INCOMPLETE, the harness left MUSTs unverified: " + "; ".join(gaps)[:600]
-        return base
+    return CaseResult(
+        case,
+        "pass" if ok else "FAIL",
+        ok,
+        exit_code,
+        verdict=seen.verdict,
+        detected_by=seen.must_bad + seen.should_bad,
+        blocked=seen.blocked,
+        warnings=seen.should_bad,
+        note=note,
+    )
+
+
+def _judge_fault(case: Case, exit_code: int, seen: _Seen) -> CaseResult:
+    """A fault is detected when a MUST failed and the run said so (exit 1 or 3). A fault whose
+    expected requirements are all SHOULD counts as detected when one of them warns."""
     catalog = load_catalog()
     should_only = bool(case.expected) and all(
         rid in catalog and catalog[rid].level == "SHOULD" for rid in case.expected
     )
-    if should_only:
-        base.ok = any(rid in should_bad for rid in case.expected) or bool(
-            must_bad and exit_code in DETECTING_EXIT_CODES
-        )
-    else:
-        base.ok = exit_code in DETECTING_EXIT_CODES and bool(must_bad)
-    base.outcome = "detected" if base.ok else "UNDETECTED"
-    base.missing_expected = [rid for rid in case.expected if rid not in base.detected_by]
-    base.unexpected = [rid for rid in base.detected_by if rid not in case.expected and rid not in blocked]
-    if not base.ok and case.needs_profile == "full" and case.profile != "full":
-        base.note = "needs --profile full"
-    return base
+    must_detected = exit_code in DETECTING_EXIT_CODES and bool(seen.must_bad)
+    ok = (
+        any(rid in seen.should_bad for rid in case.expected) or must_detected
+        if should_only
+        else must_detected
+    )
+    detected_by = seen.must_bad + seen.should_bad
+    return CaseResult(
+        case,
+        "detected" if ok else "UNDETECTED",
+        ok,
+        exit_code,
+        verdict=seen.verdict,
+        detected_by=detected_by,
+        blocked=seen.blocked,
+        warnings=seen.should_bad,
+        missing_expected=[rid for rid in case.expected if rid not in detected_by],
+        unexpected=[rid for rid in detected_by if rid not in case.expected and rid not in seen.blocked],
+        note="needs --profile full"
+        if not ok and case.needs_profile == "full" and case.profile != "full"
+        else "",
+    )
 
 
 def summarize(results: list[CaseResult]) -> dict[str, Any]:
