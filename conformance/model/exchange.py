@@ -32,6 +32,7 @@ class ApiRequest:
     sign_query_on_post: bool = True
     tamper: bool = False
     realm: str = ""  # an Authorization header realm, as oauth.md's example sends (never signed)
+    signature_method: str = "HMAC-SHA1"  # the one oauth.md supports; PLAINTEXT probes that it is the only one
 
     def but(self, **changes: Any) -> ApiRequest:
         """Copy with dataclass fields changed (auth, http_method, placement, ...)."""

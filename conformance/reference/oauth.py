@@ -163,7 +163,10 @@ def authenticate(
     missing = [k for k in REQUIRED if not params.get(k)]
     if missing:
         raise AuthError(f"missing OAuth parameters: {missing}")
-    if params["oauth_signature_method"] != "HMAC-SHA1":
+    plaintext = params["oauth_signature_method"] == "PLAINTEXT" and behaviour.fault(
+        "plaintext_signature_accepted"
+    )
+    if params["oauth_signature_method"] != "HMAC-SHA1" and not plaintext:
         raise AuthError("only HMAC-SHA1 is supported")
     if params.get("oauth_version", "1.0") != "1.0":
         raise AuthError("oauth_version must be 1.0")
@@ -193,7 +196,9 @@ def authenticate(
     )
     normalized = oauth_signature.normalize_parameters(signed)
     given = params["oauth_signature"]
-    ok = False
+    ok = plaintext and hmac.compare_digest(
+        oauth_signature.sign_plaintext_with_client(None, _Secrets(cred)).encode(), given.encode()
+    )
     for uri in candidate_base_uris(public_bases, request.path, behaviour):
         base = oauth_signature.signature_base_string(request.method.upper(), uri, normalized)
         expected = oauth_signature.sign_hmac_sha1_with_client(base, _Secrets(cred))

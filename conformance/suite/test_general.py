@@ -39,3 +39,15 @@ def test_a_realm_in_the_authorization_header_is_not_signed(api: Api) -> None:
     ]
     for obs in api.call_many(reqs):
         api.expect(checks.check_api_response(obs, "xml"), checks.check_status_ok(obs))
+
+
+@requirement("AUTH-HMAC-SHA1-ONLY")
+def test_a_plaintext_signature_is_refused(api: Api) -> None:
+    """Signed with the PLAINTEXT method (the secrets themselves as the signature), correctly for that
+    method: refused with no token, since HMAC-SHA1 is the only method oauth.md supports."""
+    for obs in api.call_many([api.request().but(signature_method="PLAINTEXT")]):
+        api.expect(
+            checks.check_api_response(obs, "xml"),
+            checks.check_error(obs, codes={"invalid_signature", "permission_denied"}),
+            checks.check_no_token(obs),
+        )

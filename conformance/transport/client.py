@@ -107,7 +107,15 @@ class TargetClient:
             if cred is None:
                 raise LookupError(f"no [credentials.{req.auth}] configured")
             url, headers, body = sign(
-                cred, req.http_method, url, body, headers, req.placement, tamper=req.tamper, realm=req.realm
+                cred,
+                req.http_method,
+                url,
+                body,
+                headers,
+                req.placement,
+                tamper=req.tamper,
+                realm=req.realm,
+                signature_method=req.signature_method,
             )
             for signature in signatures_in(url, headers, body):
                 self.redactor.add_signature(signature)

@@ -21,6 +21,8 @@ _SIGNATURE_TYPES = {
     "body": oauth1.SIGNATURE_TYPE_BODY,
 }
 
+_SIGNATURE_METHODS = {"HMAC-SHA1": oauth1.SIGNATURE_HMAC_SHA1, "PLAINTEXT": oauth1.SIGNATURE_PLAINTEXT}
+
 
 def sign(
     cred: Credentials,
@@ -32,11 +34,14 @@ def sign(
     *,
     tamper: bool = False,
     realm: str = "",
+    signature_method: str = "HMAC-SHA1",
 ) -> tuple[str, dict[str, str], str | None]:
     """Sign a request with OAuth 1.0a HMAC-SHA1 via oauthlib, in the given placement.
 
     Returns (url, headers, body); ``tamper`` signs with a wrong consumer secret; ``realm`` goes into
-    the Authorization header unsigned, as RFC 5849 and oauth.md (Multipart forms) say.
+    the Authorization header unsigned, as RFC 5849 and oauth.md (Multipart forms) say;
+    ``signature_method`` "PLAINTEXT" signs with the secrets themselves, to probe that only HMAC-SHA1
+    is accepted.
     """
     client = oauth1.Client(
         cred.consumer_key,
@@ -45,6 +50,7 @@ def sign(
         resource_owner_secret=cred.access_token_secret,
         signature_type=_SIGNATURE_TYPES[placement],
         realm=realm or None,
+        signature_method=_SIGNATURE_METHODS[signature_method],
     )
     form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
     if body:
