@@ -59,7 +59,7 @@ def preflight(client: TargetClient, state: RunState | None = None) -> str | None
                 raise PreflightError(_credentials_message(obs, state))
         _judge_preflight(obs, client.config)
     except TransportError as exc:
-        if exc.kind in ("budget", "deadline"):
+        if exc.kind in ("budget", "deadline", "throttled"):
             return None  # a limit, not the target: the run reports it as such
         return str(exc)
     except PreflightError:

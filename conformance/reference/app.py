@@ -22,6 +22,7 @@ from conformance.spec import GET_REPLACE_TOKEN, REDEEM_REPLACE_TOKEN
 from .behaviour import SimulatedCrash
 from .context import Context, crash_response, rendered_response, text_response
 from .database import StorageError
+from .front import Front
 from .get_token import MESSAGES, STORAGE_ERROR_CODE, handle_get_token, read_request
 from .hooks import handle_hook
 from .redeem import REDEEM_MESSAGES, handle_redeem
@@ -36,6 +37,7 @@ class ReferenceApp:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.front = Front(ctx.behaviour)  # a rate limiter before the API, when a row asks for one
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -57,6 +59,10 @@ class ReferenceApp:
             now = int(time.time())
         if ctx.behaviour.clock_jitter_seconds:  # this answer comes from a node whose clock lags a little
             now -= random.randint(0, ctx.behaviour.clock_jitter_seconds)
+        if path in (GET_REPLACE_TOKEN, REDEEM_REPLACE_TOKEN):
+            refused = self.front.refuse(now)
+            if refused is not None:  # the front's answer: the API never saw the request
+                return refused
         try:
             if path == GET_REPLACE_TOKEN:
                 return handle_get_token(request, ctx, now)

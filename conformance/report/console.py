@@ -16,6 +16,7 @@ from typing import IO, Any
 import pytest
 
 from conformance.catalog import load_catalog
+from conformance.transport.backpressure import throttle_phrase
 
 COLOR_MODES = ("auto", "always", "never")
 REPORT_FILES = ("report.html", "junit.xml", "results.json")
@@ -131,11 +132,13 @@ def summary_lines(
         if summary.get("interrupted"):
             lines.append(f"run interrupted by {summary['interrupted']}: the results are partial")
     skew = run.get("clock_skew_seconds")
+    throttled = run.get("throttled")  # a front's back-pressure: waited out, never a finding
     lines.append(
         f"requests sent: {run.get('requests_sent', 0)} (budget {run.get('request_budget')}), "
         f"retries {run.get('retries', 0)}, timeouts {run.get('timeouts', 0)}, "
         f"clock skew {'n/a' if skew is None else f'{skew:+.1f}s'}, "
         f"duration {float(run.get('duration_seconds') or 0):.1f}s"
+        + (f", {throttle_phrase(throttled, run.get('throttle_wait_seconds') or 0)}" if throttled else "")
     )
     lines.append(f"seed: {run.get('seed')} (reproduce with --seed {run.get('seed')})")
     if report_dir is not None:

@@ -15,6 +15,7 @@ from typing import Any
 from conformance.report.rendering import asset, environment, shown, verdict_label
 from conformance.report.reproduce import build_reproduction, rerun_command
 from conformance.results.verdicts import VERDICT_LABELS
+from conformance.transport.backpressure import throttle_phrase
 
 HTML_BODY_LIMIT = 8192  # characters of a response/request body shown inline (results.json keeps 16 KiB)
 # Columns of the counts table: (label, verdicts counted in it).
@@ -297,7 +298,7 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
             f"{run.get('requests_sent', 0)} sent of a budget of {run.get('request_budget', '?')} "
             f"(retries {run.get('retries', 0)}, timeouts {run.get('timeouts', 0)}, "
             f"transport errors {run.get('transport_errors', 0)}, "
-            f"oversize responses {run.get('oversize_responses', 0)})",
+            f"oversize responses {run.get('oversize_responses', 0)})" + _throttling(run),
         ),
         (
             "Limits",
@@ -362,3 +363,12 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
 def render_html(results: dict[str, Any]) -> str:
     """The complete report page for one results dict (as loaded from results.json)."""
     return environment().get_template("report.html.j2").render(**build_context(results))
+
+
+def _throttling(run: Mapping[str, Any]) -> str:
+    """The front's back-pressure, for the Requests fact; "" when the target never throttled the run."""
+    if not run.get("throttled"):
+        return ""
+    text = "; the target's front " + throttle_phrase(run["throttled"], run.get("throttle_wait_seconds") or 0)
+    rate = run.get("throttle_rate")
+    return text + (f", the run slowed to {rate:g} requests/s" if rate else "")

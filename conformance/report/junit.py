@@ -70,6 +70,11 @@ def junit_properties(results: dict[str, Any]) -> list[tuple[str, str]]:
         ("conformance.exit_code", str(summary["exit_code"])),
         ("conformance.partial", "true" if summary.get("partial") else "false"),
     ]
+    run = results.get("run") or {}
+    props += [
+        ("conformance.throttled", str(run.get("throttled") or 0)),
+        ("conformance.throttle_wait_seconds", str(run.get("throttle_wait_seconds") or 0)),
+    ]
     if summary.get("interrupted"):
         props.append(("conformance.interrupted", str(summary["interrupted"])))
     if summary.get("cut_short"):

@@ -135,6 +135,11 @@ def _run(run: RunFacts, partial: bool) -> dict[str, Any]:
         "budget_exhausted": stats.budget_exhausted if stats else False,
         "deadline_exceeded": stats.deadline_exceeded if stats else False,
         "circuit_opened": stats.circuit_opened if stats else False,
+        # a front's back-pressure (429, 503 + Retry-After): waited out and re-sent, never a finding
+        "throttled": stats.throttled if stats else 0,
+        "throttle_wait_seconds": round(stats.throttle_wait_seconds, 1) if stats else 0.0,
+        "throttle_gave_up": stats.throttle_gave_up if stats else 0,
+        "throttle_rate": stats.throttle_rate if stats else None,
         "transport_errors_by_kind": dict(stats.by_kind) if stats else {},
         "transport_failures": list(stats.failures) if stats else [],
         "clock_skew_seconds": round(run.skew, 2) if run.skew is not None else None,

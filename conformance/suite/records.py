@@ -19,7 +19,7 @@ from conformance.suite.state import RunState
 from conformance.transport.errors import BudgetExhausted, TransportError
 
 # Transport refusals that end a test because the run's own limits ran out: the test is unverified.
-CUT_SHORT_KINDS = ("budget", "deadline")
+CUT_SHORT_KINDS = ("budget", "deadline", "throttled")
 _SERVER_ERROR_NOTE = (
     "The target answered with a server error (HTTP 5xx); the test stopped sending there, so no shrunk "
     "example is shown: the exchange in the evidence is the request that got the 5xx."
@@ -41,11 +41,15 @@ def item_requirement_ids(item: pytest.Item) -> list[str]:
 def cut_short_reason(exc: TransportError, state: RunState | None) -> str:
     """Which of the run's own limits stopped a test, named with the option that raises it."""
     limits = state.config.limits if state is not None else None
+    throttled = state.client.stats.throttle_summary() if state is not None and state.client else ""
+    why = f" while the target's front throttled the run ({throttled})" if throttled else ""
+    if exc.kind == "throttled":
+        return f"{exc} ({throttled})" if throttled else str(exc)
     if exc.kind == "budget" or isinstance(exc, BudgetExhausted):
         size = f" of {limits.request_budget} requests" if limits else ""
-        return f"request budget{size} exhausted (--request-budget / [limits] request_budget)"
+        return f"request budget{size} exhausted{why} (--request-budget / [limits] request_budget)"
     size = f" of {limits.run_deadline_seconds:g}s" if limits else ""
-    return f"run deadline{size} passed (--deadline / [limits] run_deadline_seconds)"
+    return f"run deadline{size} passed{why} (--deadline / [limits] run_deadline_seconds)"
 
 
 @dataclass
@@ -125,11 +129,11 @@ def build_record(
         "warnings": [f.to_dict() for f in (api.warnings if api else [])][:20],
         "hypothesis": [scrub(n) for n in judged.notes][:10],
     }
-    if judged.kind == "not-run" and transport is not None:
-        record["cause"] = transport.kind  # "budget" or "deadline": which limit left it unverified
     if judged.kind == "pass" and api is not None and api.not_judged():
         # passed, but some requirement's checks applied to none of its answers: not verified by it
         record["not_judged"] = {rid: scrub(why) for rid, why in api.not_judged().items()}
+    if judged.kind == "not-run" and transport is not None:
+        record["cause"] = transport.kind  # "budget", "deadline", "throttled": which limit left it unverified
     if judged.kind == "pass" and api is not None:  # replayable by `certificate verify --recheck`
         samples = record_samples(api.exchanges, api.config.photo_id, ids)
         if samples:

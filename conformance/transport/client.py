@@ -130,16 +130,20 @@ class TargetClient:
 
         Only a connection failure (refused, reset, truncated) is retried, once, signed afresh,
         and counted in ``stats.retries``; timeouts, TLS and protocol errors are not retried.
+        A throttled answer is waited out and the request sent again, signed afresh (:meth:`_patiently`).
         """
+        return self._patiently(lambda: self._send_signed(req))
+
+    def _send_signed(self, req: ApiRequest) -> Exchange:
         built = self.build(req)
         try:
-            return self.send_built(req, *built, retryable=True)
+            return self._guarded(req, *built, retryable=True)
         except TransportError as exc:
             if exc.kind != "connection":
                 raise
             first = exc
         try:
-            return self.send_built(req, *self.build(req), retry=True)  # fresh nonce for the retry
+            return self._guarded(req, *self.build(req), retry=True)  # fresh nonce for the retry
         except TransportError as exc:
             if exc.exchange is None:  # the retry was not sent (breaker, budget, deadline)
                 raise first from None  # so the cause is the first failure
@@ -155,7 +159,30 @@ class TargetClient:
         """Whether the main thread is waiting for a request's answer right now."""
         return self._main_in_flight > 0
 
+    def _patiently(self, attempt: Callable[[], Exchange]) -> Exchange:
+        """Take a front's back-pressure: re-send a throttled request (429, 503 + Retry-After).
+
+        The pacer says how long to wait (and holds every request that long) within the per-request
+        limits, the run deadline and the budget (:meth:`.Pacer.backpressure`); each re-send is a new
+        ``attempt``, so a signed request gets a new nonce and timestamp.
+        """
+        waited, tries = 0.0, 0
+        while True:
+            exchange = attempt()
+            delay = self.pacer.backpressure(exchange.response, tries, waited)
+            if delay is None:
+                return exchange
+            waited, tries = waited + delay, tries + 1
+
     def send_built(self, req: ApiRequest | None, *args: Any, **kwargs: Any) -> Exchange:
+        """Send exactly this request (replays, redeem); a throttled one is waited out and re-sent as is.
+
+        The front did not handle a throttled request, so re-sending it unchanged (a replay keeps its
+        nonce, a redemption its body) is still the one request the test means.
+        """
+        return self._patiently(lambda: self._guarded(req, *args, **kwargs))
+
+    def _guarded(self, req: ApiRequest | None, *args: Any, **kwargs: Any) -> Exchange:
         """See :meth:`_send_built`; a Ctrl-C that arrives meanwhile takes effect once it is answered.
 
         The SIGINT handler sets ``interrupt_pending`` instead of raising while the main thread is
