@@ -58,6 +58,7 @@ class Behaviour:
     # Clock and HTTP (permitted freedoms, see variants.py)
     clock_jitter_seconds: int = 0  # each answer's API clock is 0..N s behind (a cluster's nodes)
     refuse_post_query: bool = False  # a POST with API parameters in its query -> invalid_input
+    other_signature_methods_unsigned: bool = False  # a non-HMAC-SHA1 request counts as unsigned
     front_rate: float = 0.0  # > 0: a token-bucket front (requests/s) answers 429 + Retry-After (front.py)
     front_burst: int = 20  # the front's bucket size
 

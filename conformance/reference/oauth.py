@@ -167,6 +167,8 @@ def authenticate(
         "plaintext_signature_accepted"
     )
     if params["oauth_signature_method"] != "HMAC-SHA1" and not plaintext:
+        if behaviour.other_signature_methods_unsigned:  # ignored, as an unsigned caller's (a variant)
+            return AuthResult(level=behaviour.anonymous_level)
         raise AuthError("only HMAC-SHA1 is supported")
     if params.get("oauth_version", "1.0") != "1.0":
         raise AuthError("oauth_version must be 1.0")
