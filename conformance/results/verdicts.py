@@ -35,6 +35,51 @@ UNVERIFIED = ("blocked", "not-run", "skip", "not-judged", "untested")
 FAILED = ("fail", "error")
 
 
+def _named(rec: Mapping[str, Any]) -> set[str]:
+    """Requirements a record's error findings name."""
+    return {f["requirement"] for f in rec["findings"] if f.get("severity", "error") == "error"}
+
+
+def _what_the_record_says(
+    rec: Mapping[str, Any], rid: str, named: set[str]
+) -> tuple[str, tuple[str, str] | None]:
+    """One test record's verdict on one requirement it declares or names, and (reason, cause)
+    when that verdict leaves the requirement unverified."""
+    declared = rid in rec["requirements"]
+    v = rec["verdict"]
+    if v == "fail":
+        if rid in named or not named:
+            return "fail", None
+        return "blocked", (
+            f"its test {rec['nodeid']} stopped at a failure of {', '.join(sorted(named))}",
+            "blocked",
+        )
+    if v == "error":
+        return ("error" if declared else "fail"), None
+    if v == "pass" and rid in rec.get("not_judged", {}):
+        return "not-judged", (
+            f"its test {rec['nodeid']} judged no answer ({rec['not_judged'][rid]})",
+            "not-judged",
+        )
+    if v in ("skip", "not-run"):
+        message = (rec.get("message") or "").strip().splitlines()
+        cause = rec.get("cause") or ("skipped" if v == "skip" else "not-run")
+        return v, (message[0] if message else "not run", cause)
+    return v, None
+
+
+def _unverified(verdict: str, reasons: dict[str, str]) -> tuple[str, str]:
+    """(reason, cause) of an unverified requirement: the reasons of its own kind, in order."""
+    if verdict == "untested":
+        reasons = {"no suite test verifies it in this run": "untested"}
+    elif verdict == "not-run" and not reasons:
+        reasons = {"not run by this partial run": "not-run"}
+    own_cause = {"blocked": ("blocked",), "skip": ("skipped",), "not-judged": ("not-judged",)}
+    wanted = own_cause.get(verdict)
+    kept = {r: c for r, c in reasons.items() if wanted is None or c in wanted} or reasons
+    return "; ".join(kept), next(iter(kept.values()))
+
+
 def requirement_verdicts(
     records: Iterable[dict[str, Any]], profile: str, partial: bool = False
 ) -> list[dict[str, Any]]:
@@ -48,50 +93,31 @@ def requirement_verdicts(
     answer it got: verdict "not-judged", INCOMPLETE for a MUST); every unverified
     requirement carries ``unverified_reason`` (why, in words) and ``unverified_cause``.
     """
-    records = list(records)
+    # One pass over the records: what each says of each requirement it declares or names.
+    said: dict[str, list[tuple[str, str, tuple[str, str] | None]]] = {}  # rid -> (test, verdict, why)
+    warnings: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        named = _named(rec)
+        for w in rec.get("warnings", []):
+            warnings.setdefault(w["requirement"], []).append(w)
+        for rid in dict.fromkeys([*rec["requirements"], *sorted(named)]):
+            verdict, why = _what_the_record_says(rec, rid, named)
+            said.setdefault(rid, []).append((rec["nodeid"], verdict, why))
     out = []
     for req in load_catalog().values():
-        verdicts: list[str] = []
-        tests: list[str] = []
-        warnings: list[dict[str, Any]] = []
-        reasons: dict[str, str] = {}  # reason -> cause, in order of appearance
-        for rec in records:
-            named = {f["requirement"] for f in rec["findings"] if f.get("severity", "error") == "error"}
-            declared = req.id in rec["requirements"]
-            for w in rec.get("warnings", []):
-                if w["requirement"] == req.id:
-                    warnings.append(w)
-            if not declared and req.id not in named:
-                continue
-            tests.append(rec["nodeid"])
-            v = rec["verdict"]
-            if v == "fail":
-                verdict = "fail" if (req.id in named or not named) else "blocked"
-                if verdict == "blocked":
-                    reasons.setdefault(
-                        f"its test {rec['nodeid']} stopped at a failure of {', '.join(sorted(named))}",
-                        "blocked",
-                    )
-                verdicts.append(verdict)
-            elif v == "error":
-                verdicts.append("error" if declared else "fail")
-            elif v == "pass" and req.id in rec.get("not_judged", {}):
-                reason = f"its test {rec['nodeid']} judged no answer ({rec['not_judged'][req.id]})"
-                reasons.setdefault(reason, "not-judged")
-                verdicts.append("not-judged")
-            else:
-                if v in ("skip", "not-run"):
-                    message = (rec.get("message") or "").strip().splitlines()
-                    reason = message[0] if message else "not run"
-                    reasons.setdefault(reason, rec.get("cause") or ("skipped" if v == "skip" else "not-run"))
-                verdicts.append(v)
+        entries = said.get(req.id, [])
+        verdicts = [v for _, v, _ in entries]
+        reasons: dict[str, str] = {}
+        for _, _, why in entries:
+            if why is not None:
+                reasons.setdefault(*why)
         if not req.in_profile(profile):
             verdict = "not-in-profile"
         elif not verdicts:
             verdict = "not-run" if partial else "untested"
         else:
             verdict = min(verdicts, key=VERDICT_ORDER.index)
-            if verdict == "pass" and warnings and req.level == "SHOULD":
+            if verdict == "pass" and warnings.get(req.id) and req.level == "SHOULD":
                 verdict = "fail"
         entry: dict[str, Any] = {
             "id": req.id,
@@ -102,19 +128,11 @@ def requirement_verdicts(
             "summary": req.summary,
             "position": req.position,
             "verdict": verdict,
-            "tests": sorted(set(tests)),
-            "warnings": warnings[:5],
+            "tests": sorted({test for test, _, _ in entries}),
+            "warnings": warnings.get(req.id, [])[:5],
         }
         if verdict in UNVERIFIED:
-            if verdict == "untested":
-                reasons = {"no suite test verifies it in this run": "untested"}
-            elif verdict == "not-run" and not reasons:
-                reasons = {"not run by this partial run": "not-run"}
-            own_cause = {"blocked": ("blocked",), "skip": ("skipped",), "not-judged": ("not-judged",)}
-            wanted = own_cause.get(verdict)
-            kept = {r: c for r, c in reasons.items() if wanted is None or c in wanted} or reasons
-            entry["unverified_reason"] = "; ".join(kept)
-            entry["unverified_cause"] = next(iter(kept.values()))
+            entry["unverified_reason"], entry["unverified_cause"] = _unverified(verdict, reasons)
         out.append(entry)
     return out
 
