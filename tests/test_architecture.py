@@ -203,6 +203,23 @@ def test_the_bottom_layers_are_ordered() -> None:
     assert _layer("conformance.catalog") < _layer("conformance.config") == _layer("conformance.serving")
 
 
+def test_pytest_stays_in_the_suite_and_above() -> None:
+    """pytest wiring belongs to the suite (and the commands that start it); the layers below it are
+    plain code that replay, recheck, matrix and verify run without pytest."""
+    below = [
+        m
+        for m in sorted(MODULES)
+        if _layer(m) < _layer("conformance.suite")
+        for node in ast.walk(ast.parse(MODULES[m].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and any(
+            (a.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "pytest"
+            for a in node.names
+        )
+    ]
+    assert not below, f"modules below the suite that import pytest: {sorted(set(below))}"
+
+
 def test_no_import_error_is_swallowed() -> None:
     """A broken module must fail loudly, not make a subcommand or a renderer silently vanish."""
     hiding = []

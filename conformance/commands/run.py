@@ -30,11 +30,12 @@ from conformance.report.certificate import (
     certify_after_run,
     signing_key,
 )
-from conformance.report.console import COLOR_MODES, Progress, summary_lines, use_color
+from conformance.report.console import COLOR_MODES, summary_lines, use_color
 from conformance.report.rendering import verdict_label
 from conformance.suite.options import add_run_options, apply_limit_overrides, new_state, start_embedded
 from conformance.suite.outputs import write_outputs, write_report_file
 from conformance.suite.plugin import ConformancePlugin
+from conformance.suite.progress import Progress
 from conformance.suite.signals import InterruptSignals
 from conformance.suite.state import RunState
 from conformance.transport.client import TargetClient

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from conformance.model.exit_codes import EXIT_USAGE
 from conformance.model.versions import runtime_versions
 from conformance.report.badge import render_badge
+from conformance.report.har import CERTIFY_NAME as HAR_NAME
 from conformance.results.files import ReportWriteError, write_atomic
 from conformance.results.verdicts import overall
 
@@ -42,7 +43,7 @@ SIGNATURE = "certificate.sig"
 BADGE = "badge.svg"
 BUNDLE = "certificate.zip"
 RUN_FILES = ("results.json", "report.html", "junit.xml")
-OPTIONAL_RUN_FILES = ("exchanges.har",)  # every exchange of the run, when the run wrote one
+OPTIONAL_RUN_FILES = (HAR_NAME,)  # every exchange of the run, when the run wrote one
 # What a run leaves beside its reports that an earlier run's verdict could be read from.
 STALE_ON_NEW_RUN = (BUNDLE, BADGE, *OPTIONAL_RUN_FILES)
 # Requirement states in a certificate.

@@ -1,21 +1,17 @@
 """The console of ``conformance run``: a progress line per requirement group and a compact final block.
 
-Rendering is pure (results dict -> lines) so it can be tested without a run; :class:`Progress` is
-a small pytest plugin that reads what the conformance plugin records and draws the progress. The
+Rendering is pure (results dict -> lines) so it can be tested without a run; the pytest plugin that
+draws the progress while a run goes is :class:`conformance.suite.progress.Progress`. The
 pytest-style output stays available with ``-v`` / ``--pytest-output``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import pytest
-
-from conformance.catalog import load_catalog
 from conformance.transport.backpressure import throttle_phrase
 
 COLOR_MODES = ("auto", "always", "never")
@@ -29,10 +25,10 @@ VERDICT_COLORS = {
     "INTERRUPTED": "yellow",
 }
 # The worst outcome of a test's phases decides how it counts in its group.
-_RANK = {"fail": 5, "error": 4, "not-run": 3, "not-judged": 2, "skip": 1, "pass": 0}
+TEST_RANK = {"fail": 5, "error": 4, "not-run": 3, "not-judged": 2, "skip": 1, "pass": 0}
 
 
-def _test_verdict(record: Mapping[str, Any]) -> str:
+def record_verdict(record: Mapping[str, Any]) -> str:
     """How a test counts in its group: a pass whose checks judged none of its answers is not a pass."""
     verdict = str(record.get("verdict", "pass"))
     return "not-judged" if verdict == "pass" and record.get("not_judged") else verdict
@@ -147,103 +143,3 @@ def summary_lines(
             lines.append(f"{'reports:' if i == 0 else '        '} {path}")
     lines.append(_verdict_line(summary, run, color))
     return lines
-
-
-class Progress:
-    """A pytest plugin drawing progress per requirement group.
-
-    On a terminal: one bar line rewritten in place, plus a line per finished group. Elsewhere (CI
-    logs): only the line per finished group. Nothing at all when the preflight found the target
-    unreachable (every test errors at once; the final block says why).
-    """
-
-    def __init__(self, state: Any, stream: IO[str], *, tty: bool, color: bool) -> None:
-        self.state = state
-        self.stream = stream
-        self.tty = tty
-        self.color = color
-        self.group_of: dict[str, str] = {}  # nodeid -> group
-        self.totals: dict[str, int] = {}
-        self.done: dict[str, list[str]] = {}  # group -> verdicts of its finished tests
-        self.requests: dict[str, int] = {}
-        self.finished = 0
-        self._bar_shown = False
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        catalog = load_catalog()
-        profile = self.state.profile
-        for item in session.items:
-            ids = [i for mark in item.iter_markers("requirement") for i in mark.args if i in catalog]
-            ids = [i for i in ids if catalog[i].in_profile(profile)]
-            if not ids:
-                continue  # not in this profile: skipped, and not worth a progress count
-            group = catalog[ids[0]].group
-            self.group_of[item.nodeid] = group
-            self.totals[group] = self.totals.get(group, 0) + 1
-
-    def _silent(self) -> bool:
-        return bool(self.state.preflight_error)
-
-    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        group = self.group_of.get(nodeid)
-        if group is None or self._silent():
-            return
-        records = [r for r in self.state.records if r.get("nodeid") == nodeid]
-        verdict = max((_test_verdict(r) for r in records), key=lambda v: _RANK.get(v, 0), default="pass")
-        self.done.setdefault(group, []).append(verdict)
-        self.requests[group] = self.requests.get(group, 0) + sum(int(r.get("requests") or 0) for r in records)
-        self.finished += 1
-        if len(self.done[group]) == self.totals[group]:
-            self._clear_bar()
-            self._write(self.group_line(group) + "\n")
-        if self.tty:
-            self._draw_bar(group)
-
-    def pytest_sessionfinish(self) -> None:
-        self._clear_bar()
-
-    def group_line(self, group: str) -> str:
-        verdicts = self.done.get(group, [])
-        counts = {v: verdicts.count(v) for v in _RANK if verdicts.count(v)}
-        failed = counts.get("fail", 0) + counts.get("error", 0)
-        parts = []
-        if failed:
-            parts.append(paint(f"{failed} failed", "red", self.color))
-        if counts.get("not-run"):
-            parts.append(paint(f"{counts['not-run']} not run", "yellow", self.color))
-        if counts.get("not-judged"):  # passed, but its checks applied to none of its answers
-            parts.append(paint(f"{counts['not-judged']} not judged", "yellow", self.color))
-        if counts.get("skip"):
-            parts.append(f"{counts['skip']} skipped")
-        state = ", ".join(parts) if parts else paint("ok", "green", self.color)
-        width = max((len(g) for g in self.totals), default=8)
-        return (
-            f"  {group:<{width}}  {len(verdicts):>3}/{self.totals[group]:<3} tests  "
-            f"{self.requests.get(group, 0):>5} requests  {state}"
-        )
-
-    def _sent(self) -> int:
-        client = getattr(self.state, "client", None)
-        return int(client.stats.sent) if client is not None else 0
-
-    def _draw_bar(self, group: str) -> None:
-        total = sum(self.totals.values()) or 1
-        columns = shutil.get_terminal_size((80, 24)).columns
-        width = max(10, min(30, columns - 60))
-        filled = round(width * self.finished / total)
-        bar = "#" * filled + "-" * (width - filled)
-        text = (
-            f"[{bar}] {self.finished}/{total} tests | {group} {len(self.done.get(group, []))}/"
-            f"{self.totals[group]} | {self._sent()} requests sent"
-        )
-        self._write("\r\x1b[K" + text[: max(20, columns - 1)])
-        self._bar_shown = True
-
-    def _clear_bar(self) -> None:
-        if self._bar_shown:
-            self._write("\r\x1b[K")
-            self._bar_shown = False
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
