@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
+POLL_SECONDS = 0.05
+
 
 def http_url(host: str, port: int) -> str:
     """``http://host:port``, an IPv6 literal in brackets."""
@@ -27,7 +29,10 @@ class ServerThread:
 
     def __init__(self, server: socketserver.BaseServer, name: str) -> None:
         self.server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        # stop() waits for the loop's next poll: 0.05 s instead of the default 0.5 s, which every
+        # start-stop paid (a run stops its reference and receiver; the project's tests, hundreds).
+        poll = {"poll_interval": POLL_SECONDS}
+        self._thread = threading.Thread(target=server.serve_forever, kwargs=poll, name=name, daemon=True)
         self._thread.start()
 
     @property
