@@ -7,6 +7,7 @@ requirement group) runs here; the full matrix runs under ``tox -e selftest`` (se
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,14 @@ from typing import Any
 import pytest
 
 from conformance.catalog import load_catalog
+from conformance.commands.cli import build_parser
+from conformance.commands.selftest import start_order
 from conformance.commands.selftest_cases import Case, CaseResult, all_cases, judge, select_cases, summarize
-from conformance.reference.faults import FAULT_LIST
+from conformance.reference.faults import FAULT_LIST, FAULTS
 from conformance.reference.variants import VARIANT_LIST
 from conformance.report.selftest import write_reports
-from tests.suite_runs import conformance
+from tests.suite_runs import conformance, verdicts
+from tests.test_lifecycle_faults import IN_SELFTEST_SUBSET
 
 
 def _results(verdicts: dict[str, str]) -> dict[str, Any]:
@@ -128,6 +132,15 @@ def test_naming_cases_restricts_and_unknown_names_are_refused() -> None:
         select_cases(all_cases("full"), faults=["nope"])
 
 
+def test_the_matrix_starts_the_longest_runs_first_on_every_core() -> None:
+    """Full-profile runs first (then table order), so no worker ends the matrix alone on a long run."""
+    cases = select_cases(all_cases("full"), subset=True)
+    order = [cases[i] for i in start_order(cases)]
+    full = [c for c in cases if c.profile == "full"]
+    assert full and order[: len(full)] == full and order[len(full) :] == [c for c in cases if c not in full]
+    assert build_parser().parse_args(["selftest"]).jobs == (os.cpu_count() or 1)
+
+
 # -- reports ------------------------------------------------------------------------------------
 def test_reports_are_json_and_autoescaped_html(tmp_path: Path) -> None:
     evil = Case("fault", "x", "core", "AUTH", "<script>alert(1)</script>", ("AUTH-READ-DENIED",))
@@ -186,6 +199,15 @@ def test_ci_subset_detects_every_fault_and_passes_every_variant(tmp_path: Path) 
     """The CI matrix: clean reference + every conformant variant + one fault per requirement group."""
     proc = _selftest(tmp_path, "--subset", timeout=1700)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    summary = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))["summary"]
+    data = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))
+    summary = data["summary"]
     assert summary["variants_passed"] == summary["variants_total"] == len(VARIANT_LIST)
     assert summary["faults_detected"] == summary["faults_total"] > 0 and summary["reference_passed"]
+    # test_lifecycle_faults' cases this run covers: exactly the fault's requirements fail, exit 1.
+    cases = {c["name"]: c for c in data["cases"] if c["kind"] == "fault"}
+    assert IN_SELFTEST_SUBSET and set(IN_SELFTEST_SUBSET) <= set(cases)
+    for name in IN_SELFTEST_SUBSET:
+        got = verdicts(Path(cases[name]["report_dir"]))
+        expected = FAULTS[name].detected_by
+        assert {rid: got[rid] for rid in expected} == dict.fromkeys(expected, "fail"), (name, got)
+        assert cases[name]["exit_code"] == 1, cases[name]

@@ -121,14 +121,18 @@ def _load(path: Path) -> dict[str, Any] | None:
 def run_matrix(
     cases: list[Case], options: argparse.Namespace, jobs: int, progress: bool = True
 ) -> list[CaseResult]:
-    """Run every case, ``jobs`` at a time, each in its own worker process; results in case order."""
+    """Run every case, ``jobs`` at a time, each in its own worker process; results in case order.
+
+    The longest cases start first (:func:`start_order`), so the matrix does not end with one
+    worker finishing a long run while the others idle.
+    """
     results: dict[int, CaseResult] = {}
     ctx = multiprocessing.get_context("spawn")  # no inherited threads or sockets from this process
     with (
         ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool,
         _stop_workers_on_interrupt(pool),
     ):
-        futures = {pool.submit(run_case, case, options): i for i, case in enumerate(cases)}
+        futures = {pool.submit(run_case, cases[i], options): i for i in start_order(cases)}
         for done, future in enumerate(as_completed(futures), 1):
             i = futures[future]
             try:
@@ -143,6 +147,11 @@ def run_matrix(
                     flush=True,
                 )
     return [results[i] for i in range(len(cases))]
+
+
+def start_order(cases: list[Case]) -> list[int]:
+    """Indexes of ``cases``, the full-profile runs (the longest) first, table order otherwise."""
+    return sorted(range(len(cases)), key=lambda i: cases[i].profile != "full")
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -184,7 +193,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="full",
         help="highest suite profile to use; each case runs with the profile it needs (default full)",
     )
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs in parallel")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="runs in parallel (default: the machine's cores)",
+    )
     parser.add_argument("--max-examples", type=int, default=10, help="Hypothesis examples per property test")
     parser.add_argument(
         "--settings",
