@@ -14,6 +14,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 from werkzeug.wrappers import Request, Response
 
@@ -155,6 +156,7 @@ def stored_return_url(req: TokenRequest, b: Behaviour) -> str:
     """The return_url as persisted (the faults model lossy columns)."""
     url = "" if b.fault("return_url_dropped") else req.return_url
     url = url[:255] if b.fault("return_url_truncated_255") else url
+    url = unquote_plus(url) if b.fault("return_url_decoded_twice") else url
     return re.sub("[\U00010000-\U0010ffff]", "?", url) if b.fault("astral_chars_replaced") else url
 
 

@@ -122,6 +122,57 @@ def return_urls(draw: st.DrawFn, unicode: bool = False) -> str:
     return url
 
 
+# Pinned return_urls: every character class the documents or known defects care about, in every run
+# whatever the seed (random draws add to them, never replace them). Each is a valid absolute IRI, so
+# a server that validates return_url still must echo it. The first carries the reserved and escape
+# classes (a literal '+' and '%2B', '&' as data ('%26'), '=' in a value, ';', '%25', a space as
+# '%20' and as '+', '&amp;'-like text, a '#' fragment holding '%23'); the second non-ASCII and
+# astral characters in the path, query and fragment, raw and percent-encoded.
+PINNED_RETURN_URLS = (
+    "https://www.example.com/cb/a+b;v=1/50%25?plus=1+2&enc=%2B&data=x%26y&eq=a=b&semi=1;2"
+    "&pct=50%25&sp=a%20b&sp2=a+b&ent=&amp;&lt;x#frag%23x",
+    "https://example.org:8443/ç/日本/😀?q=é&astral=𝄞😀&k=%C3%A9&e=%F0%9F%98%80#frag-ü😀",
+)
+# Signed requests the pinned values ride in: both methods, every signature placement, both formats.
+PINNED_PLACEMENTS = (("GET", "header"), ("GET", "query"), ("POST", "body"), ("POST", "header"))
+
+
+def pinned_requests(photo_id: str) -> list[ApiRequest]:
+    """Every pinned return_url in both formats and every method/placement (a fixed batch)."""
+    return [
+        ApiRequest(
+            params=(("photo_id", photo_id), ("return_url", url), *((("format", "json"),) if fmt else ())),
+            http_method=method,
+            placement=placement,
+        )
+        for url in PINNED_RETURN_URLS
+        for method, placement in PINNED_PLACEMENTS
+        for fmt in (False, True)
+    ]
+
+
+def digit_boundaries(bounds: Bounds) -> list[int]:
+    """In-range values where the digit count changes (9/10, 99/100, ...) and values whose string order
+    differs from their numeric order ("145" > "1440" and "99" > "1440" as strings): where a bound
+    compared as text, or a parser that reads a fixed number of digits, goes wrong."""
+    lo, hi = bounds.low, bounds.high
+    values = {p + d for p in (10, 100, 1000, 10000) for d in (-1, 0)}
+    text = str(hi)
+    values |= {int(text[:k]) + d for k in range(1, len(text)) for d in (0, 1)}  # prefixes of the bound
+    values |= {int("9" * k) for k in range(1, len(text))}
+    return sorted(v for v in values if lo <= v <= hi)
+
+
+def past_the_bounds(bounds: Bounds) -> list[int]:
+    """Out-of-range values every run sends: one past each bound, zero, a negative, the digit-count
+    steps beyond the bounds, a value that sorts inside the range as text ("9" > "15"; "14400" starts
+    with "1440"), and the 32-bit and 64-bit edges (an INT column, a 64-bit parser)."""
+    lo, hi = bounds.low, bounds.high
+    candidates = {lo - 1, hi + 1, 0, -1, hi * 10, 10 ** len(str(hi)), 2**31, INT64_MAX}
+    candidates |= {int("9" * k) for k in range(1, len(str(lo)) + 1)}
+    return sorted(v for v in candidates if not lo <= v <= hi)
+
+
 NOT_URLS = (
     "not a url",
     "www.example.com/upload/callback",
@@ -130,6 +181,7 @@ NOT_URLS = (
     "javascript:alert(1)",
     "https://example.com/a b",
     "日本語のテキスト",
+    "https://example.com/a?p=100%&q=%zz",  # a bare '%': not a valid URL, so echoed exactly or refused
 )
 """return_url values that are not absolute http(s) URLs: echoed exactly or refused with invalid_input."""
 

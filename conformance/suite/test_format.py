@@ -68,6 +68,7 @@ def test_callback_gives_jsonp(api: Api) -> None:
 
 @requirement("FORMAT-XML-JSON-AGREE")
 @given(reqs=st.lists(strategies.valid_requests("PHOTO"), min_size=1, max_size=EXAMPLE_BATCH // 2))
+@example(reqs=strategies.pinned_requests("PHOTO")[::4])  # each pinned return_url, GET and POST
 def test_xml_and_json_carry_the_same_values(api: Api, reqs: list[ApiRequest]) -> None:
     """The same request in XML and in JSON: the same terms, the same echo, the same envelope."""
     reqs = [q.with_params(photo_id=api.config.photo_id, format=None) for q in reqs]
@@ -90,6 +91,7 @@ def test_xml_and_json_carry_the_same_values(api: Api, reqs: list[ApiRequest]) ->
         max_size=EXAMPLE_BATCH,
     )
 )
+@example(batch=[(url, fmt) for url in strategies.PINNED_RETURN_URLS for fmt in ("xml", "json")])
 def test_unicode_round_trips(api: Api, batch: list[tuple[str, str]]) -> None:
     """Unicode inside valid URLs (IRIs) in every part; each example is a batch sent concurrently."""
     reqs = [

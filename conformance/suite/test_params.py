@@ -1,12 +1,13 @@
 """PARAMS: defaults, every in-range value honoured, out-of-range values per the declared policy."""
 
 import random
+from collections.abc import Sequence
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import checks
-from conformance.spec import MAX_UPLOADS, VALID_MINUTES
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES, Bounds
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
 from conformance.suite.budget import EXAMPLE_BATCH
@@ -34,22 +35,27 @@ def test_max_uploads_defaults_to_1(api: Api) -> None:
     _expect_default(api, "max_uploads", MAX_UPLOADS.default)
 
 
-def sweep_values(values: list[int], share: int | None, seed: int) -> list[int]:
-    """Which in-range values to send: all when ``share`` is None (thorough); else every edge and hour
-    plus a seeded sample of ``share`` values (the settings profile's budget).
+def sweep_values(values: list[int], share: int | None, seed: int, pinned: Sequence[int] = ()) -> list[int]:
+    """Which in-range values to send: all when ``share`` is None (thorough); else every edge, hour and
+    ``pinned`` value plus a seeded sample of ``share`` values (the settings profile's budget).
 
-    Off-by-one and unit bugs live at the edges and round numbers; the seeded sample covers the rest
-    (a new seed samples differently, so repeated runs sweep the whole range over time).
+    Off-by-one and unit bugs live at the edges and round numbers, text-compared bounds and fixed-width
+    parsers at the digit-count steps (``pinned``); the seeded sample covers the rest (a new seed
+    samples differently, so repeated runs sweep the whole range over time).
     """
     if share is None or len(values) <= 120:
         return values
     edges = {*values[:3], *values[-3:], *(v for v in values if v % 60 == 0 or v in (179, 181))}
+    edges |= set(pinned) & set(values)
     sample = random.Random(seed).sample(values, min(share, len(values)))
     return sorted(edges | set(sample))
 
 
-def _sweep(api: Api, name: str, values: list[int]) -> None:
-    values = sweep_values(values, api.budget.sweep_sample, api.state.seed)
+def _sweep(api: Api, name: str, bounds: Bounds) -> None:
+    values = list(range(bounds.low, bounds.high + 1))
+    values = sweep_values(
+        values, api.budget.sweep_sample, api.state.seed, strategies.digit_boundaries(bounds)
+    )
     reqs = [api.request(**{name: str(v)}) for v in values]
     for value, obs in zip(values, api.call_many(reqs), strict=True):
         api.expect(
@@ -62,13 +68,13 @@ def _sweep(api: Api, name: str, values: list[int]) -> None:
 @requirement("PARAMS-VALID-MINUTES-RANGE")
 def test_every_valid_minutes_value_is_honoured(api: Api) -> None:
     """valid_minutes 15..1440: every value under --settings thorough, edges plus a seeded sample otherwise."""
-    _sweep(api, "valid_minutes", list(range(VALID_MINUTES.low, VALID_MINUTES.high + 1)))
+    _sweep(api, "valid_minutes", VALID_MINUTES)
 
 
 @requirement("PARAMS-MAX-UPLOADS-RANGE")
 def test_every_max_uploads_value_is_honoured(api: Api) -> None:
     """max_uploads 1..100, every value."""
-    _sweep(api, "max_uploads", list(range(MAX_UPLOADS.low, MAX_UPLOADS.high + 1)))
+    _sweep(api, "max_uploads", MAX_UPLOADS)
 
 
 def _expect_declared_policy(api: Api, values: list[tuple[str, int]]) -> None:
@@ -99,20 +105,17 @@ def test_out_of_range_follows_declared_policy(api: Api, batch: list[tuple[str, i
 
 
 JUST_PAST_THE_BOUNDS = [
-    ("valid_minutes", VALID_MINUTES.low - 1),
-    ("valid_minutes", VALID_MINUTES.high + 1),
-    ("valid_minutes", 0),
-    ("max_uploads", MAX_UPLOADS.low - 1),
-    ("max_uploads", MAX_UPLOADS.high + 1),
-    ("max_uploads", -1),
+    *(("valid_minutes", v) for v in strategies.past_the_bounds(VALID_MINUTES)),
+    *(("max_uploads", v) for v in strategies.past_the_bounds(MAX_UPLOADS)),
 ]
 
 
 @requirement("PARAMS-OUT-OF-RANGE")
 def test_just_past_each_bound_follows_declared_policy(api: Api) -> None:
-    """One step past each bound, zero and a negative, in every run whatever the seed or example budget.
+    """One step past each bound, zero, a negative, the digit-count steps, values that sort inside the
+    range as text, and the 32-/64-bit edges: in every run whatever the seed or example budget.
 
     The property test draws from the whole out-of-range space; these fixed values are where
-    off-by-one bounds and unenforced bounds show.
+    off-by-one, unenforced and text-compared bounds and overflowing columns show.
     """
     _expect_declared_policy(api, JUST_PAST_THE_BOUNDS)

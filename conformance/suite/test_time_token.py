@@ -1,6 +1,6 @@
 """TIME and TOKEN: valid_until arithmetic, monotonicity, uniqueness and unpredictability."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conformance import checks
@@ -15,6 +15,9 @@ from conformance.suite.budget import EXAMPLE_BATCH
     minutes=st.lists(strategies.valid_minutes_in_range, min_size=1, max_size=EXAMPLE_BATCH),
     fmt=st.sampled_from(["xml", "json"]),
 )
+# The bounds and the digit-count steps in between, in both formats, whatever the seed.
+@example(minutes=[*strategies.digit_boundaries(VALID_MINUTES)[::2], VALID_MINUTES.high], fmt="xml")
+@example(minutes=[*strategies.digit_boundaries(VALID_MINUTES)[1::2], VALID_MINUTES.high], fmt="json")
 def test_valid_until_is_issue_time_plus_minutes(api: Api, minutes: list[int], fmt: str) -> None:
     """valid_until is the issue time plus valid_minutes, judged against each answer's own Date."""
     extra = {"format": "json"} if fmt == "json" else {}
