@@ -33,6 +33,7 @@ from conformance.model.credentials import Credentials
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.html import render_html
 from tests import suite_runs
+from tests.clean_run import CleanRun
 from tests.test_report_html import StrictHTML, hostile_results, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,24 +155,9 @@ def broken_run(
 
 
 @pytest.fixture(scope="module")
-def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    cwd = tmp_path_factory.mktemp("embedded")
-    env = subprocess_env()
-    # The whole core suite: a -k selection would leave MUSTs unverified (INCOMPLETE, exit 4).
-    proc = conformance(
-        "run",
-        "--report-dir",
-        "report",
-        "--max-examples",
-        "3",
-        "--settings",
-        "polite",
-        "--seed",
-        SEED,
-        cwd=cwd,
-        env=env,
-    )
-    return Run(cwd, cwd / "report", proc, env)
+def embedded_run(clean_run: CleanRun) -> Run:
+    """The session's clean run of the whole core suite (a -k selection would leave MUSTs unverified)."""
+    return Run(clean_run.cwd, clean_run.report, clean_run.proc, clean_run.env)
 
 
 def schema_validator() -> jsonschema.Draft202012Validator:

@@ -7,6 +7,7 @@ import pytest
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.suite.budget import BUDGETS
+from tests.clean_run import SEED, CleanRun
 from tests.suite_runs import FAST, run_plain_pytest, run_suite, verdicts, write_config
 
 
@@ -16,16 +17,16 @@ def reference() -> ReferenceServer:
         yield server
 
 
-def test_embedded_reference_is_conformant(tmp_path: Path) -> None:
+def test_embedded_reference_is_conformant(clean_run: CleanRun) -> None:
     """The README's main command: no config, embedded reference, exit 0, every MUST passes."""
-    proc = run_suite("--report-dir", str(tmp_path), "--seed", "7", *FAST)
+    proc = clean_run.proc
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "verdict: CONFORMANT" in proc.stdout
-    assert "seed 7" in proc.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
+    assert f"seed {SEED}" in proc.stdout
+    results = clean_run.results()
     must = [r for r in results["requirements"] if r["level"] == "MUST" and r["profile"] == "core"]
     assert must and all(r["verdict"] == "pass" for r in must), [(r["id"], r["verdict"]) for r in must]
-    assert (tmp_path / "junit.xml").is_file()
+    assert (clean_run.report / "junit.xml").is_file()
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ import pytest
 from conformance.catalog import load_catalog
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.results.verdicts import overall, requirement_verdicts
+from tests.clean_run import CleanRun
 from tests.hostile import Ctx, HostileServer, distinctive_credentials, run_conformance, secret_env
 from tests.hostile import write_config as hostile_config
 from tests.suite_runs import conformance_argv, run_plain_pytest, run_suite, write_config
@@ -195,16 +196,14 @@ def test_a_skipped_should_and_requirements_outside_the_profile_are_not_gaps() ->
 
 
 # ------------------------------------------------------------------ real runs
-def test_all_credentials_is_conformant_with_every_must_verified(
-    tmp_path: Path, reference: ReferenceServer
-) -> None:
-    cfg = write_config(tmp_path / "t.toml", reference)
-    proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path / "r"), *QUICK)
+def test_all_credentials_is_conformant_with_every_must_verified(clean_run: CleanRun) -> None:
+    """The embedded reference's config has every level's credentials (the shared clean run)."""
+    proc = clean_run.proc
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    results = _results(tmp_path / "r")
+    results = _results(clean_run.report)
     assert results["summary"]["verdict"] == "CONFORMANT" and results["summary"]["unverified"] == []
     assert set(_core_musts(results).values()) == {"pass"}
-    assert _junit_properties(tmp_path / "r")["conformance.verdict"] == "CONFORMANT"
+    assert _junit_properties(clean_run.report)["conformance.verdict"] == "CONFORMANT"
 
 
 def test_missing_read_credentials_is_incomplete_naming_the_gap_everywhere(
