@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+from conformance.commands.cli import main as cli_main
 from conformance.reference.server import ReferenceServer
 
 FAST = ("--max-examples", "4", "--settings", "polite")
@@ -56,6 +60,29 @@ def conformance(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
+
+
+def conformance_in_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``conformance ARGS`` through ``cli.main`` in this process, its output captured.
+
+    ``python -m conformance`` does nothing but call ``main``; a new interpreter costs a second or
+    two. For commands that end before a suite run (usage, config and report errors, report
+    commands) where starting a process is not what the test is about. A crash is an exception
+    here, so it still fails the test; warnings are ignored as ``PYTHONWARNINGS=ignore`` would.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        contextlib.chdir(cwd) if cwd else contextlib.nullcontext(),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        try:
+            code = cli_main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(["conformance", *args], code, out.getvalue(), err.getvalue())
 
 
 def run_suite(

@@ -23,6 +23,7 @@ from conformance.report.badge import GREEN, GREY, RED, render_badge
 from conformance.report.certificate import bundle_bytes, fingerprint
 from conformance.results.verdicts import overall, requirement_verdicts
 from tests.certificates import Certified, conformance, edit_certificate, forge, members, rezip, verify
+from tests.suite_runs import conformance_in_process
 
 
 # ------------------------------------------------------------------ the bundle
@@ -249,8 +250,9 @@ def test_a_damaged_member_is_invalid(certified: Certified, tmp_path: Path) -> No
 
 
 def test_sign_key_without_certify_is_a_usage_error(certified: Certified, tmp_path: Path) -> None:
-    proc = conformance("run", "--config", str(certified.config), "--report-dir", str(tmp_path / "r"),
-                       "--sign-key", str(certified.public_key))  # fmt: skip
+    report = str(tmp_path / "r")
+    proc = conformance_in_process("run", "--config", str(certified.config), "--report-dir", report,
+                                  "--sign-key", str(certified.public_key))  # fmt: skip
     assert proc.returncode == 2 and "--sign-key signs a certificate: it needs --certify" in proc.stderr
 
 
@@ -279,8 +281,8 @@ def test_a_bad_sign_key_is_a_usage_error_before_any_request(certified: Certified
     key = tmp_path / "key.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     report = tmp_path / "r"
-    proc = conformance("run", "--config", str(certified.config), "--report-dir", str(report), "--certify",
-                       "--sign-key", str(key))  # fmt: skip
+    proc = conformance_in_process("run", "--config", str(certified.config), "--report-dir", str(report),
+                                  "--certify", "--sign-key", str(key))  # fmt: skip
     assert proc.returncode == 2 and "--sign-key" in proc.stderr
     assert not (report / "results.json").exists()
 

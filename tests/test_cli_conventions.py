@@ -26,7 +26,7 @@ from conformance import __version__
 from conformance.catalog import catalog_sha256
 from conformance.commands.cli import build_parser
 from conformance.reference.server import ReferenceServer, ReferenceSettings
-from tests.suite_runs import conformance, conformance_argv, run_suite, write_config
+from tests.suite_runs import conformance, conformance_argv, conformance_in_process, run_suite, write_config
 
 QUICK = ("--max-examples", "2", "--settings", "polite", "--seed", "5")
 PROXIED_HOST = "conformance-target.test"  # resolvable only by the proxy below
@@ -281,7 +281,7 @@ EXPECTED_NAME_VALUE = "--header: expected 'Name: value' (a header name, a colon,
 )
 def test_a_malformed_header_is_a_usage_error(tmp_path: Path, header: str, message: str) -> None:
     """The option exists and judges its value: the one line names what is wrong with this header."""
-    proc = run_suite("--report-dir", str(tmp_path / "r"), "--header", header, *QUICK)
+    proc = conformance_in_process("run", "--report-dir", str(tmp_path / "r"), "--header", header, *QUICK)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [f"conformance: {message}"], proc.stderr
     assert not (tmp_path / "r" / "results.json").exists()

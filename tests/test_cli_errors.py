@@ -1,7 +1,9 @@
 """Command-line mistakes end in one line and the right exit code, never a traceback or a request.
 
-Each command runs as a subprocess, as a user runs it; a connection-counting socket stands in
-for the target where the mistake must be caught before anything is sent.
+Each command runs through the CLI's ``main`` in this process (what ``python -m conformance`` runs,
+without a new interpreter each time); a ``-k`` selection, which starts pytest to collect, and the
+closed pipe run as a subprocess. A connection-counting socket stands in for the target where the
+mistake must be caught before anything is sent.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from tests.test_config import _ConnectionCounter
 
 
 def conformance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return suite_runs.conformance(*args, cwd=cwd, timeout=120, env={"PYTHONWARNINGS": "ignore"})
+    return suite_runs.conformance_in_process(*args, cwd=cwd)
+
+
+def conformance_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    return suite_runs.conformance(*args, timeout=120, env={"PYTHONWARNINGS": "ignore"})
 
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -149,7 +155,9 @@ def test_catalog_into_a_closed_pipe_ends_quietly() -> None:
 def test_a_selection_that_runs_nothing_is_refused_before_any_request(
     tmp_path: Path, config: Path, counter: _ConnectionCounter, keyword: str, line: str
 ) -> None:
-    proc = conformance("run", "--config", str(config), "--report-dir", str(tmp_path / "r"), "-k", keyword)
+    proc = conformance_subprocess(
+        "run", "--config", str(config), "--report-dir", str(tmp_path / "r"), "-k", keyword
+    )
     assert proc.returncode == 2
     assert one_line(proc).startswith(line)
     assert counter.count == 0

@@ -10,7 +10,7 @@ import pytest
 
 from conformance.commands.cli import main
 from conformance.config import ConfigError, check_callback_listen, load_config, parse_config
-from tests.suite_runs import run_suite
+from tests.suite_runs import conformance_in_process
 
 GOOD = {
     "base_url": "https://staging.example.com",
@@ -224,7 +224,7 @@ def test_cli_broken_config_exits_2_before_any_request(tmp_path: Path) -> None:
             'access_token = "t"\naccess_token_secret = "s"\n',
             encoding="utf-8",
         )
-        proc = run_suite("--config", str(cfg), "--report-dir", str(tmp_path / "r"))
+        proc = conformance_in_process("run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"))
     finally:
         counter.close()
     assert proc.returncode == 2, proc.stderr
@@ -357,6 +357,8 @@ def test_full_profile_without_destructive_exits_2(tmp_path: Path) -> None:
         'access_token = "t"\naccess_token_secret = "s"\n',
         encoding="utf-8",
     )
-    proc = run_suite("--config", str(cfg), "--profile", "full", "--report-dir", str(tmp_path / "r"))
+    proc = conformance_in_process(
+        "run", "--config", str(cfg), "--profile", "full", "--report-dir", str(tmp_path / "r")
+    )
     assert proc.returncode == 2
     assert "destructive = true" in proc.stderr

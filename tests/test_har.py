@@ -15,7 +15,7 @@ from typing import Any
 from conformance.model.exchange import ApiRequest, Exchange, RecordedResponse
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.har import BODY_LIMIT, CERTIFY_NAME, har_entry
-from tests.suite_runs import run_suite, write_config
+from tests.suite_runs import conformance_in_process, run_suite, write_config
 
 GATEWAY = "gw-har-5d1e9f0a77-secret"
 HAR_REQUIRED = {
@@ -134,7 +134,7 @@ def test_certify_writes_the_har_into_the_report_dir(tmp_path: Path) -> None:
 
 
 def test_har_naming_a_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    proc = run_suite("--report-dir", str(tmp_path / "r"), "--har", str(tmp_path))
+    proc = conformance_in_process("run", "--report-dir", str(tmp_path / "r"), "--har", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         f"conformance: --har {tmp_path}: is a directory; give a file name such as run.har"

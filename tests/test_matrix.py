@@ -147,6 +147,7 @@ def test_matrix_page_is_balanced_self_contained_and_script_free(live: Live) -> N
 
 
 def test_usage_errors(tmp_path: Path) -> None:
+    conformance = suite_runs.conformance_in_process  # one line and exit 2: no new interpreter needed
     assert conformance("matrix").returncode == 2
     bogus = tmp_path / "x.json"
     bogus.write_text('{"hello": 1}')
