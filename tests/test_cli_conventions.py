@@ -194,8 +194,8 @@ def test_max_failures_stops_early(tmp_path: Path) -> None:
         two = run_suite(
             "--config", str(cfg), "--report-dir", str(tmp_path / "m"), "--max-failures", "2", *QUICK
         )
-        bad = run_suite(
-            "--config", str(cfg), "--report-dir", str(tmp_path / "b"), "--max-failures", "0", *QUICK
+        bad = conformance_in_process(  # a usage error: no run, no new interpreter
+            "run", "--config", str(cfg), "--report-dir", str(tmp_path / "b"), "--max-failures", "0", *QUICK
         )
     finally:
         server.stop()
