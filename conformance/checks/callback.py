@@ -64,10 +64,10 @@ def token_problem(params: Sequence[tuple[str, str]], token: str) -> str | None:
     return None
 
 
-def unexpected(name: str, answer: RedeemAnswer, wanted: str, expected: str, note: str = "") -> list[Finding]:
+def unexpected(answer: RedeemAnswer, wanted: str, expected: str, note: str = "") -> list[Finding]:
     """The finding of a check handed the wrong kind of answer (a text where a callback was due, ...)."""
     message = f"expected {wanted}, got {answer.describe()}{note}"
-    return [fail(name, message, answer.exchange, expected, answer.describe())]
+    return [fail(message, answer.exchange, expected, answer.describe())]
 
 
 # ------------------------------------------------------------------ success callbacks
@@ -75,40 +75,40 @@ def unexpected(name: str, answer: RedeemAnswer, wanted: str, expected: str, note
 def check_success_callback(answer: RedeemAnswer, token: str, photo_id: str) -> list[Finding]:
     """A success callback carries domain, the token (replace_token or upload_token), the token's photo_id,
     tree_id and the photo token."""
-    name, ex = "check_success_callback", answer.exchange
+    ex = answer.exchange
     if not answer.is_callback:
         expected = "a redirect (or form) to return_url with the success parameters"
-        return unexpected(name, answer, "a success callback", expected)
+        return unexpected(answer, "a success callback", expected)
     findings = []
     if answer.param("error_message") is not None:
         message = "the callback reports an error"
-        findings.append(fail(name, message, ex, "no error_message", repr(answer.param("error_message"))))
+        findings.append(fail(message, ex, "no error_message", repr(answer.param("error_message"))))
     missing = [n for n in SUCCESS_PARAMS if not answer.param(n)]
     if missing:
         message = f"the success callback lacks {', '.join(missing)}"
         expected = ", ".join((*SUCCESS_PARAMS, " or ".join(TOKEN_NAMES)))
-        findings.append(fail(name, message, ex, expected, show_pairs(answer.params)))
+        findings.append(fail(message, ex, expected, show_pairs(answer.params)))
     problem = token_problem(answer.params, token)
     if problem:
         named = show_pairs([(k, v) for k, v in answer.params if k in TOKEN_NAMES]) or "none"
-        findings.append(fail(name, problem, ex, f"one replace_token (or upload_token) = {token}", named))
+        findings.append(fail(problem, ex, f"one replace_token (or upload_token) = {token}", named))
     if answer.param("photo_id") not in (None, "", photo_id):
         message = "photo_id in the callback is not the token's photo"
-        findings.append(fail(name, message, ex, photo_id, repr(answer.param("photo_id"))))
+        findings.append(fail(message, ex, photo_id, repr(answer.param("photo_id"))))
     return findings
 
 
 @check("callback does not keep return_url and its query")
 def check_callback_keeps_return_url(answer: RedeemAnswer, return_url: str) -> list[Finding] | NotApplicable:
     """The callback goes to return_url itself, with return_url's own query parameters kept."""
-    name, ex = "check_callback_keeps_return_url", answer.exchange
+    ex = answer.exchange
     if not answer.is_callback:
-        return not_applicable(name, f"no callback to judge: {answer.describe()}")
+        return not_applicable(f"no callback to judge: {answer.describe()}")
     target = answer.location if answer.kind == "redirect" else answer.form_action
     findings = []
     if target is None or url_base(target) != url_base(return_url):
         message = "the callback is not addressed to return_url"
-        findings.append(fail(name, message, ex, cut(return_url), shown(target and cut(target))))
+        findings.append(fail(message, ex, cut(return_url), shown(target and cut(target))))
     own = query_pairs(return_url)
     have = list(answer.params)
     if answer.kind == "form":
@@ -116,7 +116,7 @@ def check_callback_keeps_return_url(answer: RedeemAnswer, return_url: str) -> li
     lost = missing_pairs(have, own)
     if lost:
         message = f"return_url's own query parameter(s) lost: {show_pairs(lost)}"
-        findings.append(fail(name, message, ex, show_pairs(own), show_pairs(have)))
+        findings.append(fail(message, ex, show_pairs(own), show_pairs(have)))
     return findings
 
 
@@ -125,37 +125,36 @@ def check_extra_fields_repeated(
     answer: RedeemAnswer, extra: Sequence[tuple[str, str]]
 ) -> list[Finding] | NotApplicable:
     """Every extra form field sent with the upload comes back in the callback, with its value."""
-    name = "check_extra_fields_repeated"
     if not answer.is_callback:
-        return not_applicable(name, f"no callback to judge: {answer.describe()}")
+        return not_applicable(f"no callback to judge: {answer.describe()}")
     if not extra:
-        return not_applicable(name, "no extra fields were sent")
+        return not_applicable("no extra fields were sent")
     lost = missing_pairs(answer.params, extra)
     if not lost:
         return []
     message = f"extra form field(s) not repeated in the callback: {show_pairs(lost)}"
-    return [fail(name, message, answer.exchange, show_pairs(extra), show_pairs(answer.params))]
+    return [fail(message, answer.exchange, show_pairs(extra), show_pairs(answer.params))]
 
 
 # ------------------------------------------------------------------ error callbacks
 @check("error callback incomplete or wrong")
 def check_error_callback(answer: RedeemAnswer, token: str) -> list[Finding]:
     """A failed upload with a return_url sends the user to the callback with error_message (section 4b)."""
-    name, ex = "check_error_callback", answer.exchange
+    ex = answer.exchange
     if not answer.is_callback:
-        return unexpected(name, answer, "an error callback", "a callback to return_url with error_message")
+        return unexpected(answer, "an error callback", "a callback to return_url with error_message")
     findings = []
     if not answer.param("error_message"):
         message = "the callback carries no error_message"
         expected = "error_message, replace_token, domain"
-        findings.append(fail(name, message, ex, expected, show_pairs(answer.params)))
+        findings.append(fail(message, ex, expected, show_pairs(answer.params)))
     claimed = [n for n in ("tree_id", "token") if answer.param(n)]
     if claimed:
         message = f"the error callback carries success parameters {', '.join(claimed)}"
-        findings.append(fail(name, message, ex, "no tree_id/token", show_pairs(answer.params)))
+        findings.append(fail(message, ex, "no tree_id/token", show_pairs(answer.params)))
     problem = token_problem(answer.params, token)
     if problem or not answer.param("domain"):
         message = f"error callback: {problem}" if problem else "the error callback lacks domain"
         expected = f"replace_token (or upload_token)={token}, domain"
-        findings.append(fail(name, message, ex, expected, show_pairs(answer.params)))
+        findings.append(fail(message, ex, expected, show_pairs(answer.params)))
     return findings

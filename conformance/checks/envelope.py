@@ -50,12 +50,11 @@ def check_http_status_200(obs: Observation) -> Outcome:
     """Success and error alike answer HTTP 200."""
     resp = obs.exchange.response
     if resp is None:
-        return not_applicable("check_http_status_200", "no response")
+        return not_applicable("no response")
     if resp.status == 200:
         return []
     return [
         fail(
-            "check_http_status_200",
             f"HTTP status {resp.status}, expected 200",
             obs.exchange,
             "HTTP 200 for success and error alike",
@@ -74,12 +73,11 @@ def check_no_server_error(obs: Observation, *, plain_text: bool = False) -> Outc
     """
     resp = obs.exchange.response
     if resp is None:
-        return not_applicable("check_no_server_error", "no response")
+        return not_applicable("no response")
     findings: list[Finding] = []
     if resp.status >= 500:
         findings.append(
             fail(
-                "check_no_server_error",
                 f"server error HTTP {resp.status}",
                 obs.exchange,
                 "a documented API response",
@@ -95,7 +93,6 @@ def check_no_server_error(obs: Observation, *, plain_text: bool = False) -> Outc
             at = text.find(marker)
             findings.append(
                 fail(
-                    "check_no_server_error",
                     f"body contains a stack trace marker {marker!r}",
                     obs.exchange,
                     "no internal error details",
@@ -116,7 +113,6 @@ def check_well_formed(obs: Observation, fmt: Format) -> list[Finding]:
     if obs.parsed is None:
         return [
             fail(
-                "check_well_formed",
                 f"response is not a well-formed {fmt.upper()} API response: {obs.parse_error}",
                 obs.exchange,
                 f"a {fmt.upper()} <response>",
@@ -126,7 +122,6 @@ def check_well_formed(obs: Observation, fmt: Format) -> list[Finding]:
     if obs.parsed.format != fmt:
         return [
             fail(
-                "check_well_formed",
                 f"expected {fmt.upper()}, got {obs.parsed.format.upper()}",
                 obs.exchange,
                 fmt.upper(),
@@ -140,7 +135,6 @@ def check_well_formed(obs: Observation, fmt: Format) -> list[Finding]:
     )
     return [
         fail(
-            "check_well_formed",
             f"schema: {v.path}: {v.message}",
             obs.exchange,
             "valid against the shipped schema",
@@ -160,7 +154,7 @@ def check_content_type(obs: Observation, fmt: Format) -> Outcome:
     """
     resp = obs.exchange.response
     if resp is None:
-        return not_applicable("check_content_type", "no response")
+        return not_applicable("no response")
     ctype = (resp.header("Content-Type") or "").split(";")[0].strip().lower()
     allowed = _CONTENT_TYPES[fmt]
     if ctype in allowed or ctype.endswith("+xml" if fmt == "xml" else "+json"):
@@ -168,7 +162,6 @@ def check_content_type(obs: Observation, fmt: Format) -> Outcome:
     if not ctype:  # a client (or a browser under nosniff) cannot tell the format: a warning too
         return [
             fail(
-                "check_content_type",
                 f"no Content-Type: the answer does not say it is {fmt.upper()}",
                 obs.exchange,
                 " or ".join(allowed),
@@ -178,7 +171,6 @@ def check_content_type(obs: Observation, fmt: Format) -> Outcome:
         ]
     return [
         fail(
-            "check_content_type",
             f"Content-Type {ctype!r} is not a {fmt.upper()} type",
             obs.exchange,
             " or ".join(allowed),
@@ -192,13 +184,12 @@ def check_content_type(obs: Observation, fmt: Format) -> Outcome:
 def check_error_envelope(obs: Observation) -> Outcome:
     """Every error carries status, a non-empty code and a message."""
     if obs.parsed is None or obs.parsed.status != "error":
-        return not_applicable("check_error_envelope", "not an error answer")
+        return not_applicable("not an error answer")
     missing = [k for k in ERROR_MEMBERS if not obs.parsed.attributes.get(k)]
     if not missing:
         return []
     return [
         fail(
-            "check_error_envelope",
             f"error response lacks {', '.join(missing)}",
             obs.exchange,
             "status, code and message",
@@ -215,15 +206,14 @@ def check_error_code_documented(obs: Observation, *, severity: Severity = "error
     (ERROR-CODES-DOCUMENTED) fails on it.
     """
     if obs.parsed is None or obs.parsed.status != "error":
-        return not_applicable("check_error_code_documented", "not an error answer")
+        return not_applicable("not an error answer")
     code = obs.attr("code")
     if not code:
-        return not_applicable("check_error_code_documented", "the error has no code (check_error_envelope)")
+        return not_applicable("the error has no code (check_error_envelope)")
     if code in DOCUMENTED_ERROR_CODES:
         return []
     return [
         fail(
-            "check_error_code_documented",
             f"undocumented error code {code!r}",
             obs.exchange,
             "a code from error-codes.md",
@@ -267,13 +257,12 @@ def check_api_response(obs: Observation, fmt: Format | None = None) -> Baseline:
 def check_status_ok(obs: Observation) -> Outcome:
     """A success (status="ok")."""
     if obs.parsed is None:
-        return not_applicable("check_status_ok", "no parsed answer (check_well_formed)")
+        return not_applicable("no parsed answer (check_well_formed)")
     if obs.parsed.status == "ok":
         return []
     code = obs.parsed.attributes.get("code", "")
     return [
         fail(
-            "check_status_ok",
             f"expected a token, got status={obs.parsed.status!r} code={code!r}",
             obs.exchange,
             'status="ok" with a replace_token',
@@ -292,12 +281,11 @@ def check_error(
     """An error envelope (status/code/message), optionally with a given code and permission level."""
     p = obs.parsed
     if p is None:
-        return not_applicable("check_error", "no parsed answer (check_well_formed)")
+        return not_applicable("no parsed answer (check_well_formed)")
     if p.status != "error":
         token = p.fields.get("replace_token")
         return [
             fail(
-                "check_error",
                 f"expected an error, got status={p.status!r}" + (f" and a token {token!r}" if token else ""),
                 obs.exchange,
                 'status="error"' + (f" code in {sorted(codes)}" if codes else ""),
@@ -309,7 +297,6 @@ def check_error(
     if codes is not None and code not in set(codes):
         findings.append(
             fail(
-                "check_error",
                 f"error code {code!r}, expected {' or '.join(sorted(codes))}",
                 obs.exchange,
                 " or ".join(sorted(codes)),
@@ -322,7 +309,6 @@ def check_error(
         if level not in levels:
             findings.append(
                 fail(
-                    "check_error",
                     f"permission_level {level!r} does not report the caller's "
                     f"actual level ({' or '.join(levels)})",
                     obs.exchange,
@@ -342,14 +328,13 @@ def check_refused_as(obs: Observation, codes: Iterable[str]) -> Outcome:
     signature is right) nor permission_denied (the level is).
     """
     if obs.parsed is None or obs.parsed.status != "error":
-        return not_applicable("check_refused_as", "not an error answer")
+        return not_applicable("not an error answer")
     code = obs.attr("code")
     allowed = sorted(codes)
     if code in allowed:
         return []
     return [
         fail(
-            "check_refused_as",
             f"refused with {shown(code)}, but the refusal the documents give for this is "
             f"{' or '.join(allowed)}",
             obs.exchange,
@@ -363,28 +348,23 @@ def check_refused_as(obs: Observation, codes: Iterable[str]) -> Outcome:
 def check_no_token(obs: Observation) -> Outcome:
     """No replace_token in the answer."""
     if obs.parsed is None:
-        return not_applicable("check_no_token", "no parsed answer (check_well_formed)")
+        return not_applicable("no parsed answer (check_well_formed)")
     token = obs.field("replace_token")
     if not token:
         return []
-    return [
-        fail(
-            "check_no_token", "a replace_token was issued where none may be", obs.exchange, "no token", token
-        )
-    ]
+    return [fail("a replace_token was issued where none may be", obs.exchange, "no token", token)]
 
 
 @check("permission_level is not the caller's")
 def check_permission_level(obs: Observation, level: str) -> Outcome:
     """The answer reports ``level`` as the caller's permission level."""
     if obs.parsed is None:
-        return not_applicable("check_permission_level", "no parsed answer (check_well_formed)")
+        return not_applicable("no parsed answer (check_well_formed)")
     got = obs.attr("permission_level")
     if got == level:
         return []
     return [
         fail(
-            "check_permission_level",
             f"permission_level {got!r}, expected {level!r}",
             obs.exchange,
             level,

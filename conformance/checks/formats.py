@@ -22,7 +22,7 @@ def check_json_wrapper(obs: Observation, wrapper: str, name: str | None) -> Outc
     judge such names with check_name_not_reflected instead.)
     """
     if obs.parsed is None or obs.parsed.format != "json":
-        return not_applicable("check_json_wrapper", "not a JSON answer")
+        return not_applicable("not a JSON answer")
     got_wrapper, got_name = obs.parsed.wrapper, obs.parsed.wrapper_name
     if got_wrapper == wrapper and (name is None or got_name == name):
         return []
@@ -30,7 +30,7 @@ def check_json_wrapper(obs: Observation, wrapper: str, name: str | None) -> Outc
     seen = {"var": f"var {got_name} = ...", "callback": f"{got_name}(...)", "raw": "bare JSON"}.get(
         got_wrapper, shown(got_wrapper)
     )
-    return [fail("check_json_wrapper", f"JSON wrapper is {seen}, expected {want}", obs.exchange, want, seen)]
+    return [fail(f"JSON wrapper is {seen}, expected {want}", obs.exchange, want, seen)]
 
 
 @check("XML and JSON answers disagree")
@@ -40,7 +40,7 @@ def check_formats_agree(xml: Observation, json_: Observation) -> Outcome:
     Each finding carries the JSON exchange and, as ``related``, the XML one: the report shows both.
     """
     if not (xml.ok and json_.ok):
-        return not_applicable("check_formats_agree", "not two successes")
+        return not_applicable("not two successes")
     findings: list[Finding] = []
     pairs = [(n, xml.field(n) or "", json_.field(n) or "") for n in AGREEING_FIELDS]
     pairs += [(n, xml.attr(n), json_.attr(n)) for n in AGREEING_ATTRIBUTES]
@@ -48,7 +48,6 @@ def check_formats_agree(xml: Observation, json_: Observation) -> Outcome:
         if a != b:
             findings.append(
                 fail(
-                    "check_formats_agree",
                     f"{name} differs: XML {a!r}, JSON {b!r}",
                     json_.exchange,
                     f"XML and JSON equal ({quoted(a)})",
@@ -62,7 +61,6 @@ def check_formats_agree(xml: Observation, json_: Observation) -> Outcome:
         if abs(ua - ub) > gap:
             findings.append(
                 fail(
-                    "check_formats_agree",
                     f"valid_until differs by {abs(ua - ub)}s between formats",
                     json_.exchange,
                     f"within {gap:.0f}s of {ua}",
@@ -88,7 +86,7 @@ def check_utf8_label(obs: Observation) -> Outcome:
     """
     resp = obs.exchange.response
     if resp is None:
-        return not_applicable("check_utf8_label", "no response")
+        return not_applicable("no response")
     labels = []
     charset = _CHARSET.search(resp.header("Content-Type") or "")
     if charset:
@@ -98,7 +96,6 @@ def check_utf8_label(obs: Observation) -> Outcome:
         labels.append(("XML declaration encoding", declared.group(1).decode("ascii", "replace")))
     return [
         fail(
-            "check_utf8_label",
             f"the {where} says {value!r}: a client decodes the UTF-8 answer as something else",
             obs.exchange,
             "UTF-8 (or no label)",

@@ -25,21 +25,20 @@ def check_history_replaced(
     answer: RedeemAnswer | None = None,
 ) -> list[Finding] | NotApplicable:
     """The stored history grew by exactly these files (SHA-256), and the photo now has the callback's ids."""
-    name = "check_history_replaced"
     if before is None or after is None:
-        return not_applicable(name, "the target offers no /_test/photo history hook")
+        return not_applicable("the target offers no /_test/photo history hook")
     ex = after.exchange
     added = list(after.sha256s[len(before.sha256s) :])
     if len(after.sha256s) < len(before.sha256s) or Counter(added) != Counter(uploads):
         message = f"stored replacements do not match the uploads{_HOOK_NOTE}"
         expected = f"{len(uploads)} new: {', '.join(u[:12] for u in uploads)}"
-        return [fail(name, message, ex, expected, f"{len(added)} new: {', '.join(a[:12] for a in added)}")]
+        return [fail(message, ex, expected, f"{len(added)} new: {', '.join(a[:12] for a in added)}")]
     if answer is None or answer.outcome != "success":
         return []
     ids = (answer.param("tree_id"), answer.param("token"))
     if ids[0] and ids != (after.tree_id, after.token):
         message = f"the callback's tree_id/token are not the photo's now{_HOOK_NOTE}"
-        return [fail(name, message, ex, f"{after.tree_id}/{after.token}", f"{ids[0]}/{ids[1]}")]
+        return [fail(message, ex, f"{after.tree_id}/{after.token}", f"{ids[0]}/{ids[1]}")]
     return []
 
 
@@ -48,8 +47,7 @@ def check_history_unchanged(
     before: PhotoHistory | None, after: PhotoHistory | None
 ) -> list[Finding] | NotApplicable:
     """Nothing was replaced (its findings are its own, not check_history_replaced's)."""
-    name = "check_history_unchanged"
     outcome = check_history_replaced(before, after, [])
     if isinstance(outcome, NotApplicable):
-        return not_applicable(name, outcome.reason)
-    return [fail(name, f.message, f.exchange, f.expected, f.observed) for f in outcome]
+        return not_applicable(outcome.reason)
+    return [fail(f.message, f.exchange, f.expected, f.observed) for f in outcome]

@@ -36,11 +36,11 @@ def check_name_not_reflected(obs: Observation, name: str) -> Outcome:
     """
     resp = obs.exchange.response
     if resp is None:
-        return not_applicable("check_name_not_reflected", "no response")
+        return not_applicable("no response")
     if is_js_name(name):
-        return not_applicable("check_name_not_reflected", "the name is a JavaScript identifier")
+        return not_applicable("the name is a JavaScript identifier")
     if obs.parsed is None and len(name) < SHORTEST_JUDGED:
-        return not_applicable("check_name_not_reflected", f"a name under {SHORTEST_JUDGED} characters")
+        return not_applicable(f"a name under {SHORTEST_JUDGED} characters")
     text = resp.body.decode("utf-8", errors="replace")
     if obs.parsed is not None and obs.parsed.format == "xml":
         at = _unescaped_in_xml(text, name)
@@ -55,7 +55,6 @@ def check_name_not_reflected(obs: Observation, name: str) -> Outcome:
         return []
     return [
         fail(
-            "check_name_not_reflected",
             "a non-identifier callback/varname was reflected as script",
             obs.exchange,
             "refused or ignored",

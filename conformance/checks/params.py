@@ -12,13 +12,12 @@ from conformance.spec import BOUNDED_PARAMS, INPUT_REFUSAL
 def check_numeric_field(obs: Observation, name: str, expected: int) -> Outcome:
     """A success carries ``name`` as exactly ``expected`` (plain decimal digits)."""
     if not obs.ok:
-        return not_applicable("check_numeric_field", "not a success")
+        return not_applicable("not a success")
     got = obs.field(name)
     if obs.int_field(name) == expected:
         return []
     return [
         fail(
-            "check_numeric_field",
             f"{name} is {got!r}, expected {expected}",
             obs.exchange,
             str(expected),
@@ -31,14 +30,13 @@ def check_numeric_field(obs: Observation, name: str, expected: int) -> Outcome:
 def check_within_bounds(obs: Observation) -> Outcome:
     """No token is ever issued with valid_minutes or max_uploads outside the documented bounds."""
     if not obs.ok:
-        return not_applicable("check_within_bounds", "not a success")
+        return not_applicable("not a success")
     findings: list[Finding] = []
     for name, (lo, hi, _) in BOUNDED_PARAMS.items():
         value = obs.int_field(name)
         if value is None or not lo <= value <= hi:
             findings.append(
                 fail(
-                    "check_within_bounds",
                     f"token issued with {name}={obs.field(name)!r}, outside {lo}..{hi}",
                     obs.exchange,
                     f"{lo}..{hi}",
@@ -57,7 +55,7 @@ def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str) -> 
     lo, hi, _ = BOUNDED_PARAMS[name]
     nearest = lo if sent < lo else hi
     if obs.parsed is None:
-        return not_applicable("check_bounds_policy", "no parsed answer (check_well_formed)")
+        return not_applicable("no parsed answer (check_well_formed)")
     if obs.parsed.status == "error":
         code = obs.attr("code")
         if policy != "clamp" and code in INPUT_REFUSAL:
@@ -65,7 +63,6 @@ def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str) -> 
         if policy != "clamp":  # a rejection, but not the one the documents give for bad input
             return [
                 fail(
-                    "check_bounds_policy",
                     f"{name}={sent} was rejected with {quoted(code)}, not as malformed input",
                     obs.exchange,
                     f"an error with code {' or '.join(sorted(INPUT_REFUSAL))}",
@@ -74,7 +71,6 @@ def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str) -> 
             ]
         return [
             fail(
-                "check_bounds_policy",
                 f"{name}={sent} was rejected, but bounds_policy is 'clamp'",
                 obs.exchange,
                 f"a token with {name}={nearest}",
@@ -84,7 +80,6 @@ def check_bounds_policy(obs: Observation, name: str, sent: int, policy: str) -> 
     if policy == "reject":
         return [
             fail(
-                "check_bounds_policy",
                 f"{name}={sent} was accepted, but bounds_policy is 'reject'",
                 obs.exchange,
                 "an error",

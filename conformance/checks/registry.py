@@ -11,9 +11,10 @@ HTTP-STATUS-200, come back bound to them, and binding keeps them.)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from conformance.model.exchange import Exchange
 from conformance.model.finding import ABSENT, Finding, NotApplicable, Severity
@@ -24,33 +25,82 @@ F = TypeVar("F", bound=Callable[..., Outcome])
 
 @dataclass(frozen=True)
 class CheckInfo:
-    """What the registry knows of one check: its name (the function's), title and doc line."""
+    """What the registry knows of one check: its name (the function's), title and doc line.
+
+    ``func`` is None for the two pseudo-checks the suite reports under without a check function:
+    a server error (HTTP 5xx) and a transport failure."""
 
     name: str
     title: str
     doc: str
-    func: Callable[..., Outcome]
+    func: Callable[..., Outcome] | None
 
 
 CHECKS: dict[str, CheckInfo] = {}
 
 
+def _stamped(outcome: Outcome, info: CheckInfo) -> Outcome:
+    """Name and title every finding (and a NotApplicable) the check made itself; findings of the
+    checks it called keep theirs."""
+    if isinstance(outcome, NotApplicable):
+        return outcome if outcome.check else replace(outcome, check=info.name)
+    stamped = [f if f.check else replace(f, check=info.name, title=info.title) for f in outcome]
+    if type(outcome) is list:
+        return stamped
+    outcome[:] = stamped  # a Baseline or Judgement keeps its type
+    return outcome
+
+
 def check(title: str) -> Callable[[F], F]:
-    """Register a check under its function name with a stable, human title (a defect's name)."""
+    """Register a check under its function name with a stable, human title (a defect's name).
+
+    The decorator stamps the check's name and title on every finding it returns, so a finding
+    cannot name another check than the one that made it (``fail()`` takes no name).
+    """
 
     def register(func: F) -> F:
         name = func.__name__
-        if name in CHECKS and CHECKS[name].func is not func:
+        if name in CHECKS and getattr(CHECKS[name].func, "__wrapped__", None) is not func:
             raise ValueError(f"check {name} is registered twice")
         doc = (func.__doc__ or "").strip().splitlines()
-        CHECKS[name] = CheckInfo(name, title, doc[0] if doc else "", func)
-        return func
+
+        @functools.wraps(func)
+        def stamping(*args: Any, **kwargs: Any) -> Outcome:
+            return _stamped(func(*args, **kwargs), info)
+
+        info = CheckInfo(name, title, doc[0] if doc else "", stamping)
+        CHECKS[name] = info
+        return cast(F, stamping)
 
     return register
 
 
+def pseudo_check(name: str, title: str, doc: str) -> CheckInfo:
+    """Register a kind of finding the suite makes without a check function (5xx, transport)."""
+    info = CHECKS.setdefault(name, CheckInfo(name, title, doc, None))
+    return info
+
+
+SERVER_ERROR = pseudo_check(
+    "server_error",
+    "server error (HTTP 5xx) instead of an API answer",
+    "The target answered HTTP 5xx: every API answer is HTTP 200 (index.md, Responses).",
+)
+TRANSPORT = pseudo_check(
+    "transport",
+    "no usable HTTP answer",
+    "The request got no usable HTTP answer: a timeout, reset, refused connection or broken response.",
+)
+
+
+def pseudo_finding(
+    info: CheckInfo, requirement: str, message: str, expected: str, observed: str, exchange: Exchange | None
+) -> Finding:
+    """A finding of a pseudo-check, named and titled like any other."""
+    return Finding(requirement, info.name, message, expected, observed, exchange, title=info.title)
+
+
 def fail(
-    check_name: str,
     message: str,
     exchange: Exchange | None,
     expected: str = "",
@@ -59,14 +109,13 @@ def fail(
     severity: Severity = "error",
     related: Exchange | None = None,
 ) -> Finding:
-    """A finding of the registered check ``check_name``, its title filled in, requirement unbound."""
-    info = CHECKS.get(check_name)
-    title = info.title if info is not None else check_name
-    return Finding("", check_name, message, expected, observed, exchange, severity, related, title)
+    """A finding, requirement unbound; the registered check that returns it stamps its name and title."""
+    return Finding("", "", message, expected, observed, exchange, severity, related)
 
 
-def not_applicable(check_name: str, reason: str) -> NotApplicable:
-    return NotApplicable(check_name, reason)
+def not_applicable(reason: str) -> NotApplicable:
+    """The check does not apply to this answer (the check's name is stamped on return)."""
+    return NotApplicable("", reason)
 
 
 def quoted(value: object) -> str:

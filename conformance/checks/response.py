@@ -20,7 +20,7 @@ from conformance.spec import (
 def check_token_fields(obs: Observation, request: ApiRequest) -> Outcome:
     """All documented fields of a success are present (return_url when one was sent)."""
     if not obs.ok or obs.parsed is None:
-        return not_applicable("check_token_fields", "not a success")
+        return not_applicable("not a success")
     wanted = list(TOKEN_FIELDS)
     if request.param("return_url"):
         wanted.append("return_url")
@@ -30,7 +30,6 @@ def check_token_fields(obs: Observation, request: ApiRequest) -> Outcome:
         return []
     return [
         fail(
-            "check_token_fields",
             f"missing documented field(s): {', '.join(missing)}",
             obs.exchange,
             ", ".join(wanted),
@@ -43,7 +42,7 @@ def check_token_fields(obs: Observation, request: ApiRequest) -> Outcome:
 def check_json_envelope(obs: Observation) -> Outcome:
     """A JSON success wraps its fields in 'replacetoken' beside 'endpoint' and a 'site' object."""
     if not obs.ok or obs.parsed is None or obs.parsed.format != "json":
-        return not_applicable("check_json_envelope", "not a JSON success")
+        return not_applicable("not a JSON success")
     doc = obs.parsed.document
     problems = []
     if not isinstance(doc, dict) or not isinstance(doc.get(JSON_TOKEN_MEMBER), dict):
@@ -54,23 +53,19 @@ def check_json_envelope(obs: Observation) -> Outcome:
         problems.append("no 'site' object")
     text = repr(doc)
     observed = text if len(text) <= 300 else text[:300] + "…"
-    return [
-        fail("check_json_envelope", p, obs.exchange, "replacetoken{...}, endpoint, site{...}", observed)
-        for p in problems
-    ]
+    return [fail(p, obs.exchange, "replacetoken{...}, endpoint, site{...}", observed) for p in problems]
 
 
 @check("signed request answered from a cache")
 def check_cached_zero(obs: Observation) -> Outcome:
     """A signed request's success says cached="0"."""
     if not obs.ok:
-        return not_applicable("check_cached_zero", "not a success")
+        return not_applicable("not a success")
     cached = obs.attr("cached")
     if cached == "0":
         return []
     return [
         fail(
-            "check_cached_zero",
             f"signed request answered with cached={cached!r}",
             obs.exchange,
             'cached="0"',
@@ -83,7 +78,7 @@ def check_cached_zero(obs: Observation) -> Outcome:
 def check_echo(obs: Observation, request: ApiRequest) -> Outcome:
     """photo_id and return_url come back exactly as sent."""
     if not obs.ok:
-        return not_applicable("check_echo", "not a success")
+        return not_applicable("not a success")
     findings: list[Finding] = []
     for name in ECHOED_PARAMS:
         sent = request.param(name)
@@ -92,7 +87,6 @@ def check_echo(obs: Observation, request: ApiRequest) -> Outcome:
             if got not in (None, ""):
                 findings.append(
                     fail(
-                        "check_echo",
                         "return_url echoed although none was sent",
                         obs.exchange,
                         "empty or absent",
@@ -101,9 +95,7 @@ def check_echo(obs: Observation, request: ApiRequest) -> Outcome:
                 )
             continue
         if got != sent:
-            findings.append(
-                fail("check_echo", f"{name} not echoed exactly", obs.exchange, quoted(sent), quoted(got))
-            )
+            findings.append(fail(f"{name} not echoed exactly", obs.exchange, quoted(sent), quoted(got)))
     return findings
 
 
@@ -116,5 +108,5 @@ def check_echo_or_refused(
     Its findings are those of check_echo or check_error, whichever judged the answer.
     """
     if obs.parsed is None:
-        return not_applicable("check_echo_or_refused", "no parsed answer (check_well_formed)")
+        return not_applicable("no parsed answer (check_well_formed)")
     return check_echo(obs, request) if obs.ok else check_error(obs, codes=codes)

@@ -34,14 +34,13 @@ def measure_skew(exchanges: Iterable[Exchange]) -> float | None:
 def check_valid_until(obs: Observation, valid_minutes: int, skew: float) -> Outcome:
     """valid_until = issue time + valid_minutes*60, issue time read from Date (or local clock + skew)."""
     if not obs.ok:
-        return not_applicable("check_valid_until", "not a success")
+        return not_applicable("not a success")
     ex = obs.exchange
     raw = obs.field("valid_until")
     until = obs.int_field("valid_until")
     if until is None:
         return [
             fail(
-                "check_valid_until",
                 f"valid_until {raw!r} is not integer Unix seconds",
                 ex,
                 "decimal digits",
@@ -62,7 +61,6 @@ def check_valid_until(obs: Observation, valid_minutes: int, skew: float) -> Outc
         return []
     return [
         fail(
-            "check_valid_until",
             f"valid_until {until} implies issue time {issue}, {issue - (lo + hi) / 2:+.0f}s from the "
             f"server time ({basis}) for valid_minutes={valid_minutes}",
             ex,
@@ -84,13 +82,12 @@ def check_non_decreasing(
     valued = [(obs, obs.int_field("valid_until")) for obs in observations if obs.ok]
     series = [(obs, value) for obs, value in valued if value is not None]
     if len(series) < 2:
-        return not_applicable("check_non_decreasing", "fewer than two valid_until values to compare")
+        return not_applicable("fewer than two valid_until values to compare")
     latest: int | None = None
     for obs, value in series:
         if latest is not None and value < latest - tolerance:
             return [
                 fail(
-                    "check_non_decreasing",
                     f"valid_until went backwards by {latest - value}s: {latest} then {value} "
                     f"(tolerance {tolerance:g}s)",
                     obs.exchange,

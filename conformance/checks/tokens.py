@@ -51,13 +51,12 @@ def check_tokens_unique(observations: Sequence[Observation]) -> Outcome:
     """No token in the sample is issued twice."""
     issued = _issued(observations)
     if len(issued) < 2:
-        return not_applicable("check_tokens_unique", "fewer than two tokens to compare")
+        return not_applicable("fewer than two tokens to compare")
     seen: set[str] = set()
     for obs, token in issued:
         if token in seen:
             return [
                 fail(
-                    "check_tokens_unique",
                     f"replace_token {token!r} was issued twice",
                     obs.exchange,
                     "a fresh token per call",
@@ -78,7 +77,6 @@ def check_token_issued(obs: Observation) -> list[Finding]:
     if obs.parsed is None:
         return [
             fail(
-                "check_token_issued",
                 f"no API answer to judge: {obs.parse_error}",
                 obs.exchange,
                 'status="ok" with a replace_token',
@@ -91,7 +89,6 @@ def check_token_issued(obs: Observation) -> list[Finding]:
         return []
     return [
         fail(
-            "check_token_issued",
             "a success without a replace_token",
             obs.exchange,
             "a non-empty replace_token",
@@ -107,7 +104,7 @@ def check_tokens_unpredictable(
     """No sequence, no embedded photo_id or time, no known hash of them, and enough estimated entropy."""
     pairs = _issued(observations)
     if len(pairs) < MIN_SAMPLE:
-        return not_applicable("check_tokens_unpredictable", f"fewer than {MIN_SAMPLE} tokens")
+        return not_applicable(f"fewer than {MIN_SAMPLE} tokens")
     tokens = [t for _, t in pairs]
     first = pairs[0][0].exchange
     return [
@@ -134,7 +131,6 @@ def _sequence_findings(tokens: list[str], first: Exchange) -> list[Finding]:
             )
             return [
                 fail(
-                    "check_tokens_unpredictable",
                     message,
                     first,
                     "independent random tokens",
@@ -165,7 +161,7 @@ def _derivation_findings(pairs: list[tuple[Observation, str]], photo_id: str) ->
                 f"(chance would explain {len(pairs) * chance:.2g})"
             )
             expected = "tokens independent of photo_id and time"
-            findings.append(fail("check_tokens_unpredictable", message, found[0][0], expected, found[0][1]))
+            findings.append(fail(message, found[0][0], expected, found[0][1]))
     return findings
 
 
@@ -176,7 +172,7 @@ def _entropy_findings(tokens: list[str], first: Exchange, min_bits: float) -> li
         return []
     message = f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below {min_bits:.0f}"
     observed = f"{bits:.0f} bits; e.g. {tokens[0]!r}"
-    return [fail("check_tokens_unpredictable", message, first, f">= {min_bits:.0f} bits", observed)]
+    return [fail(message, first, f">= {min_bits:.0f} bits", observed)]
 
 
 @check("token entropy below the recommended 128 bits")
@@ -186,13 +182,12 @@ def check_tokens_entropy_recommended(
     """SHOULD: at least 128 estimated bits, else a warning (the MUST floor is TOKEN-UNPREDICTABLE)."""
     tokens = [t for _, t in _issued(observations)]
     if len(tokens) < MIN_SAMPLE:
-        return not_applicable("check_tokens_entropy_recommended", f"fewer than {MIN_SAMPLE} tokens")
+        return not_applicable(f"fewer than {MIN_SAMPLE} tokens")
     bits = estimate_entropy_bits(tokens)
     if bits >= min_bits:
         return []
     return [
         fail(
-            "check_tokens_entropy_recommended",
             f"estimated entropy {bits:.0f} bits from {len(tokens)} tokens, below the recommended "
             f"{min_bits:.0f}",
             observations[0].exchange,

@@ -37,6 +37,12 @@ class Finding:
     related: Exchange | None = None  # the other answer a comparison judged (the XML of an XML/JSON pair)
     title: str = ""  # the check's stable title: the same defect reads the same in every run
 
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What makes two findings the same defect seen once: de-duplication never reads the message."""
+        exchange = self.exchange.id if self.exchange else None
+        return (self.requirement, self.check, self.severity, self.expected, self.observed, exchange)
+
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
             "requirement": self.requirement,

@@ -14,7 +14,7 @@ from hypothesis import currently_in_test_context, note
 
 from conformance.checks import Observation, observe
 from conformance.checks.envelope import BASELINE_REQUIREMENTS
-from conformance.checks.registry import Baseline, bound, findings_of
+from conformance.checks.registry import SERVER_ERROR, Baseline, bound, findings_of, pseudo_finding
 from conformance.model.exchange import ApiRequest, Exchange
 from conformance.model.finding import Finding, NotApplicable
 from conformance.suite.budget import Budget
@@ -126,9 +126,9 @@ class Api:
         status = ex.response.status if ex.response is not None else None
         if status is not None and status >= 500 and self.server_error is None:
             under_test = self.requirements[0] if self.requirements else "HTTP-STATUS-200"
-            self.server_error = Finding(
+            self.server_error = pseudo_finding(
+                SERVER_ERROR,
                 under_test,
-                "server_error",
                 f"the target answered HTTP {status} (a server error) to this request, so {under_test} "
                 "does not hold for it; every API answer is HTTP 200 (index.md, Responses)",
                 "an HTTP 200 API answer",

@@ -71,7 +71,7 @@ def _checks_reached(
             continue
         seen.add(id(node))
         names = _names(node)
-        reached |= names & CHECKS.keys()
+        reached |= {n for n in names & CHECKS.keys() if CHECKS[n].func is not None}  # not pseudo-checks
         for name in names:
             todo.extend(local.get(name, ()))
             todo.extend(helpers.get(name, ()))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conformance.checks.registry import TRANSPORT, pseudo_finding
 from conformance.model.finding import Finding
 from conformance.report.rendering import without_addresses
 from conformance.results.samples import record_samples
@@ -80,7 +81,7 @@ def _judge(
         out.kind = "fail"
         seen: set[tuple[str, str, int | None]] = set()
         for f in (f for e in failures for f in e.findings):  # a group may repeat one finding
-            key = (f.requirement, f.message, f.exchange.id if f.exchange else None)
+            key = f.key
             if key not in seen:
                 seen.add(key)
                 out.findings.append(f)
@@ -94,8 +95,8 @@ def _judge(
         if transport.exchange is not None:
             rid = ids[0] if ids else ""
             out.findings = [
-                Finding(
-                    rid, "transport", str(transport), "an HTTP response", transport.kind, transport.exchange
+                pseudo_finding(
+                    TRANSPORT, rid, str(transport), "an HTTP response", transport.kind, transport.exchange
                 )
             ]
     else:
