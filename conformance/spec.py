@@ -8,6 +8,7 @@ Positions the project takes where the documents are silent live in the catalog, 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import NamedTuple
 
 # --------------------------------------------------------------------------- endpoints
@@ -79,33 +80,36 @@ DEFAULT_VARNAME = "visual"
 """``format=json`` gives ``var visual = ...;``: index.md, Response formats."""
 
 
-DOCUMENTED_ERROR_CODES: frozenset[str] = frozenset(
-    {
-        "couldnt_create_album",
-        "couldnt_create_user",
-        "couldnt_update_album",
-        "error_processing_upload",
-        "invalid_album",
-        "invalid_album_token",
-        "invalid_input",
-        "invalid_photo_token",
-        "invalid_signature",
-        "no_file",
-        "no_such_album",
-        "no_such_photo",
-        "no_such_tag",
-        "no_such_user",
-        "permission_denied",
-        "token_required",
-        "user_already_exists",
-    }
-)
+class ErrorCode(StrEnum):
+    """Every documented error code (error-codes.md, the table): the one spelling the suite and the
+    reference use; a member is its own string, as it appears in answers."""
+
+    COULDNT_CREATE_ALBUM = "couldnt_create_album"
+    COULDNT_CREATE_USER = "couldnt_create_user"
+    COULDNT_UPDATE_ALBUM = "couldnt_update_album"
+    ERROR_PROCESSING_UPLOAD = "error_processing_upload"
+    INVALID_ALBUM = "invalid_album"
+    INVALID_ALBUM_TOKEN = "invalid_album_token"
+    INVALID_INPUT = "invalid_input"
+    INVALID_PHOTO_TOKEN = "invalid_photo_token"
+    INVALID_SIGNATURE = "invalid_signature"
+    NO_FILE = "no_file"
+    NO_SUCH_ALBUM = "no_such_album"
+    NO_SUCH_PHOTO = "no_such_photo"
+    NO_SUCH_TAG = "no_such_tag"
+    NO_SUCH_USER = "no_such_user"
+    PERMISSION_DENIED = "permission_denied"
+    TOKEN_REQUIRED = "token_required"
+    USER_ALREADY_EXISTS = "user_already_exists"
+
+
+DOCUMENTED_ERROR_CODES: frozenset[str] = frozenset(ErrorCode)
 """error-codes.md (the whole platform's list, not only this method's)."""
-INPUT_REFUSAL: frozenset[str] = frozenset({"invalid_input"})
+INPUT_REFUSAL: frozenset[str] = frozenset({ErrorCode.INVALID_INPUT})
 """The refusal the documents give for input a correctly signed, write-level request sends that the
 server will not take: malformed parameters (error-codes.md, invalid_input). Never invalid_signature
 or permission_denied: the signature and the level are right (the same signing passes elsewhere)."""
-PHOTO_REFUSAL: frozenset[str] = INPUT_REFUSAL | {"no_such_photo"}
+PHOTO_REFUSAL: frozenset[str] = INPUT_REFUSAL | {ErrorCode.NO_SUCH_PHOTO}
 """A missing photo_id is malformed input or no photo (error-codes.md, invalid_input, no_such_photo)."""
 
 

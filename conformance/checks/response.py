@@ -13,6 +13,7 @@ from conformance.spec import (
     JSON_TOKEN_MEMBER,
     SUCCESS_ATTRIBUTES,
     TOKEN_FIELDS,
+    ErrorCode,
 )
 
 
@@ -101,7 +102,7 @@ def check_echo(obs: Observation, request: ApiRequest) -> Outcome:
 
 @check("value neither echoed exactly nor refused")
 def check_echo_or_refused(
-    obs: Observation, request: ApiRequest, codes: frozenset[str] = frozenset({"invalid_input"})
+    obs: Observation, request: ApiRequest, codes: frozenset[str] = frozenset({ErrorCode.INVALID_INPUT})
 ) -> Outcome:
     """Input a server may validate (a return_url that is not a URL): echoed exactly, or refused.
 

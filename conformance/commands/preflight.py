@@ -13,7 +13,7 @@ from conformance.checks import Observation, measure_skew, observe
 from conformance.commands.common import err
 from conformance.config import TargetConfig
 from conformance.model.exchange import ApiRequest
-from conformance.spec import GET_REPLACE_TOKEN
+from conformance.spec import GET_REPLACE_TOKEN, ErrorCode
 from conformance.suite.state import RunState
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
@@ -79,7 +79,7 @@ def _preflight_call(client: TargetClient, state: RunState | None, request: ApiRe
 
 
 def _signature_refused(obs: Observation) -> bool:
-    return obs.parsed is not None and obs.attr("code") == "invalid_signature"
+    return obs.parsed is not None and obs.attr("code") == ErrorCode.INVALID_SIGNATURE
 
 
 def _credentials_message(obs: Observation, state: RunState | None) -> str:
@@ -128,9 +128,9 @@ def _judge_preflight(obs: Observation, config: TargetConfig) -> None:
             raise PreflightError(f"base_url must be the site root (got an HTML page for {path})")
         return
     code = obs.attr("code")
-    if code == "no_such_photo":
+    if code == ErrorCode.NO_SUCH_PHOTO:
         raise PreflightError(f"photo_id {config.photo_id} does not exist on the target")
-    if code == "permission_denied":
+    if code == ErrorCode.PERMISSION_DENIED:
         level = obs.attr("permission_level") or ""
         level = level if re.fullmatch(r"[A-Za-z0-9_-]{1,32}", level) else "?"  # target text: no escapes
         err(

@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from conformance.spec import GET_REPLACE_TOKEN, REDEEM_REPLACE_TOKEN
+from conformance.spec import GET_REPLACE_TOKEN, REDEEM_REPLACE_TOKEN, ErrorCode
 
 from .behaviour import SimulatedCrash
 from .context import Context, crash_response, rendered_response, text_response
@@ -90,8 +90,8 @@ class ReferenceApp:
             )
         if path == GET_REPLACE_TOKEN:
             rendered = render_error(
-                code="invalid_input",
-                message=MESSAGES["invalid_input"],
+                code=ErrorCode.INVALID_INPUT,
+                message=MESSAGES[ErrorCode.INVALID_INPUT],
                 level="anonymous",
                 options=RenderOptions(),
                 behaviour=self.ctx.behaviour,

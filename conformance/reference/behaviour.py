@@ -22,6 +22,7 @@ from conformance.spec import (
     REQUIRED_LEVEL,
     TOKEN_NAMES,
     VALID_MINUTES,
+    ErrorCode,
 )
 
 
@@ -70,7 +71,7 @@ class Behaviour:
     messages: dict[str, str] = field(default_factory=dict)  # error code / "issued" -> other message text
     anonymous_level: str = "anonymous"  # an unsigned caller's level ("none" on a closed site)
     refuse_bad_render_names: bool = True  # False: ignore a non-identifier varname/callback instead
-    missing_photo_code: str = "invalid_input"
+    missing_photo_code: str = ErrorCode.INVALID_INPUT
     xml_declaration: bool = True
     xml_reverse_attributes: bool = False
     xml_reverse_children: bool = False

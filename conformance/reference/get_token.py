@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 
 from werkzeug.wrappers import Request, Response
 
-from conformance.spec import level_at_least
+from conformance.spec import ErrorCode, level_at_least
 
 from .behaviour import Behaviour
 from .context import FORM_CONTENT_TYPE, Context, public_origins, raw_path, rendered_response, site_object
@@ -36,10 +36,10 @@ from .store import TokenRow
 
 MESSAGES = {
     "issued": "Replace token created",
-    "invalid_signature": "The request signature could not be verified",
-    "permission_denied": "Permission denied: this method needs at least the '{required}' level",
-    "no_such_photo": "There is no photo or video with this photo_id",
-    "invalid_input": "The request could not be processed",
+    ErrorCode.INVALID_SIGNATURE: "The request signature could not be verified",
+    ErrorCode.PERMISSION_DENIED: "Permission denied: this method needs at least the '{required}' level",
+    ErrorCode.NO_SUCH_PHOTO: "There is no photo or video with this photo_id",
+    ErrorCode.INVALID_INPUT: "The request could not be processed",
     "bad_name": "'{name}' must be a JavaScript identifier path",
     "bad_encoding": "Request parameters must be UTF-8 and form-encoded",
     "bad_method": "Only GET and POST are supported",
@@ -52,8 +52,12 @@ API_PARAMS = frozenset(
     | {"format", "raw", "varname", "callback"}
 )
 """The method's own parameters (a POST carrying one in its query is refused by refuse_post_query)."""
-STORAGE_ERROR_CODE = "error_processing_upload"  # documented code closest to a server-side failure
-ERROR_HTTP_STATUS = {"invalid_signature": 401, "permission_denied": 403, "no_such_photo": 404}
+STORAGE_ERROR_CODE = ErrorCode.ERROR_PROCESSING_UPLOAD  # documented code closest to a server-side failure
+ERROR_HTTP_STATUS = {
+    ErrorCode.INVALID_SIGNATURE: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.NO_SUCH_PHOTO: 404,
+}
 """Only for the ``errors_http_4xx`` fault: the REST-style statuses the platform does NOT use."""
 
 
@@ -105,12 +109,13 @@ def _wsgi_query_to_text(raw: str) -> str:
 
 def authorize(auth: AuthResult, behaviour: Behaviour) -> ParamError | None:
     if auth.error is not None:
-        return ParamError("invalid_signature", MESSAGES["invalid_signature"])
+        return ParamError(ErrorCode.INVALID_SIGNATURE, MESSAGES[ErrorCode.INVALID_SIGNATURE])
     if behaviour.fault("unsigned_gets_token") and not auth.consumer_key:
         return None
     if not level_at_least(auth.level, behaviour.required_level):
         return ParamError(
-            "permission_denied", MESSAGES["permission_denied"].format(required=behaviour.required_level)
+            ErrorCode.PERMISSION_DENIED,
+            MESSAGES[ErrorCode.PERMISSION_DENIED].format(required=behaviour.required_level),
         )
     return None
 
@@ -121,9 +126,9 @@ def check_photo(req: TokenRequest, ctx: Context) -> None:
         return
     if not req.photo_id.isdigit() or not ctx.store.photo_exists(req.photo_id):
         if b.fault("unknown_photo_permission_denied"):
-            message = MESSAGES["permission_denied"].format(required=b.required_level)
-            raise ParamError("permission_denied", message)
-        raise ParamError("no_such_photo", MESSAGES["no_such_photo"])
+            message = MESSAGES[ErrorCode.PERMISSION_DENIED].format(required=b.required_level)
+            raise ParamError(ErrorCode.PERMISSION_DENIED, message)
+        raise ParamError(ErrorCode.NO_SUCH_PHOTO, MESSAGES[ErrorCode.NO_SUCH_PHOTO])
 
 
 def new_token(req: TokenRequest, now: int, ctx: Context) -> str:
@@ -209,13 +214,13 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         )
 
     if request.method.upper() not in ("GET", "POST"):
-        return error("invalid_input", MESSAGES["bad_method"])
+        return error(ErrorCode.INVALID_INPUT, MESSAGES["bad_method"])
     try:
         api = read_request(request)
     except UnicodeDecodeError:
-        return error("invalid_input", MESSAGES["bad_encoding"])
+        return error(ErrorCode.INVALID_INPUT, MESSAGES["bad_encoding"])
     except ValueError:
-        return error("invalid_input", MESSAGES["bad_encoding"])
+        return error(ErrorCode.INVALID_INPUT, MESSAGES["bad_encoding"])
     if request.method.upper() == "POST" and (b.fault("post_reads_query") or b.fault("post_body_ignored")):
         query = first_values([p for p in decode_pairs(api.signed.raw_query) if not p[0].startswith("oauth_")])
         api.params = {**query, **api.params} if b.fault("post_reads_query") else query
@@ -223,9 +228,11 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         {k for k, _ in decode_pairs(api.signed.raw_query)} if request.method.upper() == "POST" else set()
     )
     if b.refuse_post_query and API_PARAMS & post_query:
-        return error("invalid_input", MESSAGES["query_on_post"])
+        return error(ErrorCode.INVALID_INPUT, MESSAGES["query_on_post"])
     if b.fault("default_request_errors") and set(api.params) <= {"photo_id"}:
-        return error("invalid_input", MESSAGES["invalid_input"])  # options treated as required
+        return error(
+            ErrorCode.INVALID_INPUT, MESSAGES[ErrorCode.INVALID_INPUT]
+        )  # options treated as required
 
     bad_name: str | None = None
     try:
@@ -245,7 +252,7 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         ctx.log(f"reference: invalid_signature: {auth.error}")
     level = auth.level if auth.error is None else "anonymous"
     if bad_name is not None:
-        return error("invalid_input", MESSAGES["bad_name"].format(name=bad_name))
+        return error(ErrorCode.INVALID_INPUT, MESSAGES["bad_name"].format(name=bad_name))
     denied = authorize(auth, b)
     if denied is not None:
         level = b.required_level if b.fault("permission_level_reports_required") else level
@@ -257,7 +264,7 @@ def handle_get_token(request: Request, ctx: Context, now: int) -> Response:
         return error(exc.code, exc.message)
     if b.fault("concurrent_requests_error"):
         if not ctx.issue_lock.acquire(blocking=False):  # SQLite with busy_timeout 0: no waiting
-            return error("invalid_input", MESSAGES["busy"])
+            return error(ErrorCode.INVALID_INPUT, MESSAGES["busy"])
         try:
             time.sleep(0.05)
             row = issue_token(req, auth, now, ctx)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from conformance.spec import ErrorCode
+
 from .behaviour import Behaviour, SimulatedCrash
 from .render import XML_INVALID_RE
 
@@ -71,7 +73,7 @@ def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
 def parse_int(name: str, raw: str) -> int:
     value = raw.strip()
     if not INT_RE.match(value):
-        raise ParamError("invalid_input", f"'{name}' must be an integer")
+        raise ParamError(ErrorCode.INVALID_INPUT, f"'{name}' must be an integer")
     digits = value.lstrip("-").lstrip("0")
     if len(digits) > MAX_INT_DIGITS:
         return -(10**MAX_INT_DIGITS) if value.startswith("-") else 10**MAX_INT_DIGITS
@@ -84,7 +86,11 @@ def apply_bounds(name: str, value: int, bounds: tuple[int, int], behaviour: Beha
     if low <= value <= high:
         return value
     if behaviour.bounds_policy == "reject":
-        code = "permission_denied" if behaviour.fault("out_of_range_permission_denied") else "invalid_input"
+        code = (
+            ErrorCode.PERMISSION_DENIED
+            if behaviour.fault("out_of_range_permission_denied")
+            else ErrorCode.INVALID_INPUT
+        )
         raise ParamError(code, f"'{name}' must be between {low} and {high}")
     return min(max(value, low), high)
 
@@ -116,15 +122,19 @@ def parse_token_request(params: dict[str, str], behaviour: Behaviour) -> TokenRe
     if behaviour.fault("utf8_read_as_latin1"):
         return_url = return_url.encode("utf-8").decode("latin-1")
     if len(return_url) > behaviour.max_return_url_chars:
-        raise ParamError("invalid_input", f"'return_url' is longer than {behaviour.max_return_url_chars}")
+        raise ParamError(
+            ErrorCode.INVALID_INPUT, f"'return_url' is longer than {behaviour.max_return_url_chars}"
+        )
     if behaviour.fault("long_return_url_invalid_signature") and len(return_url) > 255:
-        raise ParamError("invalid_signature", "The API signature is invalid.")
+        raise ParamError(ErrorCode.INVALID_SIGNATURE, "The API signature is invalid.")
     if behaviour.fault("return_url_refused") and return_url:
-        raise ParamError("invalid_input", "'return_url' is not accepted")
+        raise ParamError(ErrorCode.INVALID_INPUT, "'return_url' is not accepted")
     if XML_INVALID_RE.search(return_url) and not behaviour.fault("control_chars_unfiltered"):
-        raise ParamError("invalid_input", "'return_url' contains characters that cannot be represented")
+        raise ParamError(
+            ErrorCode.INVALID_INPUT, "'return_url' contains characters that cannot be represented"
+        )
     if behaviour.validate_return_url and return_url and not HTTP_IRI_RE.fullmatch(return_url):
-        raise ParamError("invalid_input", "'return_url' must be an absolute http or https URL")
+        raise ParamError(ErrorCode.INVALID_INPUT, "'return_url' must be an absolute http or https URL")
     background = params.get("background_return_p", "").strip() == "1"
     valid_minutes = bounded_int(
         params, "valid_minutes", behaviour.default_valid_minutes, behaviour.valid_minutes_bounds, behaviour

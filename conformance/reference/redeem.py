@@ -14,6 +14,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from conformance.spec import ErrorCode
+
 from .behaviour import Behaviour
 from .callbacks import Callback, callback_params, deliver_background, form_page, scheme_allowed
 from .context import FORM_CONTENT_TYPE, Context, finish, site_domain, text_response
@@ -25,7 +27,7 @@ REDEEM_MESSAGES = {
     "expired": "This replace token has expired",
     "missing_token": "No replace_token was given",
     "bad_request": "The upload could not be read; send multipart/form-data with POST",
-    "no_file": "No file was included in the upload",
+    ErrorCode.NO_FILE: "No file was included in the upload",
     "too_long": "The callback URL would exceed the allowed length",
     "storage": "The server could not store the upload; try again later",
 }
@@ -134,7 +136,7 @@ def handle_redeem(request: Request, ctx: Context, now: int) -> Response:
         upload.extra_fields = []
 
     if not upload.data and not b.fault("redeem_missing_file_succeeds"):
-        message = REDEEM_MESSAGES["no_file"]
+        message = REDEEM_MESSAGES[ErrorCode.NO_FILE]
         if not row.return_url:
             return redeem_text(f"error {message}" if row.background_return_p else message, b, now)
         callback = Callback(

@@ -1,6 +1,7 @@
 """AUTH: who may get a replace token, and how requests are signed."""
 
 from conformance import checks
+from conformance.spec import ErrorCode
 from conformance.suite.api import Api, requirement
 
 
@@ -8,7 +9,7 @@ def _expect_denied(api: Api, auth: str | None, levels: set[str]) -> None:
     for fmt, obs in api.call_both_formats(api.request().but(auth=auth)):
         api.expect(
             checks.check_api_response(obs, fmt),
-            checks.check_error(obs, codes={"permission_denied"}, permission_levels=levels),
+            checks.check_error(obs, codes={ErrorCode.PERMISSION_DENIED}, permission_levels=levels),
             checks.check_no_token(obs),
         )
 
@@ -56,7 +57,7 @@ def test_bad_signature_is_invalid_signature(api: Api) -> None:
     for obs in api.call_many(reqs):
         api.expect(
             checks.check_api_response(obs, "xml"),
-            checks.check_error(obs, codes={"invalid_signature"}),
+            checks.check_error(obs, codes={ErrorCode.INVALID_SIGNATURE}),
             checks.check_no_token(obs),
         )
 

@@ -3,7 +3,7 @@
 from conformance import checks
 from conformance.model.exchange import ApiRequest
 from conformance.parse.observation import Observation
-from conformance.spec import INPUT_REFUSAL, MAX_UPLOADS, PHOTO_REFUSAL, VALID_MINUTES
+from conformance.spec import INPUT_REFUSAL, MAX_UPLOADS, PHOTO_REFUSAL, VALID_MINUTES, ErrorCode
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
 
@@ -46,7 +46,7 @@ def _post_with_query(api: Api, req: ApiRequest) -> Observation:
     signs it in (strict OAuth 1.0a) and, only if that is refused as invalid_signature, signs without.
     """
     obs = api.call(req, "xml")
-    if obs.attr("code") == "invalid_signature":
+    if obs.attr("code") == ErrorCode.INVALID_SIGNATURE:
         obs = api.call(req.but(sign_query_on_post=False), "xml")
     return obs
 

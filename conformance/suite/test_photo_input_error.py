@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from conformance import checks
 from conformance.model.exchange import ApiRequest
-from conformance.spec import PHOTO_REFUSAL
+from conformance.spec import PHOTO_REFUSAL, ErrorCode
 from conformance.suite import strategies
 from conformance.suite.api import Api, requirement
 from conformance.suite.budget import EXAMPLE_BATCH
@@ -38,7 +38,7 @@ def test_unknown_photo_id_is_no_such_photo(api: Api) -> None:
     for fmt, obs in api.call_both_formats(api.request(photo_id=api.config.unknown_photo_id)):
         api.expect(
             checks.check_api_response(obs, fmt),
-            checks.check_error(obs, codes={"no_such_photo"}),
+            checks.check_error(obs, codes={ErrorCode.NO_SUCH_PHOTO}),
             checks.check_no_token(obs),
         )
 
