@@ -24,6 +24,7 @@ from conformance.transport.errors import TransportError, caused_by, classify, is
 from conformance.transport.headers import HeadTooLarge, header_cap
 from conformance.transport.network import NetworkOptions, proxies_for
 from conformance.transport.pacing import ClientStats, Pacer
+from conformance.transport.reading import Window, read_capped
 from conformance.transport.redaction import Redactor
 from conformance.transport.signing import sign, signatures_in
 from conformance.transport.watchdog import WATCHDOG, WatchedAdapter
@@ -217,8 +218,48 @@ class TargetClient:
         wall-clock time and before the run deadline; at most ``max_body_bytes`` are read.
         """
         self.pacer.admit(retry=retry)
+        exchange = self._new_exchange(req, method, url, headers, body, retry)
+        t0 = time.monotonic()
+        window = Window.starting(t0, self.limits.timeout_seconds, self.pacer.deadline)
+        watch = WATCHDOG.arm(t0 + window.limit)
+        phase = "no complete response head"
+        try:
+            with watch, header_cap(self.limits.max_header_bytes):
+                resp = self._session().request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body.encode("utf-8") if isinstance(body, str) else body,
+                    timeout=(window.limit, window.limit),
+                    stream=True,
+                    allow_redirects=allow_redirects,
+                )
+                phase = f"HTTP {resp.status_code} head received, body incomplete"
+                with resp:
+                    data, truncated = read_capped(resp, t0 + window.limit, self.limits.max_body_bytes)
+                    if watch.fired:
+                        raise TimeoutError("body incomplete")
+                    exchange.response = self._recorded(resp, data, truncated, t0)
+        except Exception as exc:
+            if self._record_oversize_head(exchange, exc, t0):  # the head went past max_header_bytes
+                return self._answered(exchange)
+            kind, message = self._why_no_answer(exc, watch.fired, window, phase, url)
+            self._fail(exchange, message, kind, counts=not (retryable and kind == "connection"))
+            raise TransportError(exchange.error or kind, kind, exchange) from None
+        return self._answered(exchange)
+
+    def _new_exchange(
+        self,
+        req: ApiRequest | None,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: str | bytes | None,
+        retry: bool,
+    ) -> Exchange:
+        """The record of a request about to go out, secrets and signatures already scrubbed."""
         body_text = body if isinstance(body, str) else (body or b"")[:4096].decode("utf-8", "replace")
-        exchange = Exchange(
+        return Exchange(
             id=next(self._ids),
             request=req,
             method=method,
@@ -228,66 +269,38 @@ class TargetClient:
             started_at=time.time(),
             retried=retry,
         )
-        timeout = self.limits.timeout_seconds
-        t0 = time.monotonic()
-        run_left = self.pacer.deadline - t0
-        limit = max(0.001, min(timeout, run_left))
-        by_run_deadline = run_left < timeout
-        watch = WATCHDOG.arm(t0 + limit)
-        phase = "no complete response head"
-        try:
-            with watch, header_cap(self.limits.max_header_bytes):
-                resp = self._session().request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body.encode("utf-8") if isinstance(body, str) else body,
-                    timeout=(limit, limit),
-                    stream=True,
-                    allow_redirects=allow_redirects,
-                )
-                phase = f"HTTP {resp.status_code} head received, body incomplete"
-                with resp:
-                    data, truncated = self._read_capped(resp, t0 + limit)
-                    if watch.fired:
-                        raise TimeoutError("body incomplete")
-                    exchange.response = RecordedResponse(
-                        status=resp.status_code,
-                        reason=self.redactor.scrub(resp.reason or "", short=False),
-                        headers=[
-                            (k, self.redactor.scrub(v, short=False)) for k, v in resp.raw.headers.items()
-                        ],
-                        body=self.redactor.scrub_bytes(data),
-                        truncated=truncated,
-                        body_bytes=len(data),
-                        elapsed_ms=(time.monotonic() - t0) * 1000,
-                    )
-        except Exception as exc:
-            if self._record_oversize_head(exchange, exc, t0):  # the head went past max_header_bytes
-                return self._answered(exchange)
-            # The watchdog, a socket timeout or the body loop's clock check (a TimeoutError), whichever
-            # noticed first: the run deadline, not the target, is to blame when it was the shorter limit.
-            if watch.fired or is_timeout(exc):
-                kind, message = (
-                    (
-                        "deadline",
-                        f"run deadline of {self.limits.run_deadline_seconds:g}s passed "
-                        "while waiting for the answer",
-                    )
-                    if by_run_deadline
-                    else (
-                        "timeout",
-                        f"timed out after {limit:g}s without a complete answer "
-                        f"({phase}; [limits] timeout_seconds / --timeout)",
-                    )
-                )
-            elif isinstance(exc, TransportError):
-                kind, message = exc.kind, str(exc)
-            else:
-                kind, message = classify(exc, url, self.config.ca_bundle)
-            self._fail(exchange, message, kind, counts=not (retryable and kind == "connection"))
-            raise TransportError(exchange.error or kind, kind, exchange) from None
-        return self._answered(exchange)
+
+    def _recorded(self, resp: requests.Response, data: bytes, truncated: bool, t0: float) -> RecordedResponse:
+        """The answer as the reports keep it, scrubbed."""
+        return RecordedResponse(
+            status=resp.status_code,
+            reason=self.redactor.scrub(resp.reason or "", short=False),
+            headers=[(k, self.redactor.scrub(v, short=False)) for k, v in resp.raw.headers.items()],
+            body=self.redactor.scrub_bytes(data),
+            truncated=truncated,
+            body_bytes=len(data),
+            elapsed_ms=(time.monotonic() - t0) * 1000,
+        )
+
+    def _why_no_answer(
+        self, exc: BaseException, watch_fired: bool, window: Window, phase: str, url: str
+    ) -> tuple[str, str]:
+        """(kind, message) of a request that got no usable answer.
+
+        The watchdog, a socket timeout or the body loop's clock check (a TimeoutError), whichever
+        noticed first: the run deadline, not the target, is to blame when it was the shorter limit.
+        """
+        if watch_fired or is_timeout(exc):
+            if window.by_run_deadline:
+                deadline = self.limits.run_deadline_seconds
+                return "deadline", f"run deadline of {deadline:g}s passed while waiting for the answer"
+            return "timeout", (
+                f"timed out after {window.limit:g}s without a complete answer "
+                f"({phase}; [limits] timeout_seconds / --timeout)"
+            )
+        if isinstance(exc, TransportError):
+            return exc.kind, str(exc)
+        return classify(exc, url, self.config.ca_bundle)
 
     def _answered(self, exchange: Exchange) -> Exchange:
         assert exchange.response is not None
@@ -330,35 +343,6 @@ class TargetClient:
         """Hand a finished exchange (answered or failed) to the observers, e.g. the HAR recorder."""
         for observer in self.observers:
             observer(exchange)
-
-    def _read_capped(self, resp: requests.Response, deadline: float) -> tuple[bytes, bool]:
-        """Read at most max_body_bytes (+1 to detect oversize) before the per-request deadline.
-
-        ``read1`` returns whatever arrived (it never waits to fill the buffer), so a dripping
-        body is checked against the deadline byte by byte; a read blocked in between is ended
-        by the watchdog. Time running out is a ``TimeoutError`` either way.
-        """
-        cap = self.limits.max_body_bytes
-        chunks: list[bytes] = []
-        total = 0
-        raw = resp.raw
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError("body incomplete")
-            try:
-                chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(65536)
-            except Exception as exc:  # urllib3 protocol/decoding errors mid-body
-                if is_timeout(exc):
-                    raise  # time ran out: send() classifies it with the watchdog's firings
-                kind, message = classify(exc, resp.url, None)
-                raise TransportError(f"body could not be read: {message}", kind) from None
-            if not chunk:
-                return b"".join(chunks), False
-            total += len(chunk)
-            if total > cap:
-                chunks.append(chunk[: len(chunk) - (total - cap)])
-                return b"".join(chunks), True
-            chunks.append(chunk)
 
     # -- helpers for specific exchanges ----------------------------------------------------------
     def replay(self, req: ApiRequest, times: int = 2) -> list[Exchange]:
