@@ -37,8 +37,8 @@ FILTERS = (
     ("skip", "skipped"),
     ("untested", "untested"),
     ("not-run", "not run"),
-    ("not-in-profile", "not in profile"),
     ("not-judged", "not judged"),
+    ("not-in-profile", "not in profile"),
     ("pass", "passed"),
 )
 
