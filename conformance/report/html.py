@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from conformance.report.facts import run_facts
 from conformance.report.rendering import asset, environment, shown, verdict_label
 from conformance.report.reproduce import build_reproduction, rerun_command
 from conformance.results.verdicts import VERDICT_LABELS
-from conformance.transport.backpressure import throttle_phrase
 
 HTML_BODY_LIMIT = 8192  # characters of a response/request body shown inline (results.json keeps 16 KiB)
 # Columns of the counts table: (label, verdicts counted in it).
@@ -188,18 +188,10 @@ def _anchors(tests: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
     return {nodeid: (f"test-{i}", str(tests[i].get("verdict", ""))) for nodeid, (_, i) in best.items()}
 
 
-def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the template shows, flattened from results.json (tolerant of missing keys)."""
-    suite = results.get("suite") or {}
-    target = results.get("target") or {}
-    run = results.get("run") or {}
-    integrity = results.get("integrity") or {}
-    summary = results.get("summary") or {}
-    tests: list[Mapping[str, Any]] = list(results.get("tests") or ())
-    requirements: list[Mapping[str, Any]] = list(results.get("requirements") or ())
-    anchors = _anchors(tests)
-    failing = {i for i, t in enumerate(tests) if t.get("verdict") in ("fail", "error")}
-
+def _requirement_groups(
+    requirements: list[Mapping[str, Any]], anchors: Mapping[str, tuple[str | None, str]]
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The requirement matrix: one row per requirement, grouped as the catalog groups them."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for req in requirements:
         verdict = str(req.get("verdict", "untested"))
@@ -218,14 +210,25 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "unverified_reason": req.get("unverified_reason") or "",
             }
         )
+    return list(groups.items())
 
+
+def _count_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Verdict counts per level, in the columns of ``COUNT_COLUMNS``."""
     raw_counts = summary.get("counts") or {}
     counts = []
     for level in ("MUST", "SHOULD"):
         bucket = raw_counts.get(level) or {}
         cells = [sum(int(bucket.get(v, 0)) for v in verdicts) for _, verdicts in COUNT_COLUMNS]
         counts.append({"level": level, "cells": cells, "total": sum(int(n) for n in bucket.values())})
+    return counts
 
+
+def _failure_views(
+    results: Mapping[str, Any], tests: list[Mapping[str, Any]], failing: set[int]
+) -> list[dict[str, Any]]:
+    """The evidence block of every failed test: findings, Hypothesis notes, the rerun command."""
+    target = results.get("target") or {}
     failures = []
     for i in sorted(failing):
         rec = tests[i]
@@ -244,13 +247,21 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "rerun": rerun_command(results, str(rec.get("nodeid", ""))),
             }
         )
+    return failures
 
+
+def _warning_views(requirements: list[Mapping[str, Any]], target: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """SHOULD warnings, per requirement."""
     warnings = []
     for req in requirements:
         items = [_finding_view(w, target) for w in req.get("warnings") or ()]
         if items:
             warnings.append({"id": req.get("id", ""), "level": req.get("level", ""), "findings": items})
+    return warnings
 
+
+def _test_rows(tests: list[Mapping[str, Any]], failing: set[int]) -> list[dict[str, Any]]:
+    """One row per test record; a failed one links to its evidence."""
     rows = []
     for i, rec in enumerate(tests):
         verdict = str(rec.get("verdict", ""))
@@ -268,62 +279,32 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
                 "reason": rec.get("message", "") if verdict == "skip" else "",
             }
         )
-    skips = [r for r in rows if r["verdict"] == "skip"]
+    return rows
 
-    hyp = run.get("hypothesis") or {}
-    skew = run.get("clock_skew_seconds")
-    facts = [
-        ("Target", target.get("base_url", "")),
-        (
-            "Config",
-            f"{target.get('config', '')}"
-            + (" (embedded reference server)" if target.get("embedded") else ""),
-        ),
-        ("Declared bounds policy", target.get("bounds_policy", "")),
-        ("Suite", f"{suite.get('name', '')} {suite.get('version', '')} (Python {suite.get('python', '?')})"),
-        (
-            "Profile",
-            str(run.get("profile", ""))
-            + (f" (partial run: {run['selection']})" if run.get("selection") else "")
-            + (" (partial run)" if run.get("partial") and not run.get("selection") else ""),
-        ),
-        ("Seed", f"{run.get('seed', '')} (reproduce every draw with --seed {run.get('seed', '')})"),
-        (
-            "Hypothesis",
-            f"settings '{run.get('settings_profile', '')}', max_examples {hyp.get('max_examples')}, "
-            f"deadline {hyp.get('deadline') or 'none'}, database {hyp.get('database') or 'none'}",
-        ),
-        (
-            "Requests",
-            f"{run.get('requests_sent', 0)} sent of a budget of {run.get('request_budget', '?')} "
-            f"(retries {run.get('retries', 0)}, timeouts {run.get('timeouts', 0)}, "
-            f"transport errors {run.get('transport_errors', 0)}, "
-            f"oversize responses {run.get('oversize_responses', 0)})" + _throttling(run),
-        ),
-        (
-            "Limits",
-            f"max {run.get('max_rps') or 'uncapped'} requests/s, timeout {run.get('timeout_seconds')} s, "
-            f"body cap {run.get('max_body_bytes')} bytes, run deadline {run.get('run_deadline_seconds')} s",
-        ),
-        ("Started", f"{run.get('started_at', '')}"),
-        ("Duration", f"{run.get('duration_seconds', 0)} s"),
-        (
-            "Clock skew",
-            "not measured" if skew is None else f"{skew:+.2f} s (target Date header minus local clock)",
-        ),
-    ]
-    if run.get("preflight_error"):
-        facts.append(("Unreachable", str(run["preflight_error"])))
-    facts = [(label, shown(value)) for label, value in facts]
-    hashes = [("catalog.toml", integrity.get("catalog_sha256", ""))]
-    hashes += sorted((str(k), str(v)) for k, v in (integrity.get("schemas_sha256") or {}).items())
 
+def _page_assets() -> dict[str, str]:
+    """The inline stylesheet and script, and the Content-Security-Policy that admits only them."""
     css, css_hash = asset("report.css")
     script, script_hash = asset("report.js")
     csp = (
         f"default-src 'none'; style-src {css_hash}; script-src {script_hash}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
+    return {"css": css, "script": script, "csp": csp}
+
+
+def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the template shows, flattened from results.json (tolerant of missing keys)."""
+    target = results.get("target") or {}
+    run = results.get("run") or {}
+    integrity = results.get("integrity") or {}
+    summary = results.get("summary") or {}
+    tests: list[Mapping[str, Any]] = list(results.get("tests") or ())
+    requirements: list[Mapping[str, Any]] = list(results.get("requirements") or ())
+    failing = {i for i, t in enumerate(tests) if t.get("verdict") in ("fail", "error")}
+    rows = _test_rows(tests, failing)
+    hashes = [("catalog.toml", integrity.get("catalog_sha256", ""))]
+    hashes += sorted((str(k), str(v)) for k, v in (integrity.get("schemas_sha256") or {}).items())
     verdict = str(summary.get("verdict", "UNKNOWN"))
     return {
         "verdict": verdict,
@@ -344,31 +325,20 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
         "should_warnings": list(summary.get("should_warnings") or ()),
         "target": target,
         "run": run,
-        "facts": facts,
+        "facts": run_facts(results),
         "hashes": hashes,
         "count_columns": [label for label, _ in COUNT_COLUMNS],
-        "counts": counts,
-        "groups": list(groups.items()),
-        "failures": failures,
-        "warnings": warnings,
-        "skips": skips,
+        "counts": _count_rows(summary),
+        "groups": _requirement_groups(requirements, _anchors(tests)),
+        "failures": _failure_views(results, tests, failing),
+        "warnings": _warning_views(requirements, target),
+        "skips": [r for r in rows if r["verdict"] == "skip"],
         "tests": rows,
         "filters": FILTERS,
-        "css": css,
-        "script": script,
-        "csp": csp,
+        **_page_assets(),
     }
 
 
 def render_html(results: dict[str, Any]) -> str:
     """The complete report page for one results dict (as loaded from results.json)."""
     return environment().get_template("report.html.j2").render(**build_context(results))
-
-
-def _throttling(run: Mapping[str, Any]) -> str:
-    """The front's back-pressure, for the Requests fact; "" when the target never throttled the run."""
-    if not run.get("throttled"):
-        return ""
-    text = "; the target's front " + throttle_phrase(run["throttled"], run.get("throttle_wait_seconds") or 0)
-    rate = run.get("throttle_rate")
-    return text + (f", the run slowed to {rate:g} requests/s" if rate else "")
