@@ -244,6 +244,7 @@ WEAPONS: list[tuple[str, dict[str, Any], str]] = [
     ("a verb", {"http_method": "DELETE"}, "http_method DELETE is not one the suite uses"),
     ("a parameter", {"params": [["photo_id", "1"], ["delete", "1"]]}, "names parameter delete"),
     ("an unknown field", {"url": "http://evil.example/"}, "the sample sets url"),
+    ("plaintext signing", {"signature_method": "PLAINTEXT"}, "the sample sets signature_method"),
 ]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.commands.common import UsageError, err
+from conformance.model.verdict import RunVerdict
 from conformance.report.har import CERTIFY_NAME, HarRecorder
 from conformance.report.markdown import append_step_summary
 from conformance.results.document import build_results
@@ -28,7 +29,7 @@ from conformance.suite.har import HarCapture
 from conformance.suite.outputs import run_facts
 from conformance.suite.state import RunState
 
-STOPPED_VERDICT = "STOPPED"  # results.json of a run the preflight stopped: no verdict on the target
+STOPPED_VERDICT = RunVerdict.STOPPED  # results.json of a run the preflight stopped: no verdict on the target
 
 
 def add_ci_arguments(p: argparse.ArgumentParser) -> None:

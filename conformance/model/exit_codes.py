@@ -4,6 +4,8 @@
 The other commands keep the same shape: 0 the good answer, 1 the bad answer, 2 a usage error.
 """
 
+from conformance.model.verdict import RunVerdict
+
 EXIT_OK = 0
 EXIT_FAILED = 1  # NOT CONFORMANT, a finding on replay, an invalid document or bundle, a regression
 EXIT_USAGE = 2  # a usage or config error, or the environment's: a report file that could not be written
@@ -13,9 +15,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 
 VERDICT_EXIT_CODES = {
-    "CONFORMANT": EXIT_OK,
-    "NOT CONFORMANT": EXIT_FAILED,
-    "UNREACHABLE": EXIT_UNREACHABLE,
-    "INCOMPLETE": EXIT_INCOMPLETE,
-    "INTERRUPTED": EXIT_INTERRUPTED,
+    RunVerdict.CONFORMANT: EXIT_OK,
+    RunVerdict.NOT_CONFORMANT: EXIT_FAILED,
+    RunVerdict.UNREACHABLE: EXIT_UNREACHABLE,
+    RunVerdict.INCOMPLETE: EXIT_INCOMPLETE,
+    RunVerdict.INTERRUPTED: EXIT_INTERRUPTED,
 }

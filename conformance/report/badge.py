@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from conformance.model.verdict import RunVerdict
+
 GREEN, RED, GREY, DARK = "#2e7d32", "#c62828", "#757575", "#555555"
 _CHAR_WIDTH = 6.6  # average advance of 11px Verdana/DejaVu Sans, enough for a badge's layout
 _PAD = 10
@@ -16,9 +18,9 @@ _PAD = 10
 
 def badge_color(verdict: str) -> str:
     """Green for CONFORMANT, red for NOT CONFORMANT, grey for every state that certifies nothing."""
-    if verdict == "CONFORMANT":
+    if verdict == RunVerdict.CONFORMANT:
         return GREEN
-    if verdict.startswith("NOT CONFORMANT"):
+    if verdict.startswith(RunVerdict.NOT_CONFORMANT):
         return RED
     return GREY
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from conformance.model.exit_codes import EXIT_USAGE
+from conformance.model.verdict import RunVerdict
 from conformance.model.versions import runtime_versions
 from conformance.report.badge import render_badge
 from conformance.report.har import CERTIFY_NAME as HAR_NAME
@@ -135,7 +136,11 @@ def refusal(results: Mapping[str, Any]) -> str | None:
     """Why this run cannot be certified, or None when it can."""
     summary = results.get("summary") or {}
     verdict = str(summary.get("verdict", ""))
-    if verdict != "CONFORMANT" or summary.get("partial") or (results.get("run") or {}).get("partial"):
+    if (
+        verdict != RunVerdict.CONFORMANT
+        or summary.get("partial")
+        or (results.get("run") or {}).get("partial")
+    ):
         gaps = [str(g.get("id")) for g in summary.get("unverified") or () if isinstance(g, Mapping)]
         named = f"; not verified: {', '.join(gaps)}" if gaps else ""
         shown = verdict or "missing"

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from conformance import __version__
 from conformance.catalog import catalog_sha256, load_catalog
 from conformance.model.text import printable
+from conformance.model.verdict import RunVerdict
 from conformance.parse.schemas import schema_sha256
 from conformance.report.certificate import (
     CERTIFICATE,
@@ -189,7 +190,7 @@ def _check_against_evidence(
             f"verdict: the certificate says {printable(cert['verdict'], 40)}; the evidence in results.json "
             f"folds to {ours.verdict} under this suite's rules"
         )
-    if ours.verdict != "CONFORMANT":
+    if ours.verdict != RunVerdict.CONFORMANT:
         failed = ", ".join(ours.summary["must_failed"]) or "none"
         unverified = ", ".join(g["id"] for g in ours.summary["unverified"]) or "none"
         v.problems.append(

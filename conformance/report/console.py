@@ -12,17 +12,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from conformance.model.verdict import RunVerdict
 from conformance.transport.backpressure import throttle_phrase
 
 COLOR_MODES = ("auto", "always", "never")
 REPORT_FILES = ("report.html", "junit.xml", "results.json")
 _SGR = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 VERDICT_COLORS = {
-    "CONFORMANT": "green",
-    "NOT CONFORMANT": "red",
-    "UNREACHABLE": "red",
-    "INCOMPLETE": "yellow",
-    "INTERRUPTED": "yellow",
+    RunVerdict.CONFORMANT: "green",
+    RunVerdict.NOT_CONFORMANT: "red",
+    RunVerdict.UNREACHABLE: "red",
+    RunVerdict.INCOMPLETE: "yellow",
+    RunVerdict.INTERRUPTED: "yellow",
 }
 # The worst outcome of a test's phases decides how it counts in its group.
 TEST_RANK = {"fail": 5, "error": 4, "not-run": 3, "not-judged": 2, "skip": 1, "pass": 0}
@@ -55,7 +56,7 @@ def _verdict_line(summary: Mapping[str, Any], run: Mapping[str, Any], color: boo
     verdict = str(summary.get("verdict", "?"))
     shown = paint(verdict, VERDICT_COLORS.get(verdict, "bold"), color)
     text = f"verdict: {shown} (profile {run.get('profile')})"
-    if verdict == "UNREACHABLE" and run.get("preflight_error"):
+    if verdict == RunVerdict.UNREACHABLE and run.get("preflight_error"):
         text += f": target unreachable: {run['preflight_error']}"
     elif summary.get("interrupted"):
         text += f": interrupted by {summary['interrupted']}, results are partial"
@@ -89,7 +90,7 @@ def summary_lines(
     summary = results.get("summary") or {}
     run = results.get("run") or {}
     lines = [""]
-    unreachable = summary.get("verdict") == "UNREACHABLE"
+    unreachable = summary.get("verdict") == RunVerdict.UNREACHABLE
     if not unreachable:
         failed = summary.get("must_failed", [])
         if failed:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from conformance.model.verdict import RunVerdict
 from conformance.report.facts import run_facts
 from conformance.report.rendering import asset, environment, shown, verdict_label
 from conformance.report.reproduce import build_reproduction, rerun_command
@@ -45,11 +46,11 @@ FILTERS = (
 
 @cache
 def _verdict_class(verdict: str) -> str:
-    if verdict.startswith("CONFORMANT"):
+    if verdict.startswith(RunVerdict.CONFORMANT):
         return "ok"
-    if verdict.startswith("UNREACHABLE"):
+    if verdict.startswith(RunVerdict.UNREACHABLE):
         return "unreachable"
-    if verdict.startswith(("INCOMPLETE", "INTERRUPTED")):
+    if verdict.startswith((RunVerdict.INCOMPLETE, RunVerdict.INTERRUPTED)):
         return "incomplete"
     return "bad"
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from conformance.model.verdict import RunVerdict
 from conformance.report.evidence import must_failures
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -69,7 +70,7 @@ def run_summary(results: Mapping[str, Any], report_files: Sequence[str]) -> list
     ]
     lines += [" | ".join(facts), ""]
     stopped = (summary.get("stopped") or {}).get("reason") or (
-        run.get("preflight_error") if verdict == "UNREACHABLE" else None
+        run.get("preflight_error") if verdict == RunVerdict.UNREACHABLE else None
     )
     if stopped:
         lines += [f"**Stopped:** {cell(stopped, 1000)}", ""]

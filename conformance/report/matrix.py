@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from conformance.catalog import GROUP_ORDER, catalog_sha256, load_catalog
 from conformance.model.text import printable
+from conformance.model.verdict import RunVerdict
 from conformance.report.certificate_check import verify_members
 from conformance.report.certificate_zip import DamagedMember, UnsafeBundle, read_bundle
 from conformance.report.rendering import asset, environment, verdict_label
@@ -228,9 +229,9 @@ def build_matrix(impls: Sequence[Implementation]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the page
 def _verdict_class(verdict: str) -> str:
-    if verdict == "CONFORMANT":
+    if verdict == RunVerdict.CONFORMANT:
         return "ok"
-    if verdict.startswith("NOT CONFORMANT"):
+    if verdict.startswith(RunVerdict.NOT_CONFORMANT):
         return "bad"
     return "grey"
 

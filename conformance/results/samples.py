@@ -104,6 +104,8 @@ def record_samples(
             continue
         if any(k not in DOCUMENTED_PARAMS for k, _ in (*req.params, *req.query_on_post)):
             continue  # a stranger's recheck sends only documented parameter names
+        if (req.signature_method, req.realm) != (_DEFAULTS.signature_method, _DEFAULTS.realm):
+            continue  # a recheck signs as the suite normally does: never PLAINTEXT with a reviewer's secrets
         n = _nonce(ex)
         if n and nonces[n] > 1:
             continue

@@ -10,6 +10,7 @@ from typing import Any
 
 from conformance.catalog import load_catalog
 from conformance.model.exit_codes import VERDICT_EXIT_CODES
+from conformance.model.verdict import RunVerdict, Verdict
 
 # How each verdict is shown, in the console and in the report.
 VERDICT_LABELS = {
@@ -28,11 +29,12 @@ VERDICT_LABELS = {
 # "not-judged": a test of it passed, but none of its checks applied to any answer it got (every
 # answer was one its checks cannot judge, e.g. an error where an echo was to be compared).
 VERDICT_ORDER = (
-    "fail", "error", "blocked", "not-run", "skip", "not-judged", "untested", "pass", "not-in-profile"
+    Verdict.FAIL, Verdict.ERROR, Verdict.BLOCKED, Verdict.NOT_RUN, Verdict.SKIP, Verdict.NOT_JUDGED,
+    Verdict.UNTESTED, Verdict.PASS, Verdict.NOT_IN_PROFILE,
 )  # fmt: skip
 # Requirement verdicts that mean "not verified by this run" (for a MUST: the run is INCOMPLETE).
-UNVERIFIED = ("blocked", "not-run", "skip", "not-judged", "untested")
-FAILED = ("fail", "error")
+UNVERIFIED = (Verdict.BLOCKED, Verdict.NOT_RUN, Verdict.SKIP, Verdict.NOT_JUDGED, Verdict.UNTESTED)
+FAILED = (Verdict.FAIL, Verdict.ERROR)
 
 
 def _named(rec: Mapping[str, Any]) -> set[str]:
@@ -47,34 +49,38 @@ def _what_the_record_says(
     when that verdict leaves the requirement unverified."""
     declared = rid in rec["requirements"]
     v = rec["verdict"]
-    if v == "fail":
+    if v == Verdict.FAIL:
         if rid in named or not named:
-            return "fail", None
-        return "blocked", (
+            return Verdict.FAIL, None
+        return Verdict.BLOCKED, (
             f"its test {rec['nodeid']} stopped at a failure of {', '.join(sorted(named))}",
             "blocked",
         )
-    if v == "error":
-        return ("error" if declared else "fail"), None
-    if v == "pass" and rid in rec.get("not_judged", {}):
-        return "not-judged", (
+    if v == Verdict.ERROR:
+        return (Verdict.ERROR if declared else Verdict.FAIL), None
+    if v == Verdict.PASS and rid in rec.get("not_judged", {}):
+        return Verdict.NOT_JUDGED, (
             f"its test {rec['nodeid']} judged no answer ({rec['not_judged'][rid]})",
             "not-judged",
         )
-    if v in ("skip", "not-run"):
+    if v in (Verdict.SKIP, Verdict.NOT_RUN):
         message = (rec.get("message") or "").strip().splitlines()
-        cause = rec.get("cause") or ("skipped" if v == "skip" else "not-run")
+        cause = rec.get("cause") or ("skipped" if v == Verdict.SKIP else "not-run")
         return v, (message[0] if message else "not run", cause)
     return v, None
 
 
 def _unverified(verdict: str, reasons: dict[str, str]) -> tuple[str, str]:
     """(reason, cause) of an unverified requirement: the reasons of its own kind, in order."""
-    if verdict == "untested":
+    if verdict == Verdict.UNTESTED:
         reasons = {"no suite test verifies it in this run": "untested"}
-    elif verdict == "not-run" and not reasons:
+    elif verdict == Verdict.NOT_RUN and not reasons:
         reasons = {"not run by this partial run": "not-run"}
-    own_cause = {"blocked": ("blocked",), "skip": ("skipped",), "not-judged": ("not-judged",)}
+    own_cause = {
+        Verdict.BLOCKED: ("blocked",),
+        Verdict.SKIP: ("skipped",),
+        Verdict.NOT_JUDGED: ("not-judged",),
+    }
     wanted = own_cause.get(verdict)
     kept = {r: c for r, c in reasons.items() if wanted is None or c in wanted} or reasons
     return "; ".join(kept), next(iter(kept.values()))
@@ -112,13 +118,13 @@ def requirement_verdicts(
             if why is not None:
                 reasons.setdefault(*why)
         if not req.in_profile(profile):
-            verdict = "not-in-profile"
+            verdict = Verdict.NOT_IN_PROFILE
         elif not verdicts:
-            verdict = "not-run" if partial else "untested"
+            verdict = Verdict.NOT_RUN if partial else Verdict.UNTESTED
         else:
             verdict = min(verdicts, key=VERDICT_ORDER.index)
-            if verdict == "pass" and warnings.get(req.id) and req.level == "SHOULD":
-                verdict = "fail"
+            if verdict == Verdict.PASS and warnings.get(req.id) and req.level == "SHOULD":
+                verdict = Verdict.FAIL
         entry: dict[str, Any] = {
             "id": req.id,
             "group": req.group,
@@ -162,7 +168,7 @@ def overall(
         {
             "id": r["id"],
             "reason": r.get("unverified_reason") or VERDICT_LABELS[r["verdict"]].lower(),
-            "cause": r.get("unverified_cause") or {"skip": "skipped"}.get(r["verdict"], r["verdict"]),
+            "cause": r.get("unverified_cause") or {Verdict.SKIP: "skipped"}.get(r["verdict"], r["verdict"]),
         }
         for r in must
         if r["verdict"] in UNVERIFIED
@@ -170,15 +176,15 @@ def overall(
     unverified = [g for g in gaps if g["id"] not in accepted]
     accepted_gaps = [g for g in gaps if g["id"] in accepted]
     if interrupted:
-        verdict = "INTERRUPTED"
+        verdict = RunVerdict.INTERRUPTED
     elif preflight_error:
-        verdict = "UNREACHABLE"
+        verdict = RunVerdict.UNREACHABLE
     elif failed:
-        verdict = "NOT CONFORMANT"
+        verdict = RunVerdict.NOT_CONFORMANT
     elif unverified:
-        verdict = "INCOMPLETE"
+        verdict = RunVerdict.INCOMPLETE
     else:
-        verdict = "CONFORMANT"
+        verdict = RunVerdict.CONFORMANT
     return {
         "verdict": verdict,
         "exit_code": VERDICT_EXIT_CODES[verdict],
@@ -191,7 +197,7 @@ def overall(
         "cut_short": cut_short,
         "partial": bool(interrupted or cut_short or any(g["cause"] == "deselected" for g in gaps)),
         "should_warnings": [
-            r["id"] for r in requirements if r["level"] == "SHOULD" and r["verdict"] == "fail"
+            r["id"] for r in requirements if r["level"] == "SHOULD" and r["verdict"] == Verdict.FAIL
         ],
     }
 
@@ -223,7 +229,7 @@ def unrun_records(
                 "interrupted",
             )
         else:
-            reason, cause = "the run stopped before this test ran", "not-run"
+            reason, cause = "the run stopped before this test ran", Verdict.NOT_RUN
         out.append(_unrun(nodeid, ids, reason, cause))
     return out
 
@@ -232,7 +238,7 @@ def _unrun(nodeid: str, ids: list[str], reason: str, cause: str) -> dict[str, An
     return {
         "nodeid": nodeid,
         "requirements": ids,
-        "verdict": "not-run",
+        "verdict": Verdict.NOT_RUN,
         "message": reason,
         "cause": cause,
         "findings": [],
