@@ -18,7 +18,14 @@ from typing import Any
 
 from conformance.catalog import load_catalog, load_index
 from conformance.model.text import printable
-from conformance.results.verdicts import FAILED, UNVERIFIED, overall, requirement_verdicts
+from conformance.results.verdicts import (
+    FAILED,
+    UNVERIFIED,
+    RequirementEntry,
+    Summary,
+    overall,
+    requirement_verdicts,
+)
 
 _PARAMETRIZED = re.compile(r"\[.*\]$")
 
@@ -44,8 +51,8 @@ class Rederived:
     """The fold of one results file's evidence, and where the file's own conclusions disagree."""
 
     profile: str
-    requirements: list[dict[str, Any]]
-    summary: dict[str, Any]
+    requirements: list[RequirementEntry]
+    summary: Summary
     accepted: list[str]
     problems: list[str] = field(default_factory=list)
 
@@ -53,7 +60,7 @@ class Rederived:
     def verdict(self) -> str:
         return str(self.summary["verdict"])
 
-    def by_id(self) -> dict[str, dict[str, Any]]:
+    def by_id(self) -> dict[str, RequirementEntry]:
         return {r["id"]: r for r in self.requirements}
 
 
@@ -78,7 +85,7 @@ def _records(tests: list[Mapping[str, Any]], problems: list[str]) -> list[dict[s
 
 
 def _compare_requirements(
-    results: Mapping[str, Any], ours: list[dict[str, Any]], problems: list[str]
+    results: Mapping[str, Any], ours: list[RequirementEntry], problems: list[str]
 ) -> None:
     catalog = load_catalog()
     theirs: dict[str, Mapping[str, Any]] = {}

@@ -5,12 +5,54 @@ Plain data in, plain data out: the records are the dicts the suite writes into r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 from conformance.catalog import load_catalog
 from conformance.model.exit_codes import VERDICT_EXIT_CODES
 from conformance.model.verdict import RunVerdict, Verdict
+
+
+class Gap(TypedDict):
+    """A MUST requirement the run did not verify, and why (results.json ``summary.unverified``)."""
+
+    id: str
+    reason: str
+    cause: str
+
+
+class RequirementEntry(TypedDict):
+    """One requirement's verdict as results.json records it (``requirements[]``)."""
+
+    id: str
+    group: str
+    level: str
+    profile: str
+    spec: str
+    summary: str
+    position: str
+    verdict: str
+    tests: list[str]
+    warnings: list[dict[str, Any]]
+    unverified_reason: NotRequired[str]
+    unverified_cause: NotRequired[str]
+
+
+class Summary(TypedDict):
+    """The run's verdict as results.json records it (``summary``), folded by :func:`overall`."""
+
+    verdict: str
+    exit_code: int
+    counts: dict[str, dict[str, int]]
+    must_not_passed: list[str]
+    must_failed: list[str]
+    unverified: list[Gap]
+    accepted_unverified: list[Gap]
+    interrupted: str | None
+    cut_short: str | None
+    partial: bool
+    should_warnings: list[str]
+
 
 # How each verdict is shown, in the console and in the report.
 VERDICT_LABELS = {
@@ -88,7 +130,7 @@ def _unverified(verdict: str, reasons: dict[str, str]) -> tuple[str, str]:
 
 def requirement_verdicts(
     records: Iterable[dict[str, Any]], profile: str, partial: bool = False
-) -> list[dict[str, Any]]:
+) -> list[RequirementEntry]:
     """Fold test records into one verdict per catalog requirement.
 
     A failing test fails the requirements its findings name (all it declares when the failure
@@ -125,7 +167,7 @@ def requirement_verdicts(
             verdict = min(verdicts, key=VERDICT_ORDER.index)
             if verdict == Verdict.PASS and warnings.get(req.id) and req.level == "SHOULD":
                 verdict = Verdict.FAIL
-        entry: dict[str, Any] = {
+        entry: RequirementEntry = {
             "id": req.id,
             "group": req.group,
             "level": req.level,
@@ -144,13 +186,13 @@ def requirement_verdicts(
 
 
 def overall(
-    requirements: list[dict[str, Any]],
+    requirements: Sequence[Mapping[str, Any]],
     preflight_error: str | None,
     *,
     accepted: Iterable[str] = (),
     interrupted: str | None = None,
     cut_short: str | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """The run's verdict from its requirement verdicts.
 
     CONFORMANT only when every MUST of the profile ran and passed (or its gap is accepted by
