@@ -230,3 +230,17 @@ def test_no_import_error_is_swallowed() -> None:
                 if "ImportError" in caught or "ModuleNotFoundError" in caught:
                     hiding.append(f"{module}:{node.lineno} except {caught}")
     assert not hiding, "swallowed import errors:\n" + "\n".join(hiding)
+
+
+def test_architecture_md_names_every_module() -> None:
+    """docs/ARCHITECTURE.md is the map a newcomer reads first: every module of the package is on it
+    (the suite's thin test_*.py modules are named as a kind)."""
+    doc = (PACKAGE.parent / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    unnamed = [
+        str(path.relative_to(PACKAGE.parent))
+        for path in MODULES.values()
+        if path.name not in ("__init__.py", "__main__.py")
+        and not (path.parent.name == "suite" and path.name.startswith("test_"))
+        and f"`{path.name}`" not in doc
+    ]
+    assert not unnamed, f"modules docs/ARCHITECTURE.md does not name: {unnamed}"
