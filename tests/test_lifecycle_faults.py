@@ -27,6 +27,7 @@ SELECTION = {
     "callback_values_not_encoded": "values_arrive or short_callback or long_callback or background_callback",
     "callback_long_as_get": "long_callback",
     "callback_always_form": "short_callback",
+    "callback_threshold_1024": "just_below_the_threshold",
     "empty_return_url_redirects": "no_return_url",
     "redeem_unknown_token_redirects": "unknown_token",
     "redeem_missing_file_succeeds": "missing_file",
