@@ -8,8 +8,6 @@ typo in ``--fault`` never silently serves the clean reference.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from conformance.reference.behaviour import Behaviour
 from conformance.reference.faults import CORE_FAULTS, FAULT_LIST, FAULTS
 from conformance.reference.selection import UnknownBehaviourName, behaviour_for
 from tests.reference_helpers import PHOTO_ID, get_token, js, xml
+from tests.suite_runs import conformance_in_process
 
 REFERENCE_DIR = Path(conformance.reference.__file__).parent
 FAULT_CALL = re.compile(r"""\.fault\(\s*["']([A-Za-z0-9_]+)["']\s*\)""")
@@ -106,20 +105,13 @@ def test_server_refuses_unknown_fault_before_binding() -> None:
 
 
 def test_serve_with_unknown_fault_exits_2_naming_it() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "conformance", "serve", "--fault", "cached_one", "--fault", "nope_fault"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = conformance_in_process("serve", "--fault", "cached_one", "--fault", "nope_fault")
     assert proc.returncode == 2
     assert "nope_fault" in proc.stderr and "known faults" in proc.stderr
 
 
 def test_serve_list_shows_every_fault() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "conformance", "serve", "--list"], capture_output=True, text=True, timeout=60
-    )
+    proc = conformance_in_process("serve", "--list")
     assert proc.returncode == 0
     assert all(f.name in proc.stdout for f in FAULT_LIST)
 

@@ -118,7 +118,7 @@ def test_merging_finished_runs_gives_the_same_matrix(live: Live, tmp_path: Path)
     """CI: each target's job leaves a results.json; one job merges them (here from another dir)."""
     out = tmp_path / "merged"
     files = [str(live.results[n]) for n in ("reference", "reject", "unsigned")]
-    proc = conformance("matrix", *files, "--report-dir", str(out))
+    proc = suite_runs.conformance_in_process("matrix", *files, "--report-dir", str(out))
     assert proc.returncode == 0, proc.stderr
     merged = json.loads((out / "matrix.json").read_text())
     assert [c["name"] for c in merged["implementations"]] == ["reference", "reject", "unsigned"]
@@ -309,7 +309,7 @@ def test_a_hostile_file_listed_first_cannot_relabel_anothers_rows(live: Live, tm
     first.parent.mkdir()
     first.write_text(json.dumps(evil))
     out = tmp_path / "out"
-    proc = conformance(
+    proc = suite_runs.conformance_in_process(
         "matrix", str(first), str(live.results["unsigned"]), "--label", f"honest={live.results['unsigned']}",
         "--report-dir", str(out),
     )  # fmt: skip

@@ -262,13 +262,12 @@ def test_reproduction_command_in_the_report_gets_an_http_answer(broken_run: Run)
 
 
 def test_diff_of_the_two_runs_flags_the_must_regression(broken_run: Run, embedded_run: Run) -> None:
-    proc = conformance(
+    proc = suite_runs.conformance_in_process(
         "report",
         "diff",
         str(embedded_run.report / "results.json"),
         str(broken_run.report / "results.json"),
         cwd=broken_run.cwd,
-        env=broken_run.env,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(rf"{FAILING}\s+MUST\s+PASS -> FAIL\s+REGRESSION", proc.stdout)
