@@ -39,9 +39,10 @@ class CleanRun:
         return (self.report / "report.html").read_text(encoding="utf-8")
 
 
-def venv_env() -> dict[str, str]:
-    """The user's environment plus the venv's bin on PATH (so `conformance` resolves as installed)."""
-    env = dict(os.environ)
+def venv_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The user's environment (plus ``extra``) and the venv's bin on PATH (so `conformance` resolves
+    as installed)."""
+    env = {**os.environ, **(extra or {})}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
 

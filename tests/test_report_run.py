@@ -16,11 +16,9 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from conformance.model.credentials import Credentials
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.html import render_html
 from tests import suite_runs
-from tests.clean_run import CleanRun
+from tests.clean_run import CleanRun, venv_env
 from tests.test_report_html import StrictHTML, hostile_results, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,25 +66,8 @@ class SignatureRecorder:
         return self.app(environ, start_response)
 
 
-@dataclass
-class Run:
-    cwd: Path
-    report: Path
-    proc: subprocess.CompletedProcess[str]
-    env: dict[str, str]
-
-    def results(self) -> dict[str, Any]:
-        return json.loads((self.report / "results.json").read_text(encoding="utf-8"))
-
-    def html(self) -> str:
-        return (self.report / "report.html").read_text(encoding="utf-8")
-
-
-def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The user's environment plus the venv's bin on PATH (so `conformance` resolves as installed)."""
-    env = {**os.environ, **(extra or {})}
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
+Run = CleanRun  # a run of the command in a directory: where, its reports, the process, its environment
+subprocess_env = venv_env
 
 
 def conformance(

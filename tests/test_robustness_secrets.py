@@ -152,12 +152,19 @@ def search_forms(value: str) -> set[str]:
     forms = {value, *encoded(value).values()} - {encoded(value)["halves"]}
     half = len(value) // 2
     forms |= {value[:half], value[half:]}
-    raw = value.encode()
-    for align in range(3):  # base64 of a longer text: the characters that depend on the value only
-        text = base64.b64encode(b"\0" * align + raw).decode()
-        core = text[-(-8 * align // 6) : (8 * (align + len(raw))) // 6]
-        forms |= {core, core.replace("+", "-").replace("/", "_")}
-    return forms
+    return forms | base64_cores(value.encode())
+
+
+def base64_cores(raw: bytes) -> set[str]:
+    """The characters of base64 (both alphabets) that depend on ``raw`` alone, at every byte
+    alignment inside a longer text."""
+    cores: set[str] = set()
+    for align in range(3):
+        core = base64.b64encode(b"\0" * align + raw).decode()[
+            -(-8 * align // 6) : (8 * (align + len(raw))) // 6
+        ]
+        cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
 
 
 def test_secrets_and_signatures_reflected_in_any_encoding_are_never_written(tmp_path: Path) -> None:
@@ -237,12 +244,7 @@ def header_search_forms(value: str) -> set[str]:
     forms: set[str] = set()
     for encoded in (quote(value, safe="~"), quote(quote(value, safe="~"), safe="~")):
         raw = encoded.encode()
-        forms |= {raw.hex(), raw.hex().upper()}
-        for align in range(3):
-            core = base64.b64encode(b"\0" * align + raw).decode()[
-                -(-8 * align // 6) : (8 * (align + len(raw))) // 6
-            ]
-            forms |= {core, core.replace("+", "-").replace("/", "_")}
+        forms |= {raw.hex(), raw.hex().upper(), *base64_cores(raw)}
     return forms
 
 
