@@ -4,10 +4,11 @@
 schemas, every requirement's verdict, and a manifest of SHA-256 digests of every other file), the
 run's ``results.json``, ``report.html`` and ``junit.xml``, an SVG badge, and optionally
 ``certificate.sig``: an Ed25519 signature of the exact bytes of ``certificate.json`` made with the
-``cryptography`` library. ``conformance certificate verify`` (certificate_verify.py) checks it.
+``cryptography`` library, plus the run's HAR when it wrote one. ``conformance certificate verify``
+checks it (``certificate_check.py``, re-deriving every verdict from the bundled results.json).
 
-The verdict rules live in ``conformance/results.py``; this module only classifies requirements
-(verified / accepted-unverified) and asks results.py to fold them.
+The verdict rules live in ``conformance/results/verdicts.py``; this module only classifies
+requirements (verified / accepted-unverified / warning / not-in-profile) for the certificate.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from conformance.model.versions import runtime_versions
 from conformance.report.badge import render_badge
 from conformance.report.har import CERTIFY_NAME as HAR_NAME
 from conformance.results.files import ReportWriteError, write_atomic
-from conformance.results.verdicts import overall
 
 CERTIFICATE_FORMAT = 2  # 2: pins the runtime, issue time and expiry
 DEFAULT_VALID_DAYS = 84  # 12 weeks, as other conformance programmes renew; --valid-days at certify time
@@ -105,17 +105,11 @@ def fingerprint(key: Ed25519PublicKey) -> str:
     return sha256_hex(raw)
 
 
-# ------------------------------------------------------------------ the verdict, folded by results.py
+# ------------------------------------------------------------------ requirement states
 def accepted_ids(summary: Mapping[str, Any]) -> list[str]:
     """Accepted gaps as results.json records them (ids, or objects with an id)."""
     raw = summary.get("accepted_unverified") or ()
     return sorted({str(a["id"]) if isinstance(a, Mapping) else str(a) for a in raw})
-
-
-def fold(requirements: Iterable[Mapping[str, Any]], accepted: Iterable[str]) -> str:
-    """The overall verdict the suite's own rules give these requirement verdicts (results.py)."""
-    reqs = [dict(r) for r in requirements]
-    return str(overall(reqs, None, accepted=list(accepted))["verdict"])
 
 
 def requirement_state(req: Mapping[str, Any], accepted: Iterable[str]) -> str:

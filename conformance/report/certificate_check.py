@@ -37,7 +37,7 @@ from conformance.report.certificate import (
     sha256_hex,
 )
 from conformance.report.trust import TrustedKey
-from conformance.results.rederive import Rederived, rederive
+from conformance.results.rederive import Rederived, rederive, verdict_family
 from conformance.results.untrusted import (
     CERTIFICATE_SCHEMA,
     RESULTS_SCHEMA,
@@ -46,10 +46,9 @@ from conformance.results.untrusted import (
     parse_json,
     validate,
 )
-from conformance.results.verdicts import UNVERIFIED
 
 # Schemas that describe our own report formats, not the contract the target was judged against.
-REPORT_FORMAT_SCHEMAS = {RESULTS_SCHEMA, CERTIFICATE_SCHEMA, "har.schema.json"}
+REPORT_FORMAT_SCHEMAS = {RESULTS_SCHEMA, CERTIFICATE_SCHEMA}
 MAX_CERTIFICATE_BYTES = 4 * 1024 * 1024
 CLOCK_TOLERANCE = 300  # seconds an issue time may lie in the future of the moment judged
 
@@ -221,8 +220,7 @@ def _check_requirement(
                 f"requirement {rid}: the certificate labels its {key} {entry[key]}; "
                 f"this suite's catalog says {mine[key]}"
             )
-    family = {verdict: "unverified" for verdict in UNVERIFIED}
-    if family.get(entry["verdict"], entry["verdict"]) != family.get(mine["verdict"], mine["verdict"]):
+    if verdict_family(entry["verdict"]) != verdict_family(mine["verdict"]):
         v.problems.append(
             f"requirement {rid}: the certificate says {printable(entry['verdict'], 40)}; "
             f"the evidence gives {mine['verdict']}"

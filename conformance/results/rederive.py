@@ -19,7 +19,6 @@ from typing import Any
 from conformance.catalog import load_catalog, load_index
 from conformance.model.text import printable
 from conformance.results.verdicts import (
-    FAILED,
     UNVERIFIED,
     RequirementEntry,
     Summary,
@@ -41,7 +40,7 @@ def test_requirements(nodeid: str) -> tuple[str, ...] | None:
     return requirements_by_test().get(_PARAMETRIZED.sub("", nodeid))
 
 
-def _family(verdict: str) -> str:
+def verdict_family(verdict: str) -> str:
     """Verdicts that mean the same for a certificate: every kind of "not verified" is one."""
     return "unverified" if verdict in UNVERIFIED else verdict
 
@@ -59,9 +58,6 @@ class Rederived:
     @property
     def verdict(self) -> str:
         return str(self.summary["verdict"])
-
-    def by_id(self) -> dict[str, RequirementEntry]:
-        return {r["id"]: r for r in self.requirements}
 
 
 def _records(tests: list[Mapping[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
@@ -107,7 +103,7 @@ def _compare_requirements(
                     f"requirement {rid}: the file labels its {key} {printable(entry[key], 40)}; "
                     f"this suite's catalog says {mine[key]}"
                 )
-        if _family(str(entry["verdict"])) != _family(mine["verdict"]):
+        if verdict_family(str(entry["verdict"])) != verdict_family(mine["verdict"]):
             problems.append(
                 f"requirement {rid}: the file says {printable(entry['verdict'], 40)}; its own test "
                 f"records give {mine['verdict']}"
@@ -153,8 +149,3 @@ def rederive(results: Mapping[str, Any]) -> Rederived:
             f"its records give {', '.join(summary['must_failed']) or 'none'}"
         )
     return Rederived(profile, ours, summary, accepted, problems)
-
-
-def failed_musts(rederived: Rederived) -> list[str]:
-    """MUST requirements the evidence shows failed (fail or error)."""
-    return [r["id"] for r in rederived.requirements if r["level"] == "MUST" and r["verdict"] in FAILED]
