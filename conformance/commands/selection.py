@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
+import hypothesis
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -36,13 +39,34 @@ def suite_pytest_args() -> list[str]:
 
 @contextlib.contextmanager
 def hypothesis_home() -> Iterator[None]:
-    """Hypothesis keeps caches under .hypothesis/ in the cwd; a run leaves nothing behind."""
-    with tempfile.TemporaryDirectory(prefix="conformance-hypothesis-") as home:
+    """Hypothesis keeps caches under .hypothesis/ in the cwd; a run leaves nothing behind there.
+
+    Its caches go to the user's cache directory instead (:func:`hypothesis_cache_dir`): building
+    its Unicode tables afresh costs every run about two seconds of CPU. They hold only what
+    Hypothesis derives from Unicode and from the suite's own source (the run's settings write no
+    example database), never anything of a target. Where that directory cannot be made, a
+    temporary one serves the run and is removed after it.
+    """
+    cache = hypothesis_cache_dir()
+    with contextlib.ExitStack() as stack:
+        home = cache or stack.enter_context(tempfile.TemporaryDirectory(prefix="conformance-hypothesis-"))
         set_hypothesis_home_dir(home)
         try:
             yield
         finally:
             set_hypothesis_home_dir(None)
+
+
+def hypothesis_cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME`` (else ~/.cache)/twentythree-conformance/hypothesis-VERSION, private to
+    the user; None when it cannot be created or written."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = base / "twentythree-conformance" / f"hypothesis-{hypothesis.__version__}"
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
+        return None
+    return path if os.access(path, os.W_OK | os.X_OK) else None
 
 
 @contextlib.contextmanager
