@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conformance.reference import ReferenceServer, ReferenceSettings
-from conformance.spec import MAX_UPLOADS, VALID_MINUTES
+from conformance.spec import MAX_UPLOADS, VALID_MINUTES, Bounds
 from conformance.suite import strategies, test_format, test_params, test_response, test_time_token
 from conformance.suite.budget import BUDGETS
 from conformance.suite.strategies import PINNED_PLACEMENTS, PINNED_RETURN_URLS, pinned_requests
@@ -83,12 +83,19 @@ def test_number_classes() -> None:
 
 
 @pytest.mark.parametrize("profile", list(BUDGETS))
-def test_every_sweep_sends_the_digit_boundaries(profile: str) -> None:
-    values = list(range(VALID_MINUTES.low, VALID_MINUTES.high + 1))
-    pinned = strategies.digit_boundaries(VALID_MINUTES)
+@pytest.mark.parametrize("bounds", [VALID_MINUTES, MAX_UPLOADS], ids=["valid_minutes", "max_uploads"])
+def test_every_sweep_sends_the_pinned_values(profile: str, bounds: Bounds) -> None:
+    """Edges, hours, the default's neighbours and digit-count steps under every seed, plus exactly
+    the profile's sample of others (every value under thorough)."""
+    values = list(range(bounds.low, bounds.high + 1))
+    pinned = strategies.digit_boundaries(bounds)
+    always = {*values[:3], *values[-3:], *(v for v in values if v % 60 == 0), *pinned}
+    share = BUDGETS[profile].sweep_sample
     for seed in (1, 2, 3):
-        swept = test_params.sweep_values(values, BUDGETS[profile].sweep_sample, seed, pinned)
-        assert set(pinned) <= set(swept)
+        swept = test_params.sweep_values(values, share, seed, pinned)
+        assert always <= set(swept) and len(set(swept)) == len(swept)
+        expected = len(values) if share is None else len(always | ({179, 181} & set(values))) + share
+        assert len(swept) == expected
 
 
 @pytest.mark.parametrize("fmt", ["xml", "json"])

@@ -36,19 +36,20 @@ def test_max_uploads_defaults_to_1(api: Api) -> None:
 
 
 def sweep_values(values: list[int], share: int | None, seed: int, pinned: Sequence[int] = ()) -> list[int]:
-    """Which in-range values to send: all when ``share`` is None (thorough); else every edge, hour and
-    ``pinned`` value plus a seeded sample of ``share`` values (the settings profile's budget).
+    """Which in-range values to send: all when ``share`` is None (thorough); else the pinned classes
+    (every edge, the hours, the default's neighbours and ``pinned``) plus ``share`` seeded others.
 
     Off-by-one and unit bugs live at the edges and round numbers, text-compared bounds and fixed-width
-    parsers at the digit-count steps (``pinned``); the seeded sample covers the rest (a new seed
-    samples differently, so repeated runs sweep the whole range over time).
+    parsers at the digit-count steps (``pinned``): those go out in every run, whatever the seed. The
+    seeded sample covers the rest (a new seed samples differently, so repeated runs sweep the whole
+    range over time); it is drawn from the values not pinned, so a run sends exactly ``share`` more.
     """
-    if share is None or len(values) <= 120:
+    if share is None:
         return values
-    edges = {*values[:3], *values[-3:], *(v for v in values if v % 60 == 0 or v in (179, 181))}
-    edges |= set(pinned) & set(values)
-    sample = random.Random(seed).sample(values, min(share, len(values)))
-    return sorted(edges | set(sample))
+    kept = {*values[:3], *values[-3:], *(v for v in values if v % 60 == 0 or v in (179, 181))}
+    kept |= set(pinned) & set(values)
+    rest = [v for v in values if v not in kept]
+    return sorted(kept | set(random.Random(seed).sample(rest, min(share, len(rest)))))
 
 
 def _sweep(api: Api, name: str, bounds: Bounds) -> None:
@@ -73,7 +74,7 @@ def test_every_valid_minutes_value_is_honoured(api: Api) -> None:
 
 @requirement("PARAMS-MAX-UPLOADS-RANGE")
 def test_every_max_uploads_value_is_honoured(api: Api) -> None:
-    """max_uploads 1..100, every value."""
+    """max_uploads 1..100: every value under --settings thorough, edges plus a seeded sample otherwise."""
     _sweep(api, "max_uploads", MAX_UPLOADS)
 
 
