@@ -1,6 +1,7 @@
 """Benchmark: the critical path of a core run, the sequential round trips that latency multiplies.
 
     python benchmarks/bench_critical_path.py [--latency-ms 50] [--seed 1] [--repeat N] [--json FILE]
+        [--run-arg=--send-ahead=0 ...]
 
 Runs ``conformance run`` (core, default settings, a fixed seed) against the embedded reference,
 directly and behind the +latency relay of ``bench_core.py``. For each it reports wall time,
@@ -89,17 +90,17 @@ def critical_path(spans: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return chain
 
 
-def measure(latency_ms: float, seed: int, repeat: int) -> Run:
+def measure(latency_ms: float, seed: int, repeat: int, run_args: list[str]) -> Run:
     with tempfile.TemporaryDirectory(prefix="bench-cp-") as tmp:
         plain, traced = Path(tmp, "plain"), Path(tmp, "traced")
         traced.mkdir()
         walls = []
         for i in range(repeat):  # the fastest of N: on a shared machine, the one least disturbed
             (plain / str(i)).mkdir(parents=True)
-            walls.append(_run(latency_ms, seed, plain / str(i), []))
+            walls.append(_run(latency_ms, seed, plain / str(i), run_args))
         wall, sent, code = min(walls)
         run = Run(latency_ms, wall, sent, code)
-        _run(latency_ms, seed, traced, ["--har", str(traced / "run.har")])
+        _run(latency_ms, seed, traced, [*run_args, "--har", str(traced / "run.har")])
         spans = lifetimes(traced / "run.har")
     chain = critical_path(spans)
     run.chain = len(chain)
@@ -117,8 +118,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="plain runs per latency; the fastest counts")
     parser.add_argument("--top", type=int, default=15, help="tests listed by their share of the path")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--run-arg", action="append", default=[], help="passed to conformance run (e.g. --run-arg=--send-ahead=0)"
+    )
     args = parser.parse_args()
-    runs = [measure(latency, args.seed, args.repeat) for latency in (0.0, args.latency_ms)]
+    runs = [measure(latency, args.seed, args.repeat, args.run_arg) for latency in (0.0, args.latency_ms)]
     direct, relayed = runs
     for run in runs:
         print(

@@ -45,7 +45,7 @@ def run_facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
             f"{run.get('requests_sent', 0)} sent of a budget of {run.get('request_budget', '?')} "
             f"(retries {run.get('retries', 0)}, timeouts {run.get('timeouts', 0)}, "
             f"transport errors {run.get('transport_errors', 0)}, "
-            f"oversize responses {run.get('oversize_responses', 0)})" + _throttling(run),
+            f"oversize responses {run.get('oversize_responses', 0)})" + _throttling(run) + _sent_ahead(run),
         ),
         (
             "Limits",
@@ -62,6 +62,15 @@ def run_facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
     if run.get("preflight_error"):
         facts.append(("Unreachable", str(run["preflight_error"])))
     return [(label, shown(value)) for label, value in facts]
+
+
+def _sent_ahead(run: Mapping[str, Any]) -> str:
+    """How many requests left ahead of the tests that judged them, for the Requests fact."""
+    ahead = run.get("sent_ahead")
+    if not isinstance(ahead, Mapping) or not ahead.get("sent"):
+        return ""
+    text = f"; {ahead['sent']} sent ahead of their tests ({ahead.get('unused', 0)} of them unused)"
+    return text + (f", then no more: {ahead['stopped']}" if ahead.get("stopped") else "")
 
 
 def _throttling(run: Mapping[str, Any]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -131,7 +132,8 @@ class HarRecorder:
     """Collects the run's exchanges (a :class:`TargetClient` observer) into a spool file.
 
     ``current`` names what is sending (the test's node ID and requirements, or the preflight); it
-    is set by the suite's pytest hook. Thread-safe: ``send_many`` reports from worker threads.
+    is set by the suite's pytest hook; a request sent ahead of its test names that test
+    (:meth:`sending_for`). Thread-safe: ``send_many`` reports from worker threads.
     ``session_headers`` are sent on every request but never recorded in an exchange (``--header``
     values): each entry lists them by name, the value redacted.
     """
@@ -140,13 +142,23 @@ class HarRecorder:
         self.spool = spool
         self.session_headers = [[name, REDACTED] for name in session_headers]
         self.current: tuple[str, tuple[str, ...]] = ("preflight", ())
+        self._sender = threading.local()  # a background sender's own test (requests sent ahead)
         self.count = 0
         self._lock = threading.Lock()
         spool.parent.mkdir(parents=True, exist_ok=True)
         self._stream: IO[str] | None = spool.open("w", encoding="utf-8")
 
+    @contextmanager
+    def sending_for(self, test: str, requirements: Sequence[str]) -> Iterator[None]:
+        """Exchanges this thread sends meanwhile belong to ``test``, whichever test is running."""
+        self._sender.current = (test, tuple(requirements))
+        try:
+            yield
+        finally:
+            del self._sender.current
+
     def __call__(self, exchange: Exchange) -> None:
-        test, requirements = self.current
+        test, requirements = getattr(self._sender, "current", None) or self.current
         data = exchange.to_dict(BODY_LIMIT)
         data["request_headers"] = [*data["request_headers"], *self.session_headers]
         line = json.dumps(har_entry(data, test, requirements), ensure_ascii=False)

@@ -46,6 +46,7 @@ class RunFacts:
     accept_unverified: tuple[str, ...] = ()
     interrupted: str | None = None
     receiver: dict[str, Any] | None = None
+    sent_ahead: dict[str, Any] | None = None  # requests sent ahead of their tests (suite.prefetch)
 
 
 def build_results(run: RunFacts) -> dict[str, Any]:
@@ -145,6 +146,7 @@ def _run(run: RunFacts, partial: bool) -> dict[str, Any]:
         "clock_skew_seconds": round(run.skew, 2) if run.skew is not None else None,
         "preflight_error": run.preflight_error,
         "callback_receiver": run.receiver,
+        "sent_ahead": run.sent_ahead,
     }
 
 

@@ -6,7 +6,8 @@ Suite test modules import from here only; the pytest hooks that build the handle
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from typing import Any, NoReturn
 
 import pytest
@@ -21,6 +22,9 @@ from conformance.suite.budget import Budget
 from conformance.suite.state import RunState
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
+
+SentAhead = Callable[[ApiRequest], "Future[Exchange] | None"]
+"""Where a test takes the answer sent ahead for one of its requests (None: send it now)."""
 
 
 class ConformanceFailure(AssertionError):
@@ -38,12 +42,22 @@ def requirement(*ids: str, since: str = "0.1") -> pytest.MarkDecorator:
     return pytest.mark.requirement(*ids, since=since)
 
 
+ORDERED_MARK = "ordered"
+
+
+def ordered(reason: str) -> pytest.MarkDecorator:
+    """Mark a test whose requests must leave when it runs, in the order it sends them: none of them
+    is sent ahead of it (:mod:`.prefetch`), e.g. answers compared in the order they were asked for."""
+    return pytest.mark.ordered(reason)
+
+
 class Api:
     """The per-test handle suite tests use: send, observe, record, and judge with checks."""
 
-    def __init__(self, state: RunState, client: TargetClient) -> None:
+    def __init__(self, state: RunState, client: TargetClient, ahead: SentAhead | None = None) -> None:
         self.state = state
         self.client = client
+        self.ahead = ahead  # the answers sent ahead of this test (:mod:`.prefetch`), if any
         self.config = state.config
         self.exchanges: list[Exchange] = []
         self.warnings: list[Finding] = []
@@ -71,13 +85,30 @@ class Api:
 
     def call(self, req: ApiRequest, fmt: str | None = None) -> Observation:
         self._raise_if_stopped()
-        ex = self._transport(self.client.send, req)
+        [ex] = self._transport(self._exchanges, [req])
         return self._observed(ex, fmt or _expected_format(req))
 
     def call_many(self, reqs: Sequence[ApiRequest]) -> list[Observation]:
         self._raise_if_stopped()
-        exchanges = self._transport(self.client.send_many, reqs)
+        exchanges = self._transport(self._exchanges, reqs)
         return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
+
+    def _exchanges(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
+        """Each request's exchange: the answer sent ahead for it if there is one, else sent now
+        (the rest concurrently). Either way it is the target's answer to exactly that request."""
+        ahead = [self.ahead(r) if self.ahead is not None else None for r in reqs]
+        sent = iter(self.client.send_many([r for r, f in zip(reqs, ahead, strict=True) if f is None]))
+        return [next(sent) if f is None else self._answer(f, r) for f, r in zip(ahead, reqs, strict=True)]
+
+    def _answer(self, future: Future[Exchange], req: ApiRequest) -> Exchange:
+        """The answer sent ahead; a request the client refused to send then (budget, run deadline,
+        circuit breaker) is sent now, as it would have been, and refused or answered now."""
+        try:
+            return future.result()
+        except TransportError as exc:
+            if exc.exchange is None:
+                return self.client.send(req)
+            raise
 
     def call_both_formats(self, req: ApiRequest) -> list[tuple[str, Observation]]:
         """The request as XML and as JSON (format=json), sent concurrently."""

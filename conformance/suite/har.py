@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 
@@ -15,6 +16,14 @@ class HarCapture:
 
     def __init__(self, recorder: HarRecorder) -> None:
         self.recorder = recorder
+        self._requirements: dict[str, tuple[str, ...]] = {}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._requirements = {item.nodeid: tuple(item_requirement_ids(item)) for item in session.items}
+
+    def sending_for(self, nodeid: str) -> AbstractContextManager[None]:
+        """Attribute what the calling thread sends meanwhile to this test (a request sent ahead)."""
+        return self.recorder.sending_for(nodeid, self._requirements.get(nodeid, ()))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from conformance.config import (
     EMBEDDED_SOURCE,
+    ConfigError,
     TargetConfig,
     check_ca_bundle,
     check_limit,
@@ -29,6 +30,7 @@ from conformance.suite.state import RunState
 PROFILES = ("core", "full")
 SETTINGS_PROFILES = ("default", "thorough", "polite")
 SUITE_DIR = Path(__file__).parent
+SEND_AHEAD_PER_SLOT = 16  # answers asked for ahead of their tests, per request the run may have in flight
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ _DEADLINE = "total run deadline in seconds: no request is sent after it ([limits
 _ACCEPT = (
     "a MUST requirement knowingly left unverified (repeatable): the verdict may still be "
     "CONFORMANT, and every report shows the accepted gap ([verdict] accept_unverified)"
+)
+_SEND_AHEAD = (
+    "answers the run may have asked for ahead of the tests that judge them (default 16 per "
+    "[limits] concurrency slot; 0: each test sends its requests when it runs)"
 )
 RUN_OPTIONS: tuple[RunOption, ...] = (
     _option(
@@ -118,6 +124,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         metavar="FILE",
     ),
     _option("--accept-unverified", "--accept-unverified", _ACCEPT, action="append", default=[], metavar="ID"),
+    _option("--send-ahead", "--conformance-send-ahead", _SEND_AHEAD, type=int, metavar="N"),
 )
 
 
@@ -194,6 +201,9 @@ def new_state(config: TargetConfig, values: Mapping[str, Any], *, embedded: bool
     """
     accepted = check_requirement_ids(list(values.get("accept_unverified") or []), "--accept-unverified")
     seed = values.get("seed")
+    send_ahead = values.get("send_ahead")
+    if send_ahead is not None and send_ahead < 0:
+        raise ConfigError(f"--send-ahead must be 0 or more, not {send_ahead}")
     return RunState(
         config=config,
         profile=values["profile"],
@@ -204,4 +214,5 @@ def new_state(config: TargetConfig, values: Mapping[str, Any], *, embedded: bool
         report_dir=Path(values["report_dir"]),
         embedded=embedded,
         accept_unverified=tuple(dict.fromkeys((*config.accept_unverified, *accepted))),
+        send_ahead=send_ahead if send_ahead is not None else SEND_AHEAD_PER_SLOT * config.limits.concurrency,
     )

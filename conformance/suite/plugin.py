@@ -9,6 +9,7 @@ from :mod:`.options`, test records from :mod:`.records`, results.json and report
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Generator, Iterator, Sequence
@@ -27,6 +28,7 @@ from conformance.report.junit import junit_properties, rewrite_junit
 from conformance.results.files import ReportWriteError
 from conformance.suite.api import Api, ConformanceFailure
 from conformance.suite.budget import load_profile
+from conformance.suite.har import HarCapture
 from conformance.suite.options import (
     add_run_options,
     apply_limit_overrides,
@@ -36,6 +38,8 @@ from conformance.suite.options import (
     start_embedded,
 )
 from conformance.suite.outputs import write_outputs
+from conformance.suite.planning import plan
+from conformance.suite.prefetch import Prefetcher
 from conformance.suite.records import build_record, item_requirement_ids
 from conformance.suite.signals import InterruptSignals
 from conformance.suite.state import RunState
@@ -59,6 +63,7 @@ class ConformancePlugin:
         self.results: dict[str, Any] | None = None
         self._standalone = state is None  # plain pytest: this plugin owns signals and the exit code
         self._signals: InterruptSignals | None = None
+        self.prefetcher: Prefetcher | None = None  # sends the tests' first requests ahead of them
 
     # -- configuration ---------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -66,6 +71,9 @@ class ConformancePlugin:
         if self.state is not None and self.state.client is None:
             self.state.client = TargetClient(self.state.config)
         config.addinivalue_line("markers", "requirement(*ids, since): requirement IDs this test verifies")
+        config.addinivalue_line(
+            "markers", "ordered(reason): none of this test's requests is sent ahead of it"
+        )
         if self.state is None:
             self.state, self._server = _state_from_options(config)
             self._signals = InterruptSignals(self.state).install()
@@ -126,6 +134,32 @@ class ConformancePlugin:
         """The tests this run will run; any without a record at the end were cut off."""
         assert self.state is not None
         self.state.collected = {item.nodeid: item_requirement_ids(item) for item in session.items}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Around the tests: their planned first requests are sent ahead of them (:mod:`.prefetch`)."""
+        self.prefetcher = self._start_prefetch(session)
+        try:
+            return (yield)
+        finally:
+            if self.prefetcher is not None:
+                self.prefetcher.close()
+                assert self.state is not None
+                self.state.sent_ahead = self.prefetcher.stats.facts()
+
+    def _start_prefetch(self, session: pytest.Session) -> Prefetcher | None:
+        state = self.state
+        if state is None or state.client is None or state.send_ahead <= 0 or state.preflight_error:
+            return None
+        if session.config.option.collectonly or hasattr(session.config, "workerinput"):
+            return None
+        capture = next(
+            (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, HarCapture)), None
+        )
+        prefetcher = Prefetcher(state.client, state.send_ahead, capture.sending_for if capture else None)
+        for item in session.items:
+            prefetcher.add(item.nodeid, plan(item, state))
+        return prefetcher
 
     # -- evidence --------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -207,7 +241,10 @@ def target_client(run_state: RunState) -> TargetClient:
 @pytest.fixture
 def api(run_state: RunState, target_client: TargetClient, request: pytest.FixtureRequest) -> Iterator[Api]:
     """The per-test handle; errors the test at once when the preflight found the target unreachable."""
-    handle = Api(run_state, target_client)
+    plugin = find_plugin(request.config)
+    prefetcher = plugin.prefetcher if plugin is not None else None
+    nodeid = request.node.nodeid
+    handle = Api(run_state, target_client, functools.partial(prefetcher.take, nodeid) if prefetcher else None)
     catalog = load_catalog()
     handle.declared = item_requirement_ids(request.node)
     handle.requirements = [
@@ -220,7 +257,11 @@ def api(run_state: RunState, target_client: TargetClient, request: pytest.Fixtur
         raise TransportError(
             f"run deadline of {target_client.limits.run_deadline_seconds:g}s passed; test not run", "deadline"
         )
-    yield handle
+    try:
+        yield handle
+    finally:
+        if prefetcher is not None:
+            prefetcher.finish(nodeid)
     if handle.server_error is not None and handle.stopped is None:  # a 5xx that no check judged
         raise ConformanceFailure([handle.server_error], server_error=True)
 

@@ -45,6 +45,8 @@ class RunState:
     deselected: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> IDs, left out by -k/-m
     receiver: dict[str, Any] | None = None  # the callback receiver's summary (listen, dropped requests)
     write_errors: list[ReportWriteError] = field(default_factory=list)  # report files not written
+    send_ahead: int = 0  # answers that may be asked for ahead of their tests (0: none, see .prefetch)
+    sent_ahead: dict[str, Any] | None = None  # how sending ahead went, once the tests ran (results.json)
 
     @property
     def budget(self) -> Budget:

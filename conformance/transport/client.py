@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -155,6 +155,10 @@ class TargetClient:
         if len(reqs) <= 1 or self.limits.concurrency <= 1:
             return [self.send(r) for r in reqs]
         return list(self._pool.map(self.send, reqs))
+
+    def submit(self, send: Callable[[], Exchange]) -> Future[Exchange]:
+        """Run ``send`` (a call of :meth:`send`) on the pool that sends concurrent requests."""
+        return self._pool.submit(send)
 
     def in_flight(self) -> bool:
         """Whether the main thread is waiting for a request's answer right now."""

@@ -1,0 +1,188 @@
+"""Sends the tests' planned first requests ahead of them, so a run's round trips overlap.
+
+A run against a target tens of milliseconds away is bound by round trips made one after another:
+each test waits for its own answers, and the next test starts after it. The prefetcher takes what
+each test will send first (:mod:`.planning`), in test order, and sends it in the background through
+the run's one client (so the request budget, the rate cap, the run deadline, back-pressure and
+redaction hold as for every request), keeping at most ``concurrency`` requests of its own in the
+client's pool (a test's own requests queue behind at most that many) and at most ``window`` answers
+sent ahead of the tests that will take them. When a test sends a request, it takes the answer sent
+ahead for the same request if there is one (:meth:`Prefetcher.take`); otherwise the request goes out
+then, as it always did. Nothing is judged ahead: the test's checks judge the answers when it runs.
+
+A request planned for a test that ends before taking it (a failure, a skip, an example Hypothesis
+drew differently) is dropped if it has not left yet; if it has, its exchange is counted as unused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.model.exchange import ApiRequest, Exchange
+from conformance.transport.client import TargetClient
+
+UNUSED_PER_SLOT = 4  # answers sent ahead and never judged, per concurrency slot, before it stops
+
+
+@dataclass
+class _Planned:
+    test: str
+    request: ApiRequest
+    future: Future[Exchange] | None = None  # set when it leaves
+    dropped: bool = False
+
+
+@dataclass
+class PrefetchStats:
+    """How sending ahead went (results.json's ``run.sent_ahead``, the benchmark)."""
+
+    window: int
+    planned: int = 0  # requests the tests' first calls will send
+    sent: int = 0  # of them, sent before the test asked
+    taken: int = 0  # answers a test took from those sent ahead
+    unused: int = 0  # sent ahead, never taken (the test ended first, or drew otherwise)
+    tests: set[str] = field(default_factory=set)  # tests that had requests planned
+    stopped: str | None = None  # why sending ahead stopped before the tests ended
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            "tests": len(self.tests),
+            "planned": self.planned,
+            "sent": self.sent,
+            "taken": self.taken,
+            "unused": self.unused,
+            "stopped": self.stopped,
+        }
+
+
+class Prefetcher:
+    """Sends planned requests in test order on a background thread; thread-safe."""
+
+    def __init__(
+        self,
+        client: TargetClient,
+        window: int,
+        attribute: Callable[[str], AbstractContextManager[None]] | None = None,
+    ) -> None:
+        self._client = client
+        self._window = window
+        self._concurrency = max(1, client.limits.concurrency)
+        self._attribute = attribute or (lambda test: nullcontext())
+        self._cond = threading.Condition()
+        self._queue: deque[_Planned] = deque()
+        self._by_test: dict[str, dict[ApiRequest, deque[_Planned]]] = {}
+        self._in_flight = 0
+        self._ahead = 0  # sent, not yet taken
+        self._closed = False
+        self.stats = PrefetchStats(window)
+        self._thread = threading.Thread(target=self._dispatch, name="conformance-send-ahead", daemon=True)
+        self._thread.start()
+
+    def add(self, test: str, requests: Sequence[ApiRequest]) -> None:
+        """Queue a test's planned requests behind every test queued before it."""
+        if not requests:
+            return
+        with self._cond:
+            by_request = self._by_test.setdefault(test, {})
+            for req in requests:
+                planned = _Planned(test, req)
+                self._queue.append(planned)
+                by_request.setdefault(req, deque()).append(planned)
+            self.stats.planned += len(requests)
+            self.stats.tests.add(test)
+            self._cond.notify_all()
+
+    def take(self, test: str, request: ApiRequest) -> Future[Exchange] | None:
+        """The answer sent ahead for this request of this test (pending or done), or None: send it now.
+
+        A planned request that has not left yet is taken off the queue: the test sends it itself.
+        """
+        with self._cond:
+            waiting = self._by_test.get(test, {}).get(request)
+            if not waiting:
+                return None
+            planned = waiting.popleft()
+            if planned.future is None:
+                planned.dropped = True
+                return None
+            self._ahead -= 1
+            self.stats.taken += 1
+            self._cond.notify_all()
+            return planned.future
+
+    def finish(self, test: str) -> None:
+        """The test ended: what it did not take is dropped, or counted unused if it was sent.
+
+        Once more than ``UNUSED_PER_SLOT`` answers per concurrency slot went unused (a target
+        failing test after test: each failure leaves its later examples' answers unjudged), nothing
+        more is sent ahead, so a failing target gets at most that many plus one window of requests
+        more than it would have without sending ahead.
+        """
+        with self._cond:
+            for waiting in self._by_test.pop(test, {}).values():
+                for planned in waiting:
+                    if planned.future is None:
+                        planned.dropped = True
+                    else:
+                        self._ahead -= 1
+                        self.stats.unused += 1
+            if self.stats.unused > UNUSED_PER_SLOT * self._concurrency and not self._closed:
+                self.stats.stopped = f"{self.stats.unused} answers sent ahead went unused (tests failed)"
+                self._stop()
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Send nothing more; requests already in flight complete in the client's pool."""
+        with self._cond:
+            self._stop()
+        self._thread.join(timeout=5)
+
+    def _stop(self) -> None:
+        """Called with the lock held: nothing more leaves; what was sent can still be taken."""
+        self._closed = True
+        for planned in self._queue:
+            planned.dropped = True
+        self._queue.clear()
+        self._cond.notify_all()
+
+    def _ready(self) -> bool:
+        while self._queue and self._queue[0].dropped:
+            self._queue.popleft()
+        return bool(self._queue) and self._in_flight < self._concurrency and self._ahead < self._window
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or self._ready())
+                if self._closed:
+                    return
+                planned = self._queue.popleft()
+                self._in_flight += 1
+                self._ahead += 1
+                self.stats.sent += 1
+                try:
+                    future = self._client.submit(self._sender(planned))
+                except RuntimeError:  # the client closed (the run ended)
+                    self._closed = True
+                    return
+                planned.future = future
+            future.add_done_callback(self._landed)
+
+    def _sender(self, planned: _Planned) -> Callable[[], Exchange]:
+        def send() -> Exchange:
+            with self._attribute(planned.test):
+                return self._client.send(planned.request)
+
+        return send
+
+    def _landed(self, _: Future[Exchange]) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()

@@ -1,0 +1,132 @@
+"""Sending ahead (conformance/suite/planning.py, prefetch.py): the same requests and verdicts, sooner.
+
+A run sends each test's first requests (of every Hypothesis example) ahead of the test. These tests
+hold it to what it promises, against the real reference and a faulty variant of it: the same logical
+requests per test and the same verdicts as a run that sends each request when its test runs; every
+answer sent ahead judged by the test it was sent for (and attributed to it in the HAR); nothing
+ahead for tests whose order matters; and a failing target gets few requests that nobody judges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from conformance.reference.server import ReferenceServer, ReferenceSettings
+from conformance.report.html import render_html
+from conformance.suite.prefetch import UNUSED_PER_SLOT
+from tests.suite_runs import conformance_in_process, run_suite, write_config
+
+OPTIONS = ("--settings", "polite", "--max-examples", "4", "--seed", "11")
+WINDOW = 16
+CONCURRENCY = 2  # of the failing target's runs: a bound small enough to be reached
+
+
+def _run(tmp: Path, name: str, *args: str, fault: str | None = None, concurrency: int = 8) -> dict[str, Any]:
+    """One core run against a fresh reference (with ``fault``), its results and HAR entries."""
+    faults = frozenset({fault}) if fault else frozenset()
+    report = tmp / name
+    with ReferenceServer(ReferenceSettings(faults=faults)) as server:
+        cfg = write_config(tmp / f"{name}.toml", server, limits={"concurrency": concurrency})
+        proc = run_suite(
+            "--config", str(cfg), "--report-dir", str(report), "--har", str(report / "run.har"), *args
+        )
+    assert proc.returncode in (0, 1, 4), proc.stderr[-2000:]  # conformant, not, a partial run
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    har = json.loads((report / "run.har").read_text(encoding="utf-8"))["log"]["entries"]
+    return {"results": results, "har": har, "code": proc.returncode}
+
+
+def _logical(entry: dict[str, Any]) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+    """A HAR entry as the request the test meant: method, path and parameters, without the OAuth
+    ones (a nonce and timestamp differ on every send)."""
+    url = urlsplit(entry["request"]["url"])
+    params = parse_qsl(url.query, keep_blank_values=True)
+    post = entry["request"].get("postData") or {}
+    params += [(p["name"], p.get("value", "")) for p in post.get("params", [])]
+    kept = tuple(sorted((k, v) for k, v in params if not k.startswith("oauth_")))
+    return entry["_conformance"]["test"], entry["request"]["method"], url.path, kept
+
+
+def _test_verdicts(results: dict[str, Any]) -> dict[str, str]:
+    return {t["nodeid"]: t["verdict"] for t in results["tests"]}
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("send-ahead")
+    return {
+        "ahead": _run(tmp, "ahead", *OPTIONS),
+        "when_run": _run(tmp, "when-run", *OPTIONS, "--send-ahead", "0"),
+    }
+
+
+def test_sending_ahead_sends_the_same_requests_and_reaches_the_same_verdicts(pair: dict[str, Any]) -> None:
+    ahead, when_run = pair["ahead"], pair["when_run"]
+    assert ahead["code"] == when_run["code"] == 0
+    assert _test_verdicts(ahead["results"]) == _test_verdicts(when_run["results"])
+    assert ahead["results"]["run"]["requests_sent"] == when_run["results"]["run"]["requests_sent"]
+    assert Counter(map(_logical, ahead["har"])) == Counter(map(_logical, when_run["har"]))
+
+
+def test_every_answer_sent_ahead_is_judged_by_the_test_it_was_sent_for(pair: dict[str, Any]) -> None:
+    facts = pair["ahead"]["results"]["run"]["sent_ahead"]
+    assert facts["tests"] >= 40 and facts["sent"] >= 100, facts
+    assert facts["taken"] == facts["sent"] and facts["unused"] == 0 and facts["stopped"] is None, facts
+    assert pair["when_run"]["results"]["run"]["sent_ahead"] is None
+    # Sent ahead means sent before the test ran: the HAR still names the test each one was for.
+    started = {t["nodeid"] for t in pair["ahead"]["results"]["tests"]}
+    tests_in_har = {e["_conformance"]["test"] for e in pair["ahead"]["har"]}
+    assert tests_in_har - started <= {"preflight"}
+
+
+def test_the_report_says_how_many_requests_went_ahead(pair: dict[str, Any]) -> None:
+    results = pair["ahead"]["results"]
+    sent = results["run"]["sent_ahead"]["sent"]
+    assert f"{sent} sent ahead of their tests (0 of them unused)" in render_html(results)
+
+
+def test_a_test_marked_ordered_sends_nothing_ahead(tmp_path: Path) -> None:
+    """TIME-MONOTONIC compares answers in the order it asked for them: none is sent ahead."""
+    run = _run(tmp_path, "ordered", *OPTIONS, "-k", "never_goes_backwards or max_uploads_defaults_to_1")
+    facts = run["results"]["run"]["sent_ahead"]
+    assert facts["tests"] == 1 and facts["planned"] == 2, facts  # only the default test's XML and JSON
+    ordered = [e for e in run["har"] if "never_goes_backwards" in e["_conformance"]["test"]]
+    assert len(ordered) >= 2
+    starts = [
+        datetime.fromisoformat(e["startedDateTime"].replace("Z", "+00:00")).timestamp() for e in ordered
+    ]
+    ends = [start + e["time"] / 1000 for start, e in zip(starts, ordered, strict=True)]
+    # one after another: each request starts once the previous answer arrived (HAR times are in ms)
+    assert all(start >= end - 0.002 for end, start in zip(ends, starts[1:], strict=False))
+
+
+def test_a_failing_target_gets_few_answers_nobody_judges(tmp_path: Path) -> None:
+    """Failing tests leave their later examples' answers unjudged; past a bound, nothing more is
+    sent ahead, so the run sends at most that bound and one window more than one that sends
+    nothing ahead, and finds the same failures."""
+    fault = "return_url_refused"
+    ahead = _run(
+        tmp_path, "ahead", *OPTIONS, "--send-ahead", str(WINDOW), fault=fault, concurrency=CONCURRENCY
+    )
+    when_run = _run(tmp_path, "when-run", *OPTIONS, "--send-ahead", "0", fault=fault, concurrency=CONCURRENCY)
+    assert ahead["code"] == when_run["code"] == 1
+    failed = {t["nodeid"] for t in when_run["results"]["tests"] if t["verdict"] == "fail"}
+    assert failed == {t["nodeid"] for t in ahead["results"]["tests"] if t["verdict"] == "fail"}
+    facts = ahead["results"]["run"]["sent_ahead"]
+    bound = UNUSED_PER_SLOT * CONCURRENCY + WINDOW
+    assert facts["stopped"] and facts["unused"] <= bound, facts
+    extra = ahead["results"]["run"]["requests_sent"] - when_run["results"]["run"]["requests_sent"]
+    assert extra <= bound, (extra, facts)
+
+
+def test_send_ahead_must_not_be_negative(tmp_path: Path) -> None:
+    proc = conformance_in_process("run", "--send-ahead", "-1", "--report-dir", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert "--send-ahead must be 0 or more" in proc.stderr
