@@ -130,3 +130,14 @@ def test_send_ahead_must_not_be_negative(tmp_path: Path) -> None:
     proc = conformance_in_process("run", "--send-ahead", "-1", "--report-dir", str(tmp_path / "r"))
     assert proc.returncode == 2
     assert "--send-ahead must be 0 or more" in proc.stderr
+
+
+def test_a_spent_budget_stops_sending_ahead(tmp_path: Path) -> None:
+    """The client refuses a request past the budget: sending ahead stops there, the tests meet the
+    refusal themselves and the run is INCOMPLETE, never a failure of the target."""
+    run = _run(tmp_path, "budget", *OPTIONS, "--request-budget", "60")
+    assert run["code"] == 4
+    facts = run["results"]["run"]
+    assert "request budget of 60 requests exhausted" in (facts["sent_ahead"]["stopped"] or ""), facts
+    assert facts["requests_sent"] == 60 and facts["budget_exhausted"]
+    assert not [t for t in run["results"]["tests"] if t["verdict"] == "fail"]

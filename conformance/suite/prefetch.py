@@ -26,6 +26,7 @@ from typing import Any
 
 from conformance.model.exchange import ApiRequest, Exchange
 from conformance.transport.client import TargetClient
+from conformance.transport.errors import TransportError
 
 UNUSED_PER_SLOT = 4  # answers sent ahead and never judged, per concurrency slot, before it stops
 
@@ -182,7 +183,13 @@ class Prefetcher:
 
         return send
 
-    def _landed(self, _: Future[Exchange]) -> None:
+    def _landed(self, future: Future[Exchange]) -> None:
+        """One request sent ahead ended. One the client refused to send (request budget, run
+        deadline, circuit breaker) stops sending ahead: the tests meet the refusal themselves."""
+        refused = None if future.cancelled() else future.exception()
         with self._cond:
             self._in_flight -= 1
+            if isinstance(refused, TransportError) and refused.exchange is None and not self._closed:
+                self.stats.stopped = f"the client refused a request: {refused}"
+                self._stop()
             self._cond.notify_all()
