@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,12 @@ import pytest
 
 from conformance.catalog import load_catalog
 from conformance.commands.cli import build_parser
-from conformance.commands.selftest import start_order
+from conformance.commands.selftest import run_selection, start_order
 from conformance.commands.selftest_cases import Case, CaseResult, all_cases, judge, select_cases, summarize
 from conformance.reference.faults import FAULT_LIST, FAULTS
 from conformance.reference.variants import VARIANT_LIST
 from conformance.report.selftest import write_reports
-from tests.suite_runs import conformance, verdicts
+from tests.suite_runs import conformance, conformance_argv, verdicts
 from tests.test_lifecycle_faults import IN_SELFTEST_SUBSET
 
 
@@ -133,12 +135,35 @@ def test_naming_cases_restricts_and_unknown_names_are_refused() -> None:
 
 
 def test_the_matrix_starts_the_longest_runs_first_on_every_core() -> None:
-    """Full-profile runs first (then table order), so no worker ends the matrix alone on a long run."""
+    """Whole-suite runs before targeted faults, full profile before core, then table order: no
+    worker ends the matrix alone on a long run."""
     cases = select_cases(all_cases("full"), subset=True)
-    order = [cases[i] for i in start_order(cases)]
-    full = [c for c in cases if c.profile == "full"]
-    assert full and order[: len(full)] == full and order[len(full) :] == [c for c in cases if c not in full]
+
+    def ranked(order: list[int], targeted: bool) -> list[tuple[tuple[bool, bool], int]]:
+        return [
+            ((targeted and bool(cases[i].targeted_requirements()), cases[i].profile != "full"), i)
+            for i in order
+        ]
+
+    order = ranked(start_order(cases), True)
+    assert order == sorted(order) and len({rank for rank, _ in order}) == 4
+    whole = ranked(start_order(cases, targeted=False), False)  # --whole-suite, -k: by profile only
+    assert whole == sorted(whole) and len({rank for rank, _ in whole}) == 2
     assert build_parser().parse_args(["selftest"]).jobs == (os.cpu_count() or 1)
+
+
+def test_a_faults_run_is_the_tests_of_the_requirements_it_must_fail() -> None:
+    """A fault's run selects its detected_by (--requirement); the reference and every variant run
+    the whole suite; -k, --whole-suite, or a profile too low to detect the fault run everything."""
+    args = build_parser().parse_args(["selftest"])
+    by_name = {c.name: c for c in all_cases("full")}
+    for fault in FAULT_LIST:
+        assert run_selection(by_name[fault.name], args) == tuple(fault.detected_by)
+    assert all(run_selection(c, args) == () for c in by_name.values() if c.kind != "fault")
+    for flags in (["--whole-suite"], ["-k", "auth"]):
+        assert run_selection(FAULT, build_parser().parse_args(["selftest", *flags])) == ()
+    redeem = next(c for c in all_cases("core") if c.needs_profile == "full")
+    assert run_selection(redeem, args) == ()
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -192,6 +217,35 @@ def test_a_full_profile_fault_under_the_core_profile_fails_selftest(tmp_path: Pa
     proc = _selftest(tmp_path, "--profile", "core", "--fault", name, "--max-examples", "2")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"UNDETECTED fault: {name}" in proc.stdout and "needs --profile full" in proc.stdout
+
+
+def test_a_run_past_its_timeout_is_an_error(tmp_path: Path) -> None:
+    """The per-case timeout holds for a forked run: it is killed and the case is an ERROR."""
+    proc = _selftest(tmp_path, "--variant", "long_tokens", "--timeout", "1")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    (case,) = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))["cases"]
+    assert case["outcome"] == "ERROR" and case["note"] == "the run did not finish within 1s", case
+    assert "FAILED conformant variant: long_tokens" in proc.stdout
+
+
+def test_sigterm_stops_the_matrix_and_no_queued_case_starts(tmp_path: Path) -> None:
+    """A CI cancel: the running case writes its interrupted reports, the cases queued behind it
+    never start, and the command exits 130 without a matrix."""
+    names = ("long_tokens", "floor_tokens", "other_messages")
+    argv = conformance_argv("selftest", "--report-dir", str(tmp_path), "--seed", "7", "--jobs", "1")
+    argv += [arg for name in names for arg in ("--variant", name)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        lock = tmp_path / "variant-long_tokens" / ".conformance.lock"  # the run has claimed its dir
+        deadline = time.monotonic() + 120
+        while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:] + errors[-2000:]
+    assert "interrupted (SIGTERM); no matrix written" in errors
+    results = json.loads((tmp_path / "variant-long_tokens" / "results.json").read_text(encoding="utf-8"))
+    assert results["run"]["interrupted"] == "SIGTERM"
+    assert [p.name for p in tmp_path.iterdir()] == ["variant-long_tokens"]
 
 
 @pytest.mark.timeout(1800)

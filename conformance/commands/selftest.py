@@ -6,14 +6,18 @@ reference, against every conformant variant (each must PASS: the run is CONFORMA
 every MUST of its profile verified; an INCOMPLETE run means the harness did not configure what
 the suite needs, and fails the case), and against the reference with each fault injected (each
 must be DETECTED: the run exits 1 or 3 with at least one MUST requirement failed, errored or
-blocked). Each case gets its own server, in its own worker process, and the suite runs as a user
-runs it (``python -m conformance run --config ...`` in a subprocess), so a case can neither share
-state with nor crash another.
+blocked). A fault's run is limited to the tests of the requirements the fault table expects it to
+fail (``detected_by``, passed as ``--requirement``): that is the claim the table makes, and such a
+run costs a fraction of a whole one; ``--whole-suite`` runs every test against every fault.
+Each case gets its own server, in its own worker process, and the suite runs as a user runs it
+(``python -m conformance run --config ...``), in a process forked for the case from the warmed
+worker (:class:`ForkedRun`), so a case can neither share state with nor crash another.
 
 Detection for a fault whose expected requirements are all SHOULD-level (e.g. nonce replay) means
 those requirements fail as warnings: such a defect never makes a target NOT CONFORMANT, but the
 suite must still notice it. The requirement IDs that caught a fault are compared with the fault
-table's ``detected_by``; a difference is reported as information, never as a failure.
+table's ``detected_by``; beyond the run's selection, a difference is reported as information,
+never as a failure.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -33,6 +38,7 @@ from typing import Any
 
 from conformance.commands.common import add_list_option, err, run_argv
 from conformance.commands.selftest_cases import Case, CaseResult, all_cases, judge, select_cases, summarize
+from conformance.commands.selftest_worker import ForkedRun, memory_backed_dir, warm_worker
 from conformance.model.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from conformance.reference.server import ReferenceServer, write_target_config
 from conformance.report.selftest import matrix_lines, write_reports
@@ -41,45 +47,53 @@ from conformance.suite.options import PROFILES, SETTINGS_PROFILES, new_seed
 
 # ------------------------------------------------------------------ running one case
 def run_case(case: Case, options: argparse.Namespace) -> CaseResult:
-    """Start the server for ``case``, run the suite against it in a subprocess, judge the outcome.
+    """Start the server for ``case``, run the suite against it in a forked child, judge the outcome.
 
     ``options`` is the selftest command line, its seed resolved (it crosses to a worker process).
     """
     _terminate_as_interrupt()  # SIGTERM: leave the with-blocks, so the temp config (secrets) is removed
+    if _INTERRUPTED.is_set():  # a case queued behind the interrupted one: the matrix is over
+        raise KeyboardInterrupt("interrupted before this case started")
     started = time.monotonic()
     out_dir = Path(options.report_dir) / f"{case.kind}-{case.name}"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").unlink(missing_ok=True)  # never judge a previous run's results
-    # The target config holds live secrets: it lives in a temp dir, never beside the reports. The
-    # server's own log goes to server.log (this worker runs one case at a time, so redirecting is safe).
-    with (
-        tempfile.TemporaryDirectory(prefix="selftest-") as tmp,
-        open(out_dir / "server.log", "w", encoding="utf-8") as log,
-        contextlib.redirect_stderr(log),
-        ReferenceServer(case.server_settings()) as server,
-    ):
+    # The target config holds live secrets: it lives in a temp dir, never beside the reports, as
+    # does the server's database. The server's own log goes to server.log (this worker runs one
+    # case at a time, so redirecting is safe).
+    with tempfile.TemporaryDirectory(prefix="selftest-", dir=memory_backed_dir()) as tmp:
         config = Path(tmp) / "target.toml"
-        write_target_config(server, config)
         cmd = run_argv(
             config,
             out_dir,
             profile=case.profile,
             seed=options.seed,
             settings=options.settings,
-            options=(("--max-examples", options.max_examples), ("-k", options.keyword or None)),
+            options=(
+                ("--max-examples", options.max_examples),
+                ("-k", options.keyword or None),
+                *(("--requirement", rid) for rid in run_selection(case, options)),
+            ),
         )
-        try:
-            proc = _run_child(cmd, options.timeout)
-        except subprocess.TimeoutExpired:
-            return CaseResult(
-                case,
-                "ERROR",
-                False,
-                None,
-                seconds=time.monotonic() - started,
-                report_dir=str(out_dir),
-                note=f"the run did not finish within {options.timeout:.0f}s",
-            )
+        with (
+            ForkedRun(cmd, Path(tmp)) as child,  # forked first: the server's threads are not inherited
+            open(out_dir / "server.log", "w", encoding="utf-8") as log,
+            contextlib.redirect_stderr(log),
+            ReferenceServer(case.server_settings(str(Path(tmp) / "reference.sqlite3"))) as server,
+        ):
+            write_target_config(server, config)
+            try:
+                proc = child.run(options.timeout)
+            except subprocess.TimeoutExpired:
+                return CaseResult(
+                    case,
+                    "ERROR",
+                    False,
+                    None,
+                    seconds=time.monotonic() - started,
+                    report_dir=str(out_dir),
+                    note=f"the run did not finish within {options.timeout:.0f}s",
+                )
     shown = " ".join(cmd[1:]).replace(str(config), "TARGET.toml")
     (out_dir / "run.log").write_text(f"$ python {shown}\n\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
     result = judge(case, proc.returncode, _load(out_dir / "results.json"), selection=bool(options.keyword))
@@ -90,24 +104,10 @@ def run_case(case: Case, options: argparse.Namespace) -> CaseResult:
     return result
 
 
-def _run_child(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """The case's ``conformance run``; interrupted, it is asked to stop (it writes its reports and
-    removes its temp files) before it is killed."""
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
-        try:
-            out, errors = child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
-            raise
-        except KeyboardInterrupt:
-            child.terminate()
-            try:
-                child.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-            raise
-    return subprocess.CompletedProcess(cmd, child.returncode, out, errors)
+def run_selection(case: Case, options: argparse.Namespace) -> tuple[str, ...]:
+    """The ``--requirement`` IDs of the case's run: its targeted requirements, unless the user chose
+    the tests (``-k``) or asked for the whole suite against every fault (``--whole-suite``)."""
+    return () if options.keyword or options.whole_suite else case.targeted_requirements()
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -129,10 +129,11 @@ def run_matrix(
     results: dict[int, CaseResult] = {}
     ctx = multiprocessing.get_context("spawn")  # no inherited threads or sockets from this process
     with (
-        ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool,
+        ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=warm_worker) as pool,
         _stop_workers_on_interrupt(pool),
     ):
-        futures = {pool.submit(run_case, cases[i], options): i for i in start_order(cases)}
+        order = start_order(cases, targeted=not (options.keyword or options.whole_suite))
+        futures = {pool.submit(run_case, cases[i], options): i for i in order}
         for done, future in enumerate(as_completed(futures), 1):
             i = futures[future]
             try:
@@ -149,12 +150,21 @@ def run_matrix(
     return [results[i] for i in range(len(cases))]
 
 
-def start_order(cases: list[Case]) -> list[int]:
-    """Indexes of ``cases``, the full-profile runs (the longest) first, table order otherwise."""
-    return sorted(range(len(cases)), key=lambda i: cases[i].profile != "full")
+def start_order(cases: list[Case], targeted: bool = True) -> list[int]:
+    """Indexes of ``cases``, the longest runs first: whole-suite runs before targeted ones (with
+    ``targeted``), full profile before core, table order otherwise."""
+
+    def key(i: int) -> tuple[bool, bool]:
+        return (targeted and bool(cases[i].targeted_requirements()), cases[i].profile != "full")
+
+    return sorted(range(len(cases)), key=key)
+
+
+_INTERRUPTED = threading.Event()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    _INTERRUPTED.set()
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -207,6 +217,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Hypothesis settings profile of each run (default polite: edges plus a sample)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for every run (printed when omitted)")
+    parser.add_argument(
+        "--whole-suite",
+        action="store_true",
+        help="run the whole suite against every fault (slower; shows every requirement a fault "
+        "trips); by default a fault's run runs the tests of the requirements it is expected to fail",
+    )
     parser.add_argument("-k", dest="keyword", default=None, help="only suite tests matching this expression")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
     parser.add_argument(
@@ -235,7 +251,8 @@ def main(args: argparse.Namespace) -> int:
     report_dir = Path(args.report_dir)
     print(
         f"conformance selftest: {len(cases)} runs, {args.jobs} at a time | seed {seed} | settings "
-        f"{args.settings} | max-examples {args.max_examples} | profile up to {args.profile}",
+        f"{args.settings} | max-examples {args.max_examples} | profile up to {args.profile} | faults: "
+        f"{'the whole suite' if args.whole_suite or args.keyword else 'the tests of their requirements'}",
         flush=True,
     )
     started = time.monotonic()
@@ -261,6 +278,7 @@ def main(args: argparse.Namespace) -> int:
             "max_examples": args.max_examples,
             "subset": args.subset,
             "keyword": args.keyword,
+            "whole_suite": args.whole_suite,
         },
     }
     for path in write_reports(cases_data, summary, meta, report_dir):

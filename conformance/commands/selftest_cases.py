@@ -36,9 +36,23 @@ class Case:
     expected: tuple[str, ...] = ()  # a fault's detected_by from the table
     needs_profile: str = "core"
 
-    def server_settings(self) -> ReferenceSettings:
-        """The embedded reference this case runs against: clean, a variant, or a fault injected."""
+    def targeted_requirements(self) -> tuple[str, ...]:
+        """The requirements a fault's run is limited to: those the fault table expects it to fail.
+
+        Detecting a fault takes the tests of those requirements, not the whole suite (a run of
+        them costs a tenth of a whole run). Empty, so the whole suite, for the reference and the
+        variants (each must verify every MUST) and for a fault whose profile the run does not
+        reach (its whole run shows the fault is missed, and why).
+        """
+        if self.kind != "fault" or (self.needs_profile == "full" and self.profile != "full"):
+            return ()
+        return self.expected
+
+    def server_settings(self, db_path: str | None = None) -> ReferenceSettings:
+        """The embedded reference this case runs against: clean, a variant, or a fault injected
+        (its database at ``db_path``, else a temporary file)."""
         return ReferenceSettings(
+            db_path=db_path,
             clock_control=True,
             faults=frozenset([self.name]) if self.kind == "fault" else frozenset(),
             variant=self.name if self.kind == "variant" else None,
