@@ -26,6 +26,7 @@ from conformance.spec import REDEEM_REPLACE_TOKEN as REDEEM
 from conformance.transport import backpressure as bp
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
+from conformance.transport.pacing import Pacer
 from tests.hostile import (
     Ctx,
     HostileServer,
@@ -99,6 +100,30 @@ class TokenBucket:
             return True
 
 
+class SkippedWaits:
+    """The real clock, except that every wait the pacer asks for is skipped (added to the reading).
+
+    For tests about which requests are sent, not when: the pacer's logic runs unchanged, its
+    slowdowns cost no wall time. Never behind the real clock, so a request's own timeout holds.
+    """
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += max(0.0, seconds)
+
+
+def skipping_waits(client: TargetClient) -> SkippedWaits:
+    """Give ``client`` a fresh pacer on a :class:`SkippedWaits` clock (before it sends anything)."""
+    clock = SkippedWaits()
+    client.pacer = Pacer(client.limits, clock)
+    return clock
+
+
 def nonce(req: Received) -> str | None:
     found = _NONCE.search(req.header("Authorization") or "")
     return found.group(1) if found else req.param("oauth_nonce")
@@ -155,10 +180,12 @@ def test_a_front_that_never_lets_a_request_through_is_bounded_and_its_answer_jud
 def test_requests_stop_waiting_once_the_front_does_not_recover() -> None:
     with HostileServer(throttle("0")) as hs:
         client = TargetClient(config(hs.base_url))
+        clock = skipping_waits(client)  # the run slows down to MIN_RATE: seconds of pacing, skipped
         for _ in range(bp.GIVE_UP_STREAK + 2):
             client.send(TOKEN)
     # GIVE_UP_STREAK requests waited their MAX_ATTEMPTS; after that each is sent once
     assert hs.count == bp.GIVE_UP_STREAK * bp.MAX_ATTEMPTS + 2
+    assert clock.skipped > 1 and client.stats.throttle_rate is not None  # the pacing did happen
 
 
 def test_a_retry_after_longer_than_a_request_may_wait_leaves_it_unverified() -> None:
@@ -248,7 +275,7 @@ def test_a_run_whose_budget_goes_to_a_throttling_front_is_incomplete(tmp_path: P
     with HostileServer(behaviour, upstream=True, credentials=CREDS) as hs:
         cfg = write_config(tmp_path / "target.toml", hs.base_url, CREDS)
         out = run_conformance(
-            tmp_path, cfg, "--max-examples", "3", "--request-budget", "60", "-k", "format or http", env=ENV
+            tmp_path, cfg, "--max-examples", "3", "--request-budget", "30", "-k", "format or http", env=ENV
         )
     run, summary = out.results["run"], out.results["summary"]
     assert out.code == 4 and summary["verdict"] == "INCOMPLETE", out.stdout[-3000:]

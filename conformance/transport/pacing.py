@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from conformance.config import RunLimits
 from conformance.model.exchange import Exchange, RecordedResponse
@@ -24,6 +24,27 @@ from conformance.transport.errors import BudgetExhausted, TransportError
 
 MAX_CONSECUTIVE_TRANSPORT_ERRORS = 3
 MAX_RECORDED_FAILURES = 100
+
+
+class Clock(Protocol):
+    """Where the pacer reads the time and waits: the real clock, or a test's (logic, not timing)."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """``time.monotonic`` and ``time.sleep``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+REAL_CLOCK = RealClock()
 
 
 @dataclass
@@ -54,7 +75,8 @@ class ClientStats:
 class RateLimiter:
     """A simple shared pacing gate: at most ``rate`` request starts per second (0 = off)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Clock = REAL_CLOCK) -> None:
+        self._clock = clock
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
@@ -79,12 +101,12 @@ class RateLimiter:
         if not self._interval:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             start = max(now, self._next)
             self._next = start + self._interval
         delay = start - now
         if delay > 0:
-            time.sleep(delay)
+            self._clock.sleep(delay)
 
 
 class Pacer:
@@ -94,13 +116,14 @@ class Pacer:
     while open, one probe per ``cooldown`` seconds finds out whether the target is back.
     """
 
-    def __init__(self, limits: RunLimits) -> None:
+    def __init__(self, limits: RunLimits, clock: Clock = REAL_CLOCK) -> None:
         self.limits = limits
         self.stats = ClientStats()
-        self.deadline = time.monotonic() + limits.run_deadline_seconds
+        self._clock = clock
+        self.deadline = clock.monotonic() + limits.run_deadline_seconds
         self.cooldown = max(5.0, 3 * limits.timeout_seconds)
         self._lock = threading.Lock()
-        self._rate = RateLimiter(limits.requests_per_second)
+        self._rate = RateLimiter(limits.requests_per_second, clock)
         self._consecutive_failures = 0
         self._open_until = 0.0
         self._probing = False
@@ -125,10 +148,10 @@ class Pacer:
                     f"request budget of {self.limits.request_budget} requests exhausted; request not sent",
                     "budget",
                 )
-            elif time.monotonic() > self.deadline:
+            elif self._clock.monotonic() > self.deadline:
                 refusal = self._past_deadline()
             elif self._consecutive_failures >= MAX_CONSECUTIVE_TRANSPORT_ERRORS:
-                if self._probing or time.monotonic() < self._open_until:
+                if self._probing or self._clock.monotonic() < self._open_until:
                     refusal = TransportError(
                         f"not sent: the target failed {self._consecutive_failures} requests in a row "
                         f"(transport errors); the suite stops hammering it "
@@ -141,18 +164,18 @@ class Pacer:
                 self.stats.not_sent += 1
                 raise refusal
             self.stats.sent += 1
-            hold = self._hold_until - time.monotonic()
+            hold = self._hold_until - self._clock.monotonic()
         if hold > 0:  # the front asked the whole client to come back later
-            time.sleep(min(hold, max(0.0, self.deadline - time.monotonic())))
+            self._clock.sleep(min(hold, max(0.0, self.deadline - self._clock.monotonic())))
         self._rate.wait()
         with self._lock:
-            if time.monotonic() > self.deadline:  # the deadline passed while waiting for a rate slot
+            if self._clock.monotonic() > self.deadline:  # the deadline passed while waiting for a rate slot
                 self.stats.sent -= 1
                 self.stats.not_sent += 1
                 raise self._past_deadline()
             if retry:
                 self.stats.retries += 1
-            self._starts.append(time.monotonic())
+            self._starts.append(self._clock.monotonic())
 
     def succeeded(self, *, oversize: bool = False) -> None:
         """An answer arrived: the breaker closes."""
@@ -169,7 +192,7 @@ class Pacer:
                 self._consecutive_failures += 1
                 if self._consecutive_failures >= MAX_CONSECUTIVE_TRANSPORT_ERRORS:
                     self.stats.circuit_opened = True
-                    self._open_until = time.monotonic() + self.cooldown
+                    self._open_until = self._clock.monotonic() + self.cooldown
                     self._probing = False
             self.stats.transport_errors += 1
             self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
@@ -213,7 +236,7 @@ class Pacer:
                 if self._give_up_streak == bp.GIVE_UP_STREAK:  # the front is not recovering:
                     self._rate.restore(self.limits.requests_per_second)  # going slowly gains nothing
                 return None
-            now = time.monotonic()
+            now = self._clock.monotonic()
             if now + delay > self.deadline:
                 self.stats.deadline_exceeded = True
                 raise TransportError(
@@ -253,7 +276,7 @@ class Pacer:
 
     def deadline_passed(self) -> bool:
         """True once the run deadline has passed: nothing more is sent."""
-        if time.monotonic() > self.deadline:
+        if self._clock.monotonic() > self.deadline:
             with self._lock:
                 self.stats.deadline_exceeded = True
             return True
