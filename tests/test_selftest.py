@@ -149,7 +149,7 @@ def test_the_matrix_starts_the_longest_runs_first_on_every_core() -> None:
     assert order == sorted(order) and len({rank for rank, _ in order}) == 4
     whole = ranked(start_order(cases, targeted=False), False)  # --whole-suite, -k: by profile only
     assert whole == sorted(whole) and len({rank for rank, _ in whole}) == 2
-    assert build_parser().parse_args(["selftest"]).jobs == (os.cpu_count() or 1)
+    assert build_parser().parse_args(["selftest"]).jobs == (os.cpu_count() or 1) + 1
 
 
 def test_a_faults_run_is_the_tests_of_the_requirements_it_must_fail() -> None:
@@ -186,6 +186,7 @@ def test_reports_are_json_and_autoescaped_html(tmp_path: Path) -> None:
             "max_examples": 3,
             "subset": False,
             "keyword": None,
+            "whole_suite": False,
         },
     }
     json_path, html_path = write_reports([r.to_dict() for r in results], summary, meta, tmp_path)

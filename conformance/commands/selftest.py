@@ -150,6 +150,13 @@ def run_matrix(
     return [results[i] for i in range(len(cases))]
 
 
+def default_jobs() -> int:
+    """One run per core and one more: a run waits part of its time (each request's round trip
+    goes from its client to its server and back; behind a rate-limiting front it mostly waits),
+    and the extra run fills those gaps (figures: docs/performance.md, "Self-validation")."""
+    return (os.cpu_count() or 1) + 1
+
+
 def start_order(cases: list[Case], targeted: bool = True) -> list[int]:
     """Indexes of ``cases``, the longest runs first: whole-suite runs before targeted ones (with
     ``targeted``), full profile before core, table order otherwise."""
@@ -206,10 +213,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
-        help="runs in parallel (default: the machine's cores)",
+        default=default_jobs(),
+        help="runs in parallel (default: the machine's cores and one more)",
     )
-    parser.add_argument("--max-examples", type=int, default=10, help="Hypothesis examples per property test")
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=None,
+        help="Hypothesis examples per property test (default: the settings profile's, as a user's run)",
+    )
     parser.add_argument(
         "--settings",
         choices=SETTINGS_PROFILES,
@@ -249,10 +261,11 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
     seed = args.seed = args.seed if args.seed is not None else new_seed()
     report_dir = Path(args.report_dir)
+    examples = f"{args.settings}'s" if args.max_examples is None else args.max_examples
+    faults = "the whole suite" if args.whole_suite or args.keyword else "the tests of their requirements"
     print(
         f"conformance selftest: {len(cases)} runs, {args.jobs} at a time | seed {seed} | settings "
-        f"{args.settings} | max-examples {args.max_examples} | profile up to {args.profile} | faults: "
-        f"{'the whole suite' if args.whole_suite or args.keyword else 'the tests of their requirements'}",
+        f"{args.settings} | max-examples {examples} | profile up to {args.profile} | faults: {faults}",
         flush=True,
     )
     started = time.monotonic()
