@@ -86,7 +86,7 @@ def file_units(root: Path, fixtures: Iterable[str]) -> dict[str, str]:
     names = list(fixtures)
     if not names:
         return {}
-    word = re.compile(r"[(,]\s*(" + "|".join(map(re.escape, names)) + r")\s*[:,)=]")  # a parameter
+    word = re.compile(r"(?<=[(,])\s*(" + "|".join(map(re.escape, names)) + r")(?=\s*[:,)=])")  # a parameter
     users = {
         path.relative_to(root).as_posix(): set(word.findall(path.read_text(encoding="utf-8")))
         for path in sorted((root / "tests").glob("test_*.py"))
