@@ -10,9 +10,10 @@ any selection).
 A worker takes whole files (``--dist loadfile``), so a module's fixtures (a reference server, a
 faulted run, the matrix's live targets) are still set up once; the files that use one of the
 session fixtures of tests/conftest.py (the clean run, the certified run and its server) go to one
-worker together, so those runs are not repeated either. The longest test starts first, so no
-worker is left with it at the end. (pytest-xdist's own ``loadgroup`` marks do not take effect
-under pytest 9.2: it renames node ids through an attribute pytest no longer reads.)
+worker together, so those runs are not repeated either. The longest test starts first, then those
+shared files (the largest units), so no worker is left with one of them at the end.
+(pytest-xdist's own ``loadgroup`` marks do not take effect under pytest 9.2: it renames node ids
+through an attribute pytest no longer reads.)
 """
 
 from __future__ import annotations
@@ -59,10 +60,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SharedFixtureFiles(config, log)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move the longest tests to the front (every worker collects in the same order)."""
-    first = [item for item in items if item.nodeid in LONGEST_FIRST]
-    items[:] = first + [item for item in items if item.nodeid not in LONGEST_FIRST]
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests first, then the shared-fixture files (the largest units of work), then the
+    rest in their order; every worker collects the same order, and a worker takes units in it."""
+    root = Path(str(config.rootpath))
+    shared = file_units(root, session_fixtures())
+
+    def rank(item: pytest.Item) -> int:
+        if item.nodeid in LONGEST_FIRST:
+            return 0
+        return 1 if item.path.relative_to(root).as_posix() in shared else 2
+
+    items.sort(key=rank)  # stable: the order within each rank is kept
 
 
 def session_fixtures() -> list[str]:
