@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="tests listed by their share of the path")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
-        "--run-arg", action="append", default=[], help="passed to conformance run (e.g. --run-arg=--send-ahead=0)"
+        "--run-arg", action="append", default=[], help="for conformance run, e.g. --run-arg=--send-ahead=0"
     )
     args = parser.parse_args()
     runs = [measure(latency, args.seed, args.repeat, args.run_arg) for latency in (0.0, args.latency_ms)]
