@@ -37,9 +37,9 @@ from tests.suite_runs import write_config  # noqa: E402
 EXCLUDED_CHECKS = "negative_data_rejection,unsupported_method"
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
     start = time.monotonic()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=cwd)
     return time.monotonic() - start, proc.returncode
 
 
@@ -63,7 +63,7 @@ def run_schemathesis(st: str, latency_ms: float, tmp: Path, extra: list[str]) ->
         }
         argv = [st, "run", str(tmp / "openapi.yaml"), "--url", url, "--exclude-checks", EXCLUDED_CHECKS]
         try:
-            return _timed([*argv, *extra], env)
+            return _timed([*argv, *extra], env, tmp)  # st keeps its .schemathesis/ in the cwd
         finally:
             if proxy:
                 proxy.close()
@@ -76,7 +76,7 @@ def run_suite(latency_ms: float, tmp: Path) -> tuple[float, int]:
         cfg = write_config(tmp / "target.toml", server, **overrides)
         argv = [sys.executable, "-m", "conformance", "run", "--config", str(cfg), "--quiet"]
         try:
-            return _timed([*argv, "--report-dir", str(tmp / "report")], dict(os.environ))
+            return _timed([*argv, "--report-dir", str(tmp / "report")], dict(os.environ), tmp)
         finally:
             if proxy:
                 proxy.close()
