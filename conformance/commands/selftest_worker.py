@@ -41,8 +41,9 @@ class ForkedRun:
         self._cmd = cmd
         self._stdout, self._stderr = tmp / "run.stdout", tmp / "run.stderr"
         _join_other_threads()
-        receive, self._send = _FORK.Pipe(duplex=False)
-        self._proc = _FORK.Process(
+        fork = multiprocessing.get_context("fork")  # here, not at import: the CLI imports this module
+        receive, self._send = fork.Pipe(duplex=False)
+        self._proc = fork.Process(
             target=_run_forked, args=(receive, str(self._stdout), str(self._stderr)), name="selftest-run"
         )
         self._proc.start()
@@ -77,9 +78,6 @@ class ForkedRun:
             self._proc.kill()
             self._proc.join()
         self._proc.close()
-
-
-_FORK = multiprocessing.get_context("fork")
 
 
 def _run_forked(receive: Connection, stdout: str, stderr: str) -> None:
