@@ -4,8 +4,8 @@ The project's tests are mostly real runs: a ``conformance run`` subprocess again
 thread of the test process. One run keeps about one core busy, so a serial session leaves the
 other core of a 2-core CI machine idle for most of its minutes. When pytest is started without
 paths (the README's command, ``testpaths``), without ``-n`` and with pytest-xdist installed, the
-session is distributed over ``-n auto`` workers; ``-n 0`` keeps it serial, ``-n N`` chooses (for
-any selection).
+session is distributed over one worker per core (``-n logical``); ``-n 0`` keeps it serial,
+``-n N`` chooses (for any selection).
 
 A worker takes whole files (``--dist loadfile``), so a module's fixtures (a reference server, a
 faulted run, the matrix's live targets) are still set up once; the files that use one of the
@@ -37,7 +37,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         return  # a worker, or xdist not installed (`-p no:xdist`, or installed without [test])
     whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS
     if whole_suite and config.option.numprocesses is None and (os.cpu_count() or 1) > 1:
-        config.option.numprocesses = "auto"
+        config.option.numprocesses = "logical"  # = auto without psutil; with it, not physical cores
     if config.option.numprocesses and config.option.dist == "no":  # no --dist given: whole files
         config.option.dist = "loadfile"
         config.option.loadscopereorder = False  # collection order: the longest test first
