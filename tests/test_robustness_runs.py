@@ -401,7 +401,9 @@ def test_a_target_that_starts_resetting_mid_run_is_not_hammered(tmp_path: Path) 
     run = out.results["run"]
     print(f"reset-mid-run: {hs.count} requests received, {run['not_sent']} refused by the breaker")
     # three logical failures (each retried once) open the breaker; the requests in flight meanwhile
-    # (a batch, or requests sent ahead: at most [limits] concurrency, 8) add theirs, each retried once
-    assert hs.count <= healthy + 2 * 3 + 2 * 8
+    # (the client's pool of [limits] concurrency, 8, and the main thread's one) add theirs, each
+    # retried once; the first failure stops sending ahead (run.sent_ahead.stopped)
+    assert hs.count <= healthy + 2 * 3 + 2 * (8 + 1)
+    assert "failed a request" in (run["sent_ahead"] or {}).get("stopped", ""), run["sent_ahead"]
     assert run["circuit_opened"] and run["not_sent"] > 0
     assert "the suite stops hammering it" in out.texts()

@@ -184,12 +184,14 @@ class Prefetcher:
         return send
 
     def _landed(self, future: Future[Exchange]) -> None:
-        """One request sent ahead ended. One the client refused to send (request budget, run
-        deadline, circuit breaker) stops sending ahead: the tests meet the refusal themselves."""
-        refused = None if future.cancelled() else future.exception()
+        """One request sent ahead ended. A transport failure (a reset, a timeout) or a request the
+        client refused to send (request budget, run deadline, circuit breaker) stops sending ahead:
+        a failing target gets no more requests than the tests' own, which the breaker paces."""
+        failure = None if future.cancelled() else future.exception()
         with self._cond:
             self._in_flight -= 1
-            if isinstance(refused, TransportError) and refused.exchange is None and not self._closed:
-                self.stats.stopped = f"the client refused a request: {refused}"
+            if isinstance(failure, TransportError) and not self._closed:
+                verb = "refused" if failure.exchange is None else "failed"
+                self.stats.stopped = f"the client {verb} a request: {failure}"
                 self._stop()
             self._cond.notify_all()
