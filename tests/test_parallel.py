@@ -57,11 +57,11 @@ import pytest
 
 from tests.parallel import pytest_cmdline_main, pytest_collection_modifyitems, pytest_xdist_make_scheduler
 
-__all__ = ["pytest_cmdline_main", "pytest_collection_modifyitems", "pytest_xdist_make_scheduler", "shared"]
+__all__ = ["pytest_cmdline_main", "pytest_collection_modifyitems", "pytest_xdist_make_scheduler", "once"]
 
 
 @pytest.fixture(scope="session")
-def shared() -> str:
+def once() -> str:
     with (Path(os.environ["PARALLEL_LOG"]) / "setups").open("a") as log:
         log.write("set up\\n")
     return "run"
@@ -87,7 +87,7 @@ def test_the_whole_suite_runs_on_two_workers_and_a_session_fixture_once(tmp_path
     (project / "tests" / "__init__.py").write_text("")
     (project / "tests" / "parallel.py").write_text((ROOT / "tests" / "parallel.py").read_text())
     (project / "tests" / "conftest.py").write_text(CONFTEST)
-    takes = {"a": "shared: str", "b": "shared: str", "c": "", "d": "", "e": "", "f": ""}
+    takes = {"a": "once: str", "b": "once: str", "c": "", "d": "", "e": "", "f": ""}
     for name, params in takes.items():
         (project / "tests" / f"test_{name}.py").write_text(TEST.format(name=name, params=params))
 
