@@ -39,8 +39,9 @@ SELECTION = {
     "issue_resets_all_uses": "token_store_model",
 }
 FULL_FAULTS = sorted(name for name, fault in FAULTS.items() if fault.profile == "full")
-# The full-profile faults `conformance selftest --subset` already runs (the whole full profile, not a
-# -k selection): tests/test_selftest.py asserts the same of them there (their requirements fail, exit 1).
+# The full-profile faults `conformance selftest --subset` already runs (each with the tests of its
+# detected_by requirements): tests/test_selftest.py asserts the same of them there (their requirements
+# fail, exit 1).
 IN_SELFTEST_SUBSET = sorted(
     c.name
     for c in select_cases(all_cases("full"), subset=True)
