@@ -287,6 +287,10 @@ def test_resets_and_truncated_bodies_mid_run_are_reported_per_test(tmp_path: Pat
     out, _ = hostile_run(
         tmp_path,
         when(is_json, cycle(truncated, reset)),
+        # The cycle deals its behaviours by arrival order: each request and its retry must arrive in
+        # turn, not interleaved with the other test's requests sent ahead.
+        "--send-ahead",
+        "0",
         keyword="test_json_is_var_visual or test_raw_gives_bare_json or test_xml_is_the_default_and_valid "
         "or test_oauth_in_get_query or test_get_and_post_give_the_same_token_terms",
     )
