@@ -19,11 +19,10 @@ from typing import Any, NoReturn
 import pytest
 from _pytest.outcomes import OutcomeException
 
-from conformance.catalog import load_catalog
 from conformance.checks import Observation
 from conformance.model.exchange import ApiRequest
 from conformance.suite.api import ORDERED_MARK, Api
-from conformance.suite.records import item_requirement_ids
+from conformance.suite.records import bind_to_item, changes_the_target, item_requirement_ids
 from conformance.suite.state import RunState
 
 
@@ -44,11 +43,7 @@ class PlanningApi(Api):
 
     def __init__(self, state: RunState, item: pytest.Item, sink: list[ApiRequest]) -> None:
         super().__init__(state, _NoSending())  # type: ignore[arg-type]
-        catalog = load_catalog()
-        self.declared = item_requirement_ids(item)
-        self.requirements = [
-            r for r in self.declared if r in catalog and catalog[r].in_profile(state.profile)
-        ]
+        bind_to_item(self, item)
         self._sink = sink
 
     def call(self, req: ApiRequest, fmt: str | None = None) -> Observation:
@@ -73,9 +68,7 @@ def plannable(item: pytest.Item, state: RunState) -> bool:
         return False
     if any(item.iter_markers("skip")) or any(item.iter_markers("skipif")):
         return False
-    catalog = load_catalog()
-    ids = item_requirement_ids(item)
-    if not ids or all(catalog[i].profile == "full" for i in ids if i in catalog):
+    if not item_requirement_ids(item) or changes_the_target(item):
         return False  # tests that change the target send when they run
     params = getattr(item, "callspec", None)
     given = set(params.params) if params is not None else set()

@@ -40,7 +40,7 @@ from conformance.suite.options import (
 from conformance.suite.outputs import write_outputs
 from conformance.suite.planning import plan
 from conformance.suite.prefetch import Prefetcher
-from conformance.suite.records import build_record, item_requirement_ids
+from conformance.suite.records import bind_to_item, build_record, changes_the_target, item_requirement_ids
 from conformance.suite.signals import InterruptSignals
 from conformance.suite.state import RunState
 from conformance.transport.client import TargetClient
@@ -122,7 +122,7 @@ class ConformancePlugin:
             # JUnit XML writes the teardown report's properties, which pytest copies from the item.
             item.user_properties.append(("requirements", ",".join(ids)))
         # Tests that change the target (redeem, clock moves) run after every read-only core test.
-        items.sort(key=lambda it: all(catalog[i].profile == "full" for i in item_requirement_ids(it)))
+        items.sort(key=changes_the_target)
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         """Tests left out by -k/-m: their requirements are not verified by this run."""
@@ -244,12 +244,8 @@ def api(run_state: RunState, target_client: TargetClient, request: pytest.Fixtur
     plugin = find_plugin(request.config)
     prefetcher = plugin.prefetcher if plugin is not None else None
     nodeid = request.node.nodeid
-    handle = Api(run_state, target_client, functools.partial(prefetcher.take, nodeid) if prefetcher else None)
-    catalog = load_catalog()
-    handle.declared = item_requirement_ids(request.node)
-    handle.requirements = [
-        rid for rid in handle.declared if rid in catalog and catalog[rid].in_profile(run_state.profile)
-    ]
+    ahead = functools.partial(prefetcher.take, nodeid) if prefetcher else None
+    handle = bind_to_item(Api(run_state, target_client, ahead), request.node)
     request.node.conformance_api = handle
     if run_state.preflight_error:
         raise TransportError(f"target unreachable: {run_state.preflight_error}", "unreachable")

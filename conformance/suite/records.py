@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conformance.catalog import load_catalog
 from conformance.checks.registry import TRANSPORT, pseudo_finding
 from conformance.model.finding import Finding
 from conformance.report.rendering import without_addresses
@@ -37,6 +38,23 @@ def item_requirement_ids(item: pytest.Item) -> list[str]:
     for mark in item.iter_markers("requirement"):
         ids.extend(i for i in mark.args if i not in ids)
     return ids
+
+
+def bind_to_item(handle: Api, item: pytest.Item) -> Api:
+    """The handle with the test's marker IDs: all it declares, and those of the run's profile."""
+    catalog = load_catalog()
+    handle.declared = item_requirement_ids(item)
+    handle.requirements = [
+        rid for rid in handle.declared if rid in catalog and catalog[rid].in_profile(handle.state.profile)
+    ]
+    return handle
+
+
+def changes_the_target(item: pytest.Item) -> bool:
+    """Whether every requirement of the test is of the full profile (redeem, clock moves): such
+    tests run after every read-only one, and nothing of theirs is sent ahead."""
+    catalog = load_catalog()
+    return all(catalog[i].profile == "full" for i in item_requirement_ids(item) if i in catalog)
 
 
 def cut_short_reason(exc: TransportError, state: RunState | None) -> str:
