@@ -1,5 +1,5 @@
 """Benchmark: wall time and requests of the core profile against the embedded reference,
-directly and behind a proxy that adds latency to every request.
+directly and behind a relay that adds latency to every round trip.
 
     python benchmarks/bench_core.py [--latency-ms 50] [--repeat 1] [--max-examples N]
 
@@ -9,16 +9,16 @@ Prints one line per configuration; the README records the figures.
 from __future__ import annotations
 
 import argparse
-import http.server
+import asyncio
+import contextlib
 import json
+import multiprocessing
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-import requests
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,60 +27,80 @@ from conformance.reference.server import ReferenceServer, ReferenceSettings  # n
 from tests.suite_runs import write_config  # noqa: E402
 
 
-class LatencyProxy:
-    """A threaded HTTP proxy that sleeps before forwarding each request (Host header preserved)."""
+class LatencyRelay:
+    """A keep-alive HTTP/1.1 front, in a process of its own, that adds ``latency_s`` to every request.
+
+    It models a server that far away behind the usual keep-alive front: half the latency before a
+    request goes on, half before its answer comes back, and one more round trip for each new client
+    connection (the TCP handshake). Upstream, each request gets a fresh loopback connection, since
+    the reference (werkzeug) closes every connection after its answer; the answer's
+    ``Connection: close`` is dropped so that the client keeps its connection, as it would with a
+    front. An asyncio loop that copies bytes costs next to no CPU, so the run's own work is what
+    competes with the reference for the cores. (The earlier relay re-sent every request with
+    ``requests`` on threads in the benchmark's own process, beside the reference: under
+    concurrency its CPU and the GIL showed up as latency, 80-130 ms per request at "+50 ms".)
+    """
 
     def __init__(self, upstream: str, latency_s: float) -> None:
-        session_local = threading.local()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # no delayed-ACK stalls between headers and body
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _forward(self) -> None:
-                time.sleep(latency_s)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                session = getattr(session_local, "s", None) or requests.Session()
-                session_local.s = session
-                resp = session.request(
-                    self.command,
-                    upstream + self.path,
-                    data=body,
-                    headers=dict(self.headers.items()),
-                    allow_redirects=False,
-                )
-                payload = resp.content
-                self.send_response(resp.status_code)
-                for k, v in resp.headers.items():
-                    if k.lower() not in (
-                        "content-length",
-                        "transfer-encoding",
-                        "connection",
-                        "content-encoding",
-                    ):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _forward
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        host, _, port = upstream.removeprefix("http://").partition(":")
+        ours, theirs = multiprocessing.Pipe()
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_relay_main, args=(host, int(port), latency_s, theirs), daemon=True
+        )
+        self.process.start()
+        self.url = f"http://127.0.0.1:{ours.recv()}"
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.process.terminate()
+        self.process.join()
+
+
+def _relay_main(host: str, port: int, latency_s: float, report: Any) -> None:
+    asyncio.run(_relay(host, port, latency_s / 2, report))
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
+def _keep_alive(answer: bytes) -> bytes:
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
+    return b"\r\n".join(lines) + sep + body
+
+
+async def _relay(host: str, port: int, one_way_s: float, report: Any) -> None:
+    async def serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(2 * one_way_s)  # the handshake's round trip
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await client_r.readuntil(b"\r\n\r\n")
+                request = head + await client_r.readexactly(_content_length(head))
+                await asyncio.sleep(one_way_s)
+                server_r, server_w = await asyncio.open_connection(host, port)
+                server_w.write(request)
+                answer = await server_r.readuntil(b"\r\n\r\n")
+                if not request.startswith(b"HEAD "):
+                    answer += await server_r.readexactly(_content_length(answer))
+                server_w.close()  # the reference closes after each answer (10 ms later: not waited for)
+                await asyncio.sleep(one_way_s)
+                client_w.write(_keep_alive(answer))
+                await client_w.drain()
+        client_w.close()
+
+    relay = await asyncio.start_server(serve, "127.0.0.1", 0, limit=1 << 20)
+    report.send(relay.sockets[0].getsockname()[1])
+    async with relay:
+        await relay.serve_forever()
 
 
 def run_once(latency_ms: float, extra: list[str]) -> tuple[float, int, int]:
     with ReferenceServer(ReferenceSettings()) as server, tempfile.TemporaryDirectory() as tmp:
-        proxy = LatencyProxy(server.base_url, latency_ms / 1000) if latency_ms else None
+        proxy = LatencyRelay(server.base_url, latency_ms / 1000) if latency_ms else None
         overrides = {"base_url": proxy.url} if proxy else {}
         cfg = write_config(Path(tmp) / "t.toml", server, **overrides)
         start = time.monotonic()

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import LatencyProxy  # noqa: E402
+from bench_core import LatencyRelay  # noqa: E402
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings  # noqa: E402
 from tests.suite_runs import write_config  # noqa: E402
@@ -54,7 +54,7 @@ class Run:
 def _run(latency_ms: float, seed: int, report_dir: Path, extra: list[str]) -> tuple[float, int, int]:
     """One ``conformance run`` in a subprocess, behind the relay when latency_ms > 0."""
     with ReferenceServer(ReferenceSettings()) as server:
-        proxy = LatencyProxy(server.base_url, latency_ms / 1000) if latency_ms else None
+        proxy = LatencyRelay(server.base_url, latency_ms / 1000) if latency_ms else None
         overrides = {"base_url": proxy.url} if proxy else {}
         cfg = write_config(report_dir / "target.toml", server, **overrides)
         argv = [sys.executable, "-m", "conformance", "run", "--config", str(cfg)]

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bench_core import LatencyProxy  # noqa: E402
+from bench_core import LatencyRelay  # noqa: E402
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings  # noqa: E402
 from tests.suite_runs import write_config  # noqa: E402
@@ -45,7 +45,7 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]
 
 def run_schemathesis(st: str, latency_ms: float, tmp: Path, extra: list[str]) -> tuple[float, int]:
     with ReferenceServer(ReferenceSettings()) as server:
-        proxy = LatencyProxy(server.base_url, latency_ms / 1000) if latency_ms else None
+        proxy = LatencyRelay(server.base_url, latency_ms / 1000) if latency_ms else None
         url = proxy.url if proxy else server.base_url
         cfg = server.target_config()
         write = cfg["credentials"]["write"]
@@ -71,7 +71,7 @@ def run_schemathesis(st: str, latency_ms: float, tmp: Path, extra: list[str]) ->
 
 def run_suite(latency_ms: float, tmp: Path) -> tuple[float, int]:
     with ReferenceServer(ReferenceSettings()) as server:
-        proxy = LatencyProxy(server.base_url, latency_ms / 1000) if latency_ms else None
+        proxy = LatencyRelay(server.base_url, latency_ms / 1000) if latency_ms else None
         overrides = {"base_url": proxy.url} if proxy else {}
         cfg = write_config(tmp / "target.toml", server, **overrides)
         argv = [sys.executable, "-m", "conformance", "run", "--config", str(cfg), "--quiet"]

@@ -195,18 +195,29 @@ def test_garbage_and_injection_are_clean_failures_shown_escaped(tmp_path: Path) 
 # ------------------------------------------------------------------ size
 def test_a_body_of_hundreds_of_mb_is_capped_and_memory_stays_bounded(tmp_path: Path) -> None:
     cap = 2_000_000
-    out, hs = hostile_run(
-        tmp_path,
-        when(api_only, endless(total=600 * 1024 * 1024)),
-        keyword="test_xml_is_the_default_and_valid or test_success_and_errors_are_http_200",
-        limits={"max_body_bytes": cap},
-    )
+
+    def capped_run(where: Path, *args: str) -> tuple[RunOutcome, HostileServer]:
+        where.mkdir()
+        return hostile_run(
+            where,
+            when(api_only, endless(total=600 * 1024 * 1024)),
+            *args,
+            keyword="test_xml_is_the_default_and_valid or test_success_and_errors_are_http_200",
+            limits={"max_body_bytes": cap},
+        )
+
+    out, hs = capped_run(tmp_path / "ahead")
     assert out.code == 1
     assert (
         f"response body exceeds the size cap ({cap} bytes read; the cap is [limits] max_body_bytes)"
         in out.texts()
     )
     assert out.results["run"]["oversize_responses"] >= 3 and out.results["run"]["max_body_bytes"] == cap
+    # The plain request's one capped answer is judged by both tests (sent ahead once, shared): the
+    # first to judge it keeps the body for the second, which judges it as it judges its own.
+    assert out.results["run"]["sent_ahead"]["reused"] >= 1
+    when_run, _ = capped_run(tmp_path / "when-run", "--send-ahead", "0")
+    assert verdicts(out) == verdicts(when_run)
     offered_mb = hs.count * 600
     print(
         f"oversize run: {hs.count} responses of 600 MB offered ({offered_mb} MB), peak RSS "

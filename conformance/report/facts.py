@@ -70,6 +70,11 @@ def _sent_ahead(run: Mapping[str, Any]) -> str:
     if not isinstance(ahead, Mapping) or not ahead.get("sent"):
         return ""
     text = f"; {ahead['sent']} sent ahead of their tests ({ahead.get('unused', 0)} of them unused)"
+    if ahead.get("reused"):
+        text += (
+            f"; {ahead['reused']} more that another test planned too were not sent again: "
+            "both judged one answer"
+        )
     return text + (f", then no more: {ahead['stopped']}" if ahead.get("stopped") else "")
 
 

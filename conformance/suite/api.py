@@ -7,8 +7,7 @@ Suite test modules import from here only; the pytest hooks that build the handle
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from hypothesis import currently_in_test_context, note
@@ -23,7 +22,10 @@ from conformance.suite.state import RunState
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
 
-SentAhead = Callable[[ApiRequest], "Future[Exchange] | None"]
+if TYPE_CHECKING:
+    from conformance.suite.prefetch import SentAheadAnswer
+
+SentAhead = Callable[[ApiRequest], "SentAheadAnswer | None"]
 """Where a test takes the answer sent ahead for one of its requests (None: send it now)."""
 
 
@@ -68,6 +70,7 @@ class Api:
         self.stopped: ConformanceFailure | None = None  # raised again by every later call
         self.judged: set[str] = set()  # requirements some check of this test judged an answer for
         self.unjudged: dict[str, list[str]] = {}  # requirement -> why its checks did not apply
+        self._shared: set[int] = set()  # exchanges another test judges after this one (bodies kept)
 
     def __repr__(self) -> str:  # shown in Hypothesis' falsifying examples
         return "api"
@@ -97,18 +100,21 @@ class Api:
         """Each request's exchange: the answer sent ahead for it if there is one, else sent now
         (the rest concurrently). Either way it is the target's answer to exactly that request."""
         ahead = [self.ahead(r) if self.ahead is not None else None for r in reqs]
-        sent = iter(self.client.send_many([r for r, f in zip(reqs, ahead, strict=True) if f is None]))
-        return [next(sent) if f is None else self._answer(f, r) for f, r in zip(ahead, reqs, strict=True)]
+        sent = iter(self.client.send_many([r for r, a in zip(reqs, ahead, strict=True) if a is None]))
+        return [next(sent) if a is None else self._answer(a, r) for a, r in zip(ahead, reqs, strict=True)]
 
-    def _answer(self, future: Future[Exchange], req: ApiRequest) -> Exchange:
+    def _answer(self, ahead: SentAheadAnswer, req: ApiRequest) -> Exchange:
         """The answer sent ahead; a request the client refused to send then (budget, run deadline,
         circuit breaker) is sent now, as it would have been, and refused or answered now."""
         try:
-            return future.result()
+            ex = ahead.future.result()
         except TransportError as exc:
             if exc.exchange is None:
                 return self.client.send(req)
             raise
+        if ahead.shared_further:
+            self._shared.add(id(ex))
+        return ex
 
     def call_both_formats(self, req: ApiRequest) -> list[tuple[str, Observation]]:
         """The request as XML and as JSON (format=json), sent concurrently."""
@@ -169,7 +175,7 @@ class Api:
         if len(self.state.skew_samples) < 200:
             self.state.skew_samples.append(ex.without_body())
         obs = observe(ex, fmt)  # type: ignore[arg-type]
-        if ex.response is not None and ex.response.truncated:
+        if ex.response is not None and ex.response.truncated and id(ex) not in self._shared:
             ex.response.release()  # judged already: keep the evidence, not megabytes per exchange
         return obs
 

@@ -21,8 +21,8 @@ from _pytest.outcomes import OutcomeException
 
 from conformance.checks import Observation
 from conformance.model.exchange import ApiRequest
-from conformance.suite.api import ORDERED_MARK, Api
-from conformance.suite.records import bind_to_item, changes_the_target, item_requirement_ids
+from conformance.suite.api import Api
+from conformance.suite.records import bind_to_item, changes_the_target, is_ordered, item_requirement_ids
 from conformance.suite.state import RunState
 
 
@@ -64,7 +64,7 @@ def plannable(item: pytest.Item, state: RunState) -> bool:
     Only read-only (core) tests that take nothing but ``api`` and their parameters, are not marked
     ``ordered`` (requests that must leave when the test runs, one after another) and are not skipped.
     """
-    if not isinstance(item, pytest.Function) or item.get_closest_marker(ORDERED_MARK) is not None:
+    if not isinstance(item, pytest.Function) or is_ordered(item):
         return False
     if any(item.iter_markers("skip")) or any(item.iter_markers("skipif")):
         return False

@@ -10,6 +10,12 @@ sent ahead of the tests that will take them. When a test sends a request, it tak
 ahead for the same request if there is one (:meth:`Prefetcher.take`); otherwise the request goes out
 then, as it always did. Nothing is judged ahead: the test's checks judge the answers when it runs.
 
+One request planned by several tests (the same logical request: same parameters, method, placement
+and credentials level; the signature is made when it leaves) is sent once and its answer judged by
+each of them: tests that judge the same request share the answer instead of asking again. A sample
+(a test that plans one request several times, for distinct answers: tokens) keeps its own copies;
+only its first is shared with tests that plan the request once.
+
 A request planned for a test that ends before taking it (a failure, a skip, an example Hypothesis
 drew differently) is dropped if it has not left yet; if it has, its exchange is counted as unused.
 """
@@ -17,12 +23,12 @@ drew differently) is dropped if it has not left yet; if it has, its exchange is 
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from conformance.model.exchange import ApiRequest, Exchange
 from conformance.transport.client import TargetClient
@@ -33,10 +39,19 @@ UNUSED_PER_SLOT = 4  # answers sent ahead and never judged, per concurrency slot
 
 @dataclass
 class _Planned:
-    test: str
+    test: str  # the first test it is planned for: the HAR names it
     request: ApiRequest
     future: Future[Exchange] | None = None  # set when it leaves
     dropped: bool = False
+    waiting: int = 1  # tests that will take its answer and have not yet taken it or ended
+    taken: bool = False  # some test took its answer
+
+
+class SentAheadAnswer(NamedTuple):
+    """An answer sent ahead, for a test that asked for its request."""
+
+    future: Future[Exchange]
+    shared_further: bool  # another test will judge this same exchange later: keep its body whole
 
 
 @dataclass
@@ -47,6 +62,7 @@ class PrefetchStats:
     planned: int = 0  # requests the tests' first calls will send
     sent: int = 0  # of them, sent before the test asked
     taken: int = 0  # answers a test took from those sent ahead
+    reused: int = 0  # planned requests answered by an answer planned for another test too
     unused: int = 0  # sent ahead, never taken (the test ended first, or drew otherwise)
     tests: set[str] = field(default_factory=set)  # tests that had requests planned
     stopped: str | None = None  # why sending ahead stopped before the tests ended
@@ -58,6 +74,7 @@ class PrefetchStats:
             "planned": self.planned,
             "sent": self.sent,
             "taken": self.taken,
+            "reused": self.reused,
             "unused": self.unused,
             "stopped": self.stopped,
         }
@@ -79,6 +96,7 @@ class Prefetcher:
         self._cond = threading.Condition()
         self._queue: deque[_Planned] = deque()
         self._by_test: dict[str, dict[ApiRequest, deque[_Planned]]] = {}
+        self._shareable: dict[ApiRequest, _Planned] = {}  # the answer tests planning it once take
         self._in_flight = 0
         self._ahead = 0  # sent, not yet taken
         self._closed = False
@@ -87,36 +105,50 @@ class Prefetcher:
         self._thread.start()
 
     def add(self, test: str, requests: Sequence[ApiRequest]) -> None:
-        """Queue a test's planned requests behind every test queued before it."""
+        """Queue a test's planned requests behind every test queued before it; a request it plans
+        once that another test planned already is not queued again: it takes that one's answer."""
         if not requests:
             return
+        copies = Counter(requests)
         with self._cond:
             by_request = self._by_test.setdefault(test, {})
             for req in requests:
+                shared = self._shareable.get(req) if copies[req] == 1 else None
+                if shared is not None:
+                    shared.waiting += 1
+                    self.stats.reused += 1
+                    by_request.setdefault(req, deque()).append(shared)
+                    continue
                 planned = _Planned(test, req)
                 self._queue.append(planned)
+                self._shareable.setdefault(req, planned)
                 by_request.setdefault(req, deque()).append(planned)
             self.stats.planned += len(requests)
             self.stats.tests.add(test)
             self._cond.notify_all()
 
-    def take(self, test: str, request: ApiRequest) -> Future[Exchange] | None:
+    def take(self, test: str, request: ApiRequest) -> SentAheadAnswer | None:
         """The answer sent ahead for this request of this test (pending or done), or None: send it now.
 
-        A planned request that has not left yet is taken off the queue: the test sends it itself.
+        A planned request that has not left yet is taken off the queue (unless another test will
+        still take it): the test sends it itself.
         """
         with self._cond:
             waiting = self._by_test.get(test, {}).get(request)
             if not waiting:
                 return None
             planned = waiting.popleft()
+            planned.waiting -= 1
             if planned.future is None:
-                planned.dropped = True
+                planned.dropped = planned.waiting == 0
                 return None
-            self._ahead -= 1
-            self.stats.taken += 1
-            self._cond.notify_all()
-            return planned.future
+            if not planned.taken:
+                self.stats.taken += 1
+            planned.taken = True
+            if planned.waiting == 0:
+                self._ahead -= 1
+                self._cond.notify_all()
+            return SentAheadAnswer(planned.future, planned.waiting > 0)
 
     def finish(self, test: str) -> None:
         """The test ended: what it did not take is dropped, or counted unused if it was sent.
@@ -129,11 +161,14 @@ class Prefetcher:
         with self._cond:
             for waiting in self._by_test.pop(test, {}).values():
                 for planned in waiting:
+                    planned.waiting -= 1
+                    if planned.waiting > 0:
+                        continue
                     if planned.future is None:
                         planned.dropped = True
                     else:
                         self._ahead -= 1
-                        self.stats.unused += 1
+                        self.stats.unused += not planned.taken
             if self.stats.unused > UNUSED_PER_SLOT * self._concurrency and not self._closed:
                 self.stats.stopped = f"{self.stats.unused} answers sent ahead went unused (tests failed)"
                 self._stop()
