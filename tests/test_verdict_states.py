@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -400,6 +401,28 @@ def test_a_signal_mid_run_is_interrupted_with_reports_and_no_temp_files(
     assert "INTERRUPTED" in banner and f"Interrupted by {sig.name}" in banner
     assert (report / "junit.xml").is_file()
     assert list(private_tmp.iterdir()) == []  # no reference DB (live secrets), no Hypothesis dir
+
+
+def test_a_signal_as_the_report_dir_is_claimed_still_leaves_reports(tmp_path: Path) -> None:
+    """SIGTERM the moment the run's lock file appears (the run has its report directory but has not
+    started): held until the run can report it, then exit 130 with INTERRUPTED reports."""
+    report = tmp_path / "r"
+    lock = report / ".conformance.lock"
+    proc = subprocess.Popen(
+        conformance_argv("run", "--report-dir", str(report), "--seed", "3"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:] + err[-3000:]
+    results = _results(report)
+    assert results["summary"]["verdict"] == "INTERRUPTED" and results["summary"]["interrupted"] == "SIGTERM"
+    assert (report / "junit.xml").is_file() and not lock.exists()
 
 
 def test_intermittent_server_errors_are_findings_with_their_exchange(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 from conformance.commands.common import UsageError, add_list_option, err
 from conformance.commands.preflight import PreflightError, preflight
 from conformance.commands.report_dir import ReportDirClaim
-from conformance.commands.run_ci import RunExtras, add_ci_arguments
+from conformance.commands.run_ci import RunExtras, add_ci_arguments, interrupted_junit
 from conformance.commands.run_options import check_arguments, positive_int, proxy_display
 from conformance.commands.selection import RequirementSelection, hypothesis_home, suite_pytest_args
 from conformance.config import ConfigError, TargetConfig
@@ -191,28 +191,34 @@ def run_suite(config: TargetConfig, args: argparse.Namespace, *, embedded: bool)
         err(str(exc))
         return EXIT_USAGE
     state = new_state(config, vars(args), embedded=embedded)
-    with ReportDirClaim(state.report_dir) as claim:  # UsageError (exit 2) when another run holds it
-        if claim.removed:
-            print(f"conformance: removed the earlier {', '.join(claim.removed)} from {state.report_dir}")
-        return _run_claimed(state, args, sign_key)
-
-
-def _run_claimed(state: RunState, args: argparse.Namespace, sign_key: Any) -> int:
-    """The run proper, in a report directory no other run writes to."""
-    state.client = TargetClient(state.config, args.network)
-    report_dir = state.report_dir
-    _announce(state, args)
-    extras = RunExtras(state, args)  # --har, the CI job summary, the reports of a stopped run
-    # SIGINT and SIGTERM (a CI cancel) end the run like Ctrl-C: reports are written, exit 130.
-    signals = InterruptSignals(state).install()
-    plugin = ConformancePlugin(state)
-    color = use_color(args.color or "auto", sys.stdout)
-    plugins: list[Any] = [plugin, *extras.plugins]
-    if args.requirement_ids:
-        plugins.append(RequirementSelection(state, args.requirement_ids, args.requirement))
-    if not args.pytest_output and not args.quiet:
-        plugins.append(Progress(state, sys.stdout, tty=sys.stdout.isatty(), color=color))
+    # SIGINT and SIGTERM (a CI cancel) end the run like Ctrl-C: reports are written, exit 130. One
+    # that arrives while the report directory is being claimed is held until the run can report it.
+    signals = InterruptSignals(state).install(held=True)
     try:
+        with ReportDirClaim(state.report_dir) as claim:  # UsageError (exit 2) when another run holds it
+            if claim.removed:
+                print(f"conformance: removed the earlier {', '.join(claim.removed)} from {state.report_dir}")
+            return _run_claimed(state, args, sign_key, signals)
+    finally:
+        signals.restore()
+
+
+def _run_claimed(state: RunState, args: argparse.Namespace, sign_key: Any, signals: InterruptSignals) -> int:
+    """The run proper, in a report directory no other run writes to."""
+    report_dir = state.report_dir
+    plugin = ConformancePlugin(state)
+    extras: RunExtras | None = None
+    color = use_color(args.color or "auto", sys.stdout)
+    try:  # from here on, an interrupt still writes the reports (below)
+        state.client = TargetClient(state.config, args.network)  # signals still held: reports need it
+        signals.act()
+        _announce(state, args)
+        extras = RunExtras(state, args)  # --har, the CI job summary, the reports of a stopped run
+        plugins: list[Any] = [plugin, *extras.plugins]
+        if args.requirement_ids:
+            plugins.append(RequirementSelection(state, args.requirement_ids, args.requirement))
+        if not args.pytest_output and not args.quiet:
+            plugins.append(Progress(state, sys.stdout, tty=sys.stdout.isatty(), color=color))
         state.preflight_error = preflight(state.client, state)
         if state.preflight_error:
             err(f"target unreachable: {state.preflight_error}")
@@ -220,7 +226,8 @@ def _run_claimed(state: RunState, args: argparse.Namespace, sign_key: Any) -> in
         with hypothesis_home():
             code = pytest.main(_pytest_args(args, report_dir, state.seed), plugins=plugins)
     except PreflightError as exc:  # exit 2; CI still gets results.json and junit.xml saying why
-        extras.stopped(str(exc))
+        if extras is not None:
+            extras.stopped(str(exc))
         raise
     except KeyboardInterrupt:  # outside pytest's own handling (the preflight, say): write the reports here
         state.interrupted = state.interrupted or "SIGINT"
@@ -229,8 +236,7 @@ def _run_claimed(state: RunState, args: argparse.Namespace, sign_key: Any) -> in
             state.finishing = True
             keep_previous_results(report_dir)
             plugin.results = write_outputs(state)
-    finally:
-        signals.restore()
+            write_report_file(state, report_dir / "junit.xml", interrupted_junit(state.interrupted))
     _scrub_file(report_dir / "junit.xml", state)
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         err(f"the suite could not run (pytest exit {int(code)})")
@@ -247,7 +253,8 @@ def _run_claimed(state: RunState, args: argparse.Namespace, sign_key: Any) -> in
     # After a failed write the directory may hold an earlier run's file: list none of them.
     for line in summary_lines(results, color=color, report_dir=None if state.write_errors else report_dir):
         print(line)
-    extras.finish(results)
+    if extras is not None:
+        extras.finish(results)
     code = int(results["summary"]["exit_code"])
     if state.write_errors:  # a full disk is the environment's failure, never the target's
         first, *rest = state.write_errors

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.commands.common import UsageError, err
+from conformance.model.exit_codes import EXIT_INTERRUPTED
 from conformance.model.verdict import RunVerdict
 from conformance.report.har import CERTIFY_NAME, HarRecorder
 from conformance.report.markdown import append_step_summary
@@ -118,17 +119,35 @@ class RunExtras:
 
 def stopped_junit(reason: str) -> bytes:
     """A JUnit file with one test case, in error, carrying why the run never started its tests."""
+    return untested_junit(
+        STOPPED_VERDICT,
+        2,
+        f"the preflight stopped the run (exit 2): {reason}",
+        f"{reason}\n\nNo suite test ran: the preflight request found a mistake in the config or the "
+        "command line that only the user can fix. Fix it and run again.",
+    )
+
+
+def interrupted_junit(signal_name: str) -> bytes:
+    """A JUnit file for a run interrupted before its tests started (exit 130)."""
+    return untested_junit(
+        RunVerdict.INTERRUPTED,
+        EXIT_INTERRUPTED,
+        f"interrupted by {signal_name} before any suite test ran (exit {EXIT_INTERRUPTED})",
+        "No suite test ran, so nothing was verified: run again to certify the target.",
+    )
+
+
+def untested_junit(verdict: str, exit_code: int, message: str, text: str) -> bytes:
+    """A JUnit file with one test case, in error, for a run that ended before its tests."""
     suites = ET.Element("testsuites")
     suite = ET.SubElement(
         suites, "testsuite", name="conformance", tests="1", errors="1", failures="0", skipped="0"
     )
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="conformance.verdict", value=STOPPED_VERDICT)
-    ET.SubElement(props, "property", name="conformance.exit_code", value="2")
+    ET.SubElement(props, "property", name="conformance.verdict", value=str(verdict))
+    ET.SubElement(props, "property", name="conformance.exit_code", value=str(exit_code))
     case = ET.SubElement(suite, "testcase", classname="conformance", name="preflight")
-    error = ET.SubElement(case, "error", message=f"the preflight stopped the run (exit 2): {reason}")
-    error.text = (
-        f"{reason}\n\nNo suite test ran: the preflight request found a mistake in the config or the "
-        "command line that only the user can fix. Fix it and run again."
-    )
+    error = ET.SubElement(case, "error", message=message)
+    error.text = text
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

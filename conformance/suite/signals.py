@@ -22,12 +22,22 @@ class InterruptSignals:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self._previous: dict[int, Any] = {}
+        self._held = False  # a signal now is acted on at act(): the run is not ready to report yet
+        self._pending = False
 
-    def install(self) -> InterruptSignals:
+    def install(self, *, held: bool = False) -> InterruptSignals:
+        self._held = held
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
+
+    def act(self) -> None:
+        """Stop holding signals: one that arrived while they were held interrupts now."""
+        self._held = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt(self.state.interrupted)
 
     def restore(self) -> None:
         for sig, previous in self._previous.items():
@@ -38,6 +48,9 @@ class InterruptSignals:
         if self.state.interrupted is None:
             self.state.interrupted = signal.Signals(signum).name
         if self.state.finishing:
+            return
+        if self._held:
+            self._pending = True
             return
         client = self.state.client
         if client is not None and client.in_flight() and not client.interrupt_pending:
