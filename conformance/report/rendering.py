@@ -8,6 +8,7 @@ way the HTML does (:func:`shown`, :func:`verdict_label`).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from typing import Any
@@ -22,8 +23,12 @@ _NONE_WORD = re.compile(r"(?<![\w'\"])None(?![\w'\"])")
 _OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>")
 
 
+@functools.cache
 def environment(*, strict: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``strict`` makes an undefined name an error, not an empty cell."""
+    """The templates' environment; ``strict`` makes an undefined name an error, not an empty cell.
+
+    One per process: it keeps the compiled templates (a run renders several pages and assets).
+    """
     return jinja2.Environment(
         loader=jinja2.PackageLoader("conformance.report", "templates"),
         autoescape=True,  # every template, whatever its extension
