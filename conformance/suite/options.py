@@ -30,7 +30,7 @@ from conformance.suite.state import RunState
 PROFILES = ("core", "full")
 SETTINGS_PROFILES = ("default", "thorough", "polite")
 SUITE_DIR = Path(__file__).parent
-SEND_AHEAD_PER_SLOT = 16  # answers asked for ahead of their tests, per request the run may have in flight
+SEND_AHEAD_PER_SLOT = 8  # answers asked for ahead of their tests, per request the run may have in flight
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ _ACCEPT = (
     "CONFORMANT, and every report shows the accepted gap ([verdict] accept_unverified)"
 )
 _SEND_AHEAD = (
-    "answers the run may have asked for ahead of the tests that judge them (default 16 per "
+    "answers the run may have asked for ahead of the tests that judge them (default 8 per "
     "[limits] concurrency slot; 0: each test sends its requests when it runs)"
 )
 RUN_OPTIONS: tuple[RunOption, ...] = (
