@@ -16,6 +16,7 @@ by its critical path takes about ``round trips x latency`` longer behind the rel
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import subprocess
 import sys
@@ -49,6 +50,8 @@ class Run:
     chain: int = 0
     chain_by_test: Counter[str] = field(default_factory=Counter)
     requests_by_test: Counter[str] = field(default_factory=Counter)
+    peak_per_second: int = 0  # most requests started within any one second: the rate a target sees
+    most_in_flight: int = 0
 
 
 def _run(latency_ms: float, seed: int, report_dir: Path, extra: list[str]) -> tuple[float, int, int]:
@@ -90,6 +93,17 @@ def critical_path(spans: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return chain
 
 
+def busiest_second(spans: list[tuple[float, float, str]]) -> int:
+    """The most requests started within any one second: the rate the target had to take."""
+    starts = sorted(start for start, _, _ in spans)
+    return max((bisect.bisect_left(starts, s + 1.0) - i for i, s in enumerate(starts)), default=0)
+
+
+def most_in_flight(spans: list[tuple[float, float, str]]) -> int:
+    """The most requests sent and not yet answered at one moment."""
+    return max((sum(1 for a, b, _ in spans if a <= s < b) for s, _, _ in spans), default=0)
+
+
 def measure(latency_ms: float, seed: int, repeat: int, run_args: list[str]) -> Run:
     with tempfile.TemporaryDirectory(prefix="bench-cp-") as tmp:
         plain, traced = Path(tmp, "plain"), Path(tmp, "traced")
@@ -104,6 +118,8 @@ def measure(latency_ms: float, seed: int, repeat: int, run_args: list[str]) -> R
         spans = lifetimes(traced / "run.har")
     chain = critical_path(spans)
     run.chain = len(chain)
+    run.peak_per_second = busiest_second(spans)
+    run.most_in_flight = most_in_flight(spans)
     run.chain_by_test = Counter(test for _, _, test in chain)
     run.requests_by_test = Counter(test for _, _, test in spans)
     return run
@@ -129,6 +145,8 @@ def main() -> None:
             f"latency {run.latency_ms:4.0f} ms: wall {run.wall_s:6.1f} s, requests {run.requests}, "
             f"sequential round trips {run.chain}, exit {run.exit_code}"
         )
+        busiest, in_flight = run.peak_per_second, run.most_in_flight
+        print(f"  {busiest} requests started in the busiest second, {in_flight} in flight at most")
     ratio = relayed.wall_s / direct.wall_s
     extra = relayed.wall_s - direct.wall_s
     print(f"ratio +{args.latency_ms:.0f} ms / direct: {ratio:.2f}x (+{extra:.1f} s)")
@@ -149,6 +167,8 @@ def main() -> None:
                     "requests": r.requests,
                     "exit_code": r.exit_code,
                     "round_trips": r.chain,
+                    "peak_requests_per_second": r.peak_per_second,
+                    "most_in_flight": r.most_in_flight,
                     "round_trips_by_test": dict(r.chain_by_test.most_common()),
                 }
                 for r in runs
