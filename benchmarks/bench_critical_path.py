@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import LatencyRelay  # noqa: E402
+from bench_core import LatencyRelay, compile_bytecode  # noqa: E402
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings  # noqa: E402
 from tests.suite_runs import write_config  # noqa: E402
@@ -138,6 +138,7 @@ def main() -> None:
         "--run-arg", action="append", default=[], help="for conformance run, e.g. --run-arg=--send-ahead=0"
     )
     args = parser.parse_args()
+    compile_bytecode()
     runs = [measure(latency, args.seed, args.repeat, args.run_arg) for latency in (0.0, args.latency_ms)]
     direct, relayed = runs
     for run in runs:

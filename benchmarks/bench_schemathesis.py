@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bench_core import LatencyRelay  # noqa: E402
+from bench_core import LatencyRelay, compile_bytecode  # noqa: E402
 
 from conformance.reference.server import ReferenceServer, ReferenceSettings  # noqa: E402
 from tests.suite_runs import write_config  # noqa: E402
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--st-arg", action="append", default=[], help="more options for st run")
     args = parser.parse_args()
+    compile_bytecode()
     suite, schemathesis = [], []
     with tempfile.TemporaryDirectory(prefix="bench-st-") as tmp:
         for i in range(args.repeat):  # alternately, so both see the same load
