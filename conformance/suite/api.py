@@ -44,15 +44,6 @@ def requirement(*ids: str, since: str = "0.1") -> pytest.MarkDecorator:
     return pytest.mark.requirement(*ids, since=since)
 
 
-ORDERED_MARK = "ordered"
-
-
-def ordered(reason: str) -> pytest.MarkDecorator:
-    """Mark a test whose requests must leave when it runs, in the order it sends them: none of them
-    is sent ahead of it (:mod:`.prefetch`), e.g. answers compared in the order they were asked for."""
-    return pytest.mark.ordered(reason)
-
-
 class Api:
     """The per-test handle suite tests use: send, observe, record, and judge with checks."""
 
@@ -95,6 +86,20 @@ class Api:
         self._raise_if_stopped()
         exchanges = self._transport(self._exchanges, reqs)
         return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
+
+    def call_in_order(self, reqs: Sequence[ApiRequest]) -> list[Observation]:
+        """Each request sent once the previous one's answer arrived: answers compared in the order
+        they were asked for (sent ahead as one chain, :mod:`.prefetch`, or now, one by one)."""
+        self._raise_if_stopped()
+        exchanges = self._transport(self._exchanges_in_order, reqs)
+        return [self._observed(ex, _expected_format(r)) for ex, r in zip(exchanges, reqs, strict=True)]
+
+    def _exchanges_in_order(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
+        exchanges = []
+        for req in reqs:
+            ahead = self.ahead(req) if self.ahead is not None else None
+            exchanges.append(self.client.send(req) if ahead is None else self._answer(ahead, req))
+        return exchanges
 
     def _exchanges(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
         """Each request's exchange: the answer sent ahead for it if there is one, else sent now

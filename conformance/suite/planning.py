@@ -22,7 +22,8 @@ from _pytest.outcomes import OutcomeException
 from conformance.checks import Observation
 from conformance.model.exchange import ApiRequest
 from conformance.suite.api import Api
-from conformance.suite.records import bind_to_item, changes_the_target, is_ordered, item_requirement_ids
+from conformance.suite.prefetch import Chain
+from conformance.suite.records import bind_to_item, changes_the_target, item_requirement_ids
 from conformance.suite.state import RunState
 
 
@@ -41,7 +42,7 @@ class _NoSending:
 class PlanningApi(Api):
     """An ``api`` handle that records the requests of a body's first call and stops the body."""
 
-    def __init__(self, state: RunState, item: pytest.Item, sink: list[ApiRequest]) -> None:
+    def __init__(self, state: RunState, item: pytest.Item, sink: list[ApiRequest | Chain]) -> None:
         super().__init__(state, _NoSending())  # type: ignore[arg-type]
         bind_to_item(self, item)
         self._sink = sink
@@ -54,6 +55,10 @@ class PlanningApi(Api):
         self._sink.extend(reqs)
         raise Planned
 
+    def call_in_order(self, reqs: Sequence[ApiRequest]) -> list[Observation]:
+        self._sink.append(Chain(tuple(reqs)))
+        raise Planned
+
     def replay(self, req: ApiRequest, times: int = 2) -> list[Observation]:
         raise Planned  # a replay is the same signed bytes again: it is sent when the test runs
 
@@ -61,10 +66,9 @@ class PlanningApi(Api):
 def plannable(item: pytest.Item, state: RunState) -> bool:
     """Whether a test's first requests may leave before it runs.
 
-    Only read-only (core) tests that take nothing but ``api`` and their parameters, are not marked
-    ``ordered`` (requests that must leave when the test runs, one after another) and are not skipped.
+    Only read-only (core) tests that take nothing but ``api`` and their parameters and are not skipped.
     """
-    if not isinstance(item, pytest.Function) or is_ordered(item):
+    if not isinstance(item, pytest.Function):
         return False
     if any(item.iter_markers("skip")) or any(item.iter_markers("skipif")):
         return False
@@ -75,7 +79,7 @@ def plannable(item: pytest.Item, state: RunState) -> bool:
     return "api" in item.fixturenames and set(item._fixtureinfo.argnames) <= {"api", *given}
 
 
-def plan(item: pytest.Item, state: RunState) -> list[ApiRequest]:
+def plan(item: pytest.Item, state: RunState) -> list[ApiRequest | Chain]:
     """The requests of the test's first call (of each example), in the order it will send them.
 
     Empty when the test is not :func:`plannable`, or when its body fails or skips before its first
@@ -84,7 +88,7 @@ def plan(item: pytest.Item, state: RunState) -> list[ApiRequest]:
     if not plannable(item, state):
         return []
     assert isinstance(item, pytest.Function)
-    sink: list[ApiRequest] = []
+    sink: list[ApiRequest | Chain] = []
     callspec = getattr(item, "callspec", None)
     kwargs: dict[str, Any] = {"api": PlanningApi(state, item, sink), **(callspec.params if callspec else {})}
     function = item.function

@@ -40,7 +40,7 @@ from conformance.suite.options import (
 from conformance.suite.outputs import write_outputs
 from conformance.suite.planning import plan
 from conformance.suite.prefetch import Prefetcher
-from conformance.suite.records import bind_to_item, build_record, item_requirement_ids, run_order
+from conformance.suite.records import bind_to_item, build_record, changes_the_target, item_requirement_ids
 from conformance.suite.signals import InterruptSignals
 from conformance.suite.state import RunState
 from conformance.transport.client import TargetClient
@@ -71,9 +71,6 @@ class ConformancePlugin:
         if self.state is not None and self.state.client is None:
             self.state.client = TargetClient(self.state.config)
         config.addinivalue_line("markers", "requirement(*ids, since): requirement IDs this test verifies")
-        config.addinivalue_line(
-            "markers", "ordered(reason): none of this test's requests is sent ahead of it"
-        )
         if self.state is None:
             self.state, self._server = _state_from_options(config)
             self._signals = InterruptSignals(self.state).install()
@@ -121,7 +118,8 @@ class ConformancePlugin:
                 )
             # JUnit XML writes the teardown report's properties, which pytest copies from the item.
             item.user_properties.append(("requirements", ",".join(ids)))
-        items.sort(key=run_order)
+        # Tests that change the target (redeem, clock moves) run after every read-only core test.
+        items.sort(key=changes_the_target)
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         """Tests left out by -k/-m: their requirements are not verified by this run."""

@@ -16,6 +16,11 @@ each of them: tests that judge the same request share the answer instead of aski
 (a test that plans one request several times, for distinct answers: tokens) keeps its own copies;
 only its first is shared with tests that plan the request once.
 
+A :class:`Chain` (answers a test compares in the order it asked for them, each asked once the
+previous one came back) is sent ahead as one job on one slot: each request of it leaves when the
+previous answer arrived, while other tests' requests go on beside it. Its answers are its own. It
+leaves next, ahead of the test order: its round trips, one after another, are the longest wait.
+
 A request planned for a test that ends before taking it (a failure, a skip, an example Hypothesis
 drew differently) is dropped if it has not left yet; if it has, its exchange is counted as unused.
 """
@@ -37,14 +42,21 @@ from conformance.transport.errors import TransportError
 UNUSED_PER_SLOT = 4  # answers sent ahead and never judged, per concurrency slot, before it stops
 
 
+@dataclass(frozen=True)
+class Chain:
+    """Requests to send one after another, each once the previous answer arrived."""
+
+    requests: tuple[ApiRequest, ...]
+
+
 @dataclass
 class _Planned:
-    test: str  # the first test it is planned for: the HAR names it
     request: ApiRequest
+    waiters: list[str]  # the tests that will take its answer, in test order, until they take it or end
     future: Future[Exchange] | None = None  # set when it leaves
     dropped: bool = False
-    waiting: int = 1  # tests that will take its answer and have not yet taken it or ended
     taken: bool = False  # some test took its answer
+    chain: list[_Planned] | None = None  # on a chain's first request: the whole chain, sent as one job
 
 
 class SentAheadAnswer(NamedTuple):
@@ -62,7 +74,7 @@ class PrefetchStats:
     planned: int = 0  # requests the tests' first calls will send
     sent: int = 0  # of them, sent before the test asked
     taken: int = 0  # answers a test took from those sent ahead
-    reused: int = 0  # planned requests answered by an answer planned for another test too
+    reused: int = 0  # takes of an answer another test took already: each a request not sent again
     unused: int = 0  # sent ahead, never taken (the test ended first, or drew otherwise)
     tests: set[str] = field(default_factory=set)  # tests that had requests planned
     stopped: str | None = None  # why sending ahead stopped before the tests ended
@@ -104,22 +116,29 @@ class Prefetcher:
         self._thread = threading.Thread(target=self._dispatch, name="conformance-send-ahead", daemon=True)
         self._thread.start()
 
-    def add(self, test: str, requests: Sequence[ApiRequest]) -> None:
+    def add(self, test: str, planned: Sequence[ApiRequest | Chain]) -> None:
         """Queue a test's planned requests behind every test queued before it; a request it plans
         once that another test planned already is not queued again: it takes that one's answer."""
-        if not requests:
+        if not planned:
             return
+        requests = [r for r in planned if isinstance(r, ApiRequest)]
         copies = Counter(requests)
         with self._cond:
             by_request = self._by_test.setdefault(test, {})
+            for chain in (c for c in planned if isinstance(c, Chain)):
+                members = [_Planned(req, [test]) for req in chain.requests]
+                members[0].chain = members
+                self._queue.appendleft(members[0])  # next to leave: its round trips are the longest wait
+                for member in members:
+                    by_request.setdefault(member.request, deque()).append(member)
+                self.stats.planned += len(members)
             for req in requests:
                 shared = self._shareable.get(req) if copies[req] == 1 else None
                 if shared is not None:
-                    shared.waiting += 1
-                    self.stats.reused += 1
+                    shared.waiters.append(test)
                     by_request.setdefault(req, deque()).append(shared)
                     continue
-                planned = _Planned(test, req)
+                planned = _Planned(req, [test])
                 self._queue.append(planned)
                 self._shareable.setdefault(req, planned)
                 by_request.setdefault(req, deque()).append(planned)
@@ -138,17 +157,19 @@ class Prefetcher:
             if not waiting:
                 return None
             planned = waiting.popleft()
-            planned.waiting -= 1
+            planned.waiters.remove(test)
             if planned.future is None:
-                planned.dropped = planned.waiting == 0
+                planned.dropped = not planned.waiters
                 return None
-            if not planned.taken:
+            if planned.taken:
+                self.stats.reused += 1
+            else:
                 self.stats.taken += 1
             planned.taken = True
-            if planned.waiting == 0:
+            if not planned.waiters:
                 self._ahead -= 1
                 self._cond.notify_all()
-            return SentAheadAnswer(planned.future, planned.waiting > 0)
+            return SentAheadAnswer(planned.future, bool(planned.waiters))
 
     def finish(self, test: str) -> None:
         """The test ended: what it did not take is dropped, or counted unused if it was sent.
@@ -161,14 +182,14 @@ class Prefetcher:
         with self._cond:
             for waiting in self._by_test.pop(test, {}).values():
                 for planned in waiting:
-                    planned.waiting -= 1
-                    if planned.waiting > 0:
+                    planned.waiters.remove(test)
+                    if planned.waiters:
                         continue
                     if planned.future is None:
                         planned.dropped = True
                     else:
                         self._ahead -= 1
-                        self.stats.unused += not planned.taken
+                        self.stats.unused += not planned.taken and not planned.future.cancelled()
             if self.stats.unused > UNUSED_PER_SLOT * self._concurrency and not self._closed:
                 self.stats.stopped = f"{self.stats.unused} answers sent ahead went unused (tests failed)"
                 self._stop()
@@ -201,24 +222,53 @@ class Prefetcher:
                     return
                 planned = self._queue.popleft()
                 self._in_flight += 1
-                self._ahead += 1
-                self.stats.sent += 1
+                members = planned.chain or [planned]
+                self._ahead += len(members)
+                self.stats.sent += len(members)
+                if planned.chain is not None:  # before the job can start: it resolves them in turn
+                    for member in planned.chain:
+                        member.future = Future()
                 try:
-                    future = self._client.submit(self._sender(planned))
-                except RuntimeError:  # the client closed (the run ended)
+                    job = self._client.submit(
+                        self._sender(planned, planned.waiters[0])
+                        if planned.chain is None
+                        else self._chain_sender(planned.chain, planned.waiters[0])
+                    )
+                except RuntimeError:  # the client closed (the run ended): a test sends them itself
+                    for member in members:
+                        member.future = None
                     self._closed = True
                     return
-                planned.future = future
-            future.add_done_callback(self._landed)
+                if planned.chain is None:
+                    planned.future = job
+            job.add_done_callback(self._landed)
 
-    def _sender(self, planned: _Planned) -> Callable[[], Exchange]:
+    def _sender(self, planned: _Planned, test: str) -> Callable[[], Exchange]:
+        """The job that sends a planned request, for ``test`` (the first that will take the answer)."""
+
         def send() -> Exchange:
-            with self._attribute(planned.test):
+            with self._attribute(test):
                 return self._client.send(planned.request)
 
         return send
 
-    def _landed(self, future: Future[Exchange]) -> None:
+    def _chain_sender(self, chain: list[_Planned], test: str) -> Callable[[], None]:
+        def send() -> None:
+            with self._attribute(test):
+                for i, member in enumerate(chain):
+                    assert member.future is not None
+                    try:
+                        member.future.set_result(self._client.send(member.request))
+                    except BaseException as exc:  # the test meets it as if it had sent the request
+                        member.future.set_exception(exc)
+                        for rest in chain[i + 1 :]:
+                            assert rest.future is not None
+                            rest.future.cancel()  # never sent: the test stops at the failure
+                        raise
+
+        return send
+
+    def _landed(self, future: Future[Any]) -> None:
         """One request sent ahead ended. A transport failure (a reset, a timeout) or a request the
         client refused to send (request budget, run deadline, circuit breaker) stops sending ahead:
         a failing target gets no more requests than the tests' own, which the breaker paces."""

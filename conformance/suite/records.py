@@ -16,7 +16,7 @@ from conformance.checks.registry import TRANSPORT, pseudo_finding
 from conformance.model.finding import Finding
 from conformance.report.rendering import without_addresses
 from conformance.results.samples import record_samples
-from conformance.suite.api import ORDERED_MARK, Api, ConformanceFailure
+from conformance.suite.api import Api, ConformanceFailure
 from conformance.suite.state import RunState
 from conformance.transport.errors import BudgetExhausted, TransportError
 
@@ -55,17 +55,6 @@ def changes_the_target(item: pytest.Item) -> bool:
     tests run after every read-only one, and nothing of theirs is sent ahead."""
     catalog = load_catalog()
     return all(catalog[i].profile == "full" for i in item_requirement_ids(item) if i in catalog)
-
-
-def is_ordered(item: pytest.Item) -> bool:
-    """Whether the test is marked ``ordered``: its requests leave when it runs, one after another."""
-    return item.get_closest_marker(ORDERED_MARK) is not None
-
-
-def run_order(item: pytest.Item) -> tuple[bool, bool]:
-    """Sort key of the run: ordered read-only tests first, so that the requests sent ahead for the
-    tests after them fill the ordered one's round trips; tests that change the target last."""
-    return changes_the_target(item), not is_ordered(item)
 
 
 def cut_short_reason(exc: TransportError, state: RunState | None) -> str:
