@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ class Run:
     requests_by_test: Counter[str] = field(default_factory=Counter)
     peak_per_second: int = 0  # most requests started within any one second: the rate a target sees
     most_in_flight: int = 0
+    median_s: float = 0.0  # of the plain runs (wall_s is the fastest)
 
 
 def _run(latency_ms: float, seed: int, report_dir: Path, extra: list[str]) -> tuple[float, int, int]:
@@ -104,25 +106,30 @@ def most_in_flight(spans: list[tuple[float, float, str]]) -> int:
     return max((sum(1 for a, b, _ in spans if a <= s < b) for s, _, _ in spans), default=0)
 
 
-def measure(latency_ms: float, seed: int, repeat: int, run_args: list[str]) -> Run:
+def measure(latencies: tuple[float, ...], seed: int, repeat: int, run_args: list[str]) -> list[Run]:
+    """A Run per latency: the fastest of ``repeat`` plain runs, the latencies alternating so that
+    each sees the same machine (a shared or virtual one drifts), then one traced run each."""
     with tempfile.TemporaryDirectory(prefix="bench-cp-") as tmp:
-        plain, traced = Path(tmp, "plain"), Path(tmp, "traced")
-        traced.mkdir()
-        walls = []
-        for i in range(repeat):  # the fastest of N: on a shared machine, the one least disturbed
-            (plain / str(i)).mkdir(parents=True)
-            walls.append(_run(latency_ms, seed, plain / str(i), run_args))
-        wall, sent, code = min(walls)
-        run = Run(latency_ms, wall, sent, code)
-        _run(latency_ms, seed, traced, [*run_args, "--har", str(traced / "run.har")])
-        spans = lifetimes(traced / "run.har")
-    chain = critical_path(spans)
-    run.chain = len(chain)
-    run.peak_per_second = busiest_second(spans)
-    run.most_in_flight = most_in_flight(spans)
-    run.chain_by_test = Counter(test for _, _, test in chain)
-    run.requests_by_test = Counter(test for _, _, test in spans)
-    return run
+        walls: dict[float, list[tuple[float, int, int]]] = {latency: [] for latency in latencies}
+        for i in range(repeat):
+            for latency in latencies:
+                (plain := Path(tmp, f"plain-{latency:g}-{i}")).mkdir()
+                walls[latency].append(_run(latency, seed, plain, run_args))
+        runs = []
+        for latency in latencies:
+            run = Run(latency, *min(walls[latency]))
+            run.median_s = statistics.median(wall for wall, _, _ in walls[latency])
+            (traced := Path(tmp, f"traced-{latency:g}")).mkdir()
+            _run(latency, seed, traced, [*run_args, "--har", str(traced / "run.har")])
+            spans = lifetimes(traced / "run.har")
+            chain = critical_path(spans)
+            run.chain = len(chain)
+            run.peak_per_second = busiest_second(spans)
+            run.most_in_flight = most_in_flight(spans)
+            run.chain_by_test = Counter(test for _, _, test in chain)
+            run.requests_by_test = Counter(test for _, _, test in spans)
+            runs.append(run)
+    return runs
 
 
 def main() -> None:
@@ -131,7 +138,9 @@ def main() -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=1, help="plain runs per latency; the fastest counts")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="plain runs per latency, alternating; the fastest counts"
+    )
     parser.add_argument("--top", type=int, default=15, help="tests listed by their share of the path")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
@@ -139,7 +148,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     compile_bytecode()
-    runs = [measure(latency, args.seed, args.repeat, args.run_arg) for latency in (0.0, args.latency_ms)]
+    runs = measure((0.0, args.latency_ms), args.seed, args.repeat, args.run_arg)
     direct, relayed = runs
     for run in runs:
         print(
@@ -150,7 +159,9 @@ def main() -> None:
         print(f"  {busiest} requests started in the busiest second, {in_flight} in flight at most")
     ratio = relayed.wall_s / direct.wall_s
     extra = relayed.wall_s - direct.wall_s
-    print(f"ratio +{args.latency_ms:.0f} ms / direct: {ratio:.2f}x (+{extra:.1f} s)")
+    print(f"ratio +{args.latency_ms:.0f} ms / direct: {ratio:.2f}x (+{extra:.1f} s)", end="")
+    medians = relayed.median_s / direct.median_s
+    print(f"; of the medians {relayed.median_s:.1f} s / {direct.median_s:.1f} s = {medians:.2f}x")
     print(f"round trips x latency: {relayed.chain * args.latency_ms / 1000:.1f} s of the +{extra:.1f} s")
     print(f"\ntests on the critical path (+{args.latency_ms:.0f} ms run): round trips / requests")
     for test, count in relayed.chain_by_test.most_common(args.top):
@@ -165,6 +176,7 @@ def main() -> None:
                 {
                     "latency_ms": r.latency_ms,
                     "wall_s": round(r.wall_s, 2),
+                    "median_s": round(r.median_s, 2),
                     "requests": r.requests,
                     "exit_code": r.exit_code,
                     "round_trips": r.chain,
