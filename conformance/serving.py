@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Self
 
 POLL_SECONDS = 0.05
+STOP_WAIT_SECONDS = 2.0  # how long stop() waits for requests already accepted to be answered
 
 
 def http_url(host: str, port: int) -> str:
@@ -45,6 +46,11 @@ class ServerThread:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+        # Requests accepted before the close are still being answered on their own threads: what
+        # the server drops after stop() (the reference's database) must outlive them.
+        wait_idle = getattr(self.server, "wait_idle", None)
+        if wait_idle is not None:
+            wait_idle(STOP_WAIT_SECONDS)
 
 
 class Served:
@@ -130,6 +136,24 @@ class BoundedConnections:
     max_connections = 128
     refused = 0  # connections turned away since start
 
+    def _idle(self) -> threading.Condition:
+        idle: threading.Condition | None = self.__dict__.get("_bounded_idle")
+        if idle is None:
+            idle = self.__dict__["_bounded_idle"] = threading.Condition()
+        return idle
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being served (at most ``timeout`` seconds); whether none is."""
+        idle = self._idle()
+        with idle:
+            return idle.wait_for(lambda: self.__dict__.get("_bounded_active", 0) == 0, timeout)
+
+    def _count(self, change: int) -> None:
+        idle = self._idle()
+        with idle:
+            self.__dict__["_bounded_active"] = self.__dict__.get("_bounded_active", 0) + change
+            idle.notify_all()
+
     def _slots(self) -> threading.BoundedSemaphore:
         slots: threading.BoundedSemaphore | None = self.__dict__.get("_bounded_slots")
         if slots is None:
@@ -142,10 +166,12 @@ class BoundedConnections:
             _refuse(request)
             self.shutdown_request(request)  # type: ignore[attr-defined]
             return
+        self._count(+1)
         try:
             super().process_request(request, client_address)  # type: ignore[misc]
         except BaseException:
             self._slots().release()
+            self._count(-1)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -153,6 +179,7 @@ class BoundedConnections:
             super().process_request_thread(request, client_address)  # type: ignore[misc]
         finally:
             self._slots().release()
+            self._count(-1)
 
 
 def _refuse(sock: socket.socket) -> None:

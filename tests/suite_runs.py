@@ -6,8 +6,10 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,20 @@ def write_config(path: Path, server: ReferenceServer, **overrides: Any) -> Path:
 def conformance_argv(*args: str) -> list[str]:
     """``python -m conformance ARGS``: the one way the project's tests start the command."""
     return [sys.executable, "-m", "conformance", *args]
+
+
+def sigterm_once_claimed(
+    argv: list[str], lock: Path, poll: float = 0.0005
+) -> subprocess.CompletedProcess[str]:
+    """Run a conformance command and SIGTERM it the moment ``lock`` (a report directory's lock
+    file: the run has claimed it) appears; its exit code and output."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 120
+        while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(poll)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def conformance(

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from conformance.commands.selftest_cases import Case, CaseResult, all_cases, jud
 from conformance.reference.faults import FAULT_LIST, FAULTS
 from conformance.reference.variants import VARIANT_LIST
 from conformance.report.selftest import write_reports
-from tests.suite_runs import conformance, conformance_argv, verdicts
+from tests.suite_runs import conformance, conformance_argv, sigterm_once_claimed, verdicts
 from tests.test_lifecycle_faults import IN_SELFTEST_SUBSET
 
 
@@ -235,15 +233,9 @@ def test_sigterm_stops_the_matrix_and_no_queued_case_starts(tmp_path: Path) -> N
     names = ("long_tokens", "floor_tokens", "other_messages")
     argv = conformance_argv("selftest", "--report-dir", str(tmp_path), "--seed", "7", "--jobs", "1")
     argv += [arg for name in names for arg in ("--variant", name)]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        lock = tmp_path / "variant-long_tokens" / ".conformance.lock"  # the run has claimed its dir
-        deadline = time.monotonic() + 120
-        while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        out, errors = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out[-3000:] + errors[-2000:]
-    assert "interrupted (SIGTERM); no matrix written" in errors
+    proc = sigterm_once_claimed(argv, tmp_path / "variant-long_tokens" / ".conformance.lock", poll=0.05)
+    assert proc.returncode == 130, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "interrupted (SIGTERM); no matrix written" in proc.stderr
     results = json.loads((tmp_path / "variant-long_tokens" / "results.json").read_text(encoding="utf-8"))
     assert results["run"]["interrupted"] == "SIGTERM"
     assert [p.name for p in tmp_path.iterdir()] == ["variant-long_tokens"]

@@ -10,6 +10,7 @@ ahead for tests whose order matters; and a failing target gets few requests that
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -18,10 +19,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from conformance.config import load_config
+from conformance.model.exchange import ApiRequest
 from conformance.reference.server import ReferenceServer, ReferenceSettings
 from conformance.report.html import render_html
 from conformance.suite.budget import BUDGETS
-from conformance.suite.prefetch import UNUSED_PER_SLOT
+from conformance.suite.prefetch import NOT_SENT, UNUSED_PER_SLOT, Chain, Prefetcher
+from conformance.transport.client import TargetClient
+from conformance.transport.errors import TransportError
 from tests.suite_runs import conformance_in_process, run_suite, write_config
 
 OPTIONS = ("--settings", "polite", "--max-examples", "4", "--seed", "11")
@@ -159,3 +164,33 @@ def test_a_spent_budget_stops_sending_ahead(tmp_path: Path) -> None:
     assert "request budget of 60 requests exhausted" in (facts["sent_ahead"]["stopped"] or ""), facts
     assert facts["requests_sent"] == 60 and facts["budget_exhausted"]
     assert not [t for t in run["results"]["tests"] if t["verdict"] == "fail"]
+
+
+def test_a_chain_stops_with_sending_ahead_and_its_test_sends_the_rest(tmp_path: Path) -> None:
+    """Once sending ahead stops (a failure elsewhere, the run's end), a chain sends no further
+    request: the answers it did not send say so (no exchange), and a test that takes one sends
+    that request itself, as for a request the client refused to send ahead."""
+    with ReferenceServer(ReferenceSettings()) as server:
+        client = TargetClient(load_config(write_config(tmp_path / "t.toml", server)))
+        try:
+            prefetcher = Prefetcher(client, window=128)
+            minutes = range(15, 115)  # long enough that it cannot end before the close below
+            chain = Chain(
+                tuple(ApiRequest(params=(("photo_id", "1"), ("valid_minutes", str(m)))) for m in minutes)
+            )
+            prefetcher.add("t", [chain])
+            deadline = time.monotonic() + 10
+            while not prefetcher.stats.sent and time.monotonic() < deadline:  # the chain has left
+                time.sleep(0.001)
+            first = prefetcher.take("t", chain.requests[0])
+            assert first is not None and first.future.result(timeout=10).response is not None
+            prefetcher.close()
+            answers = [prefetcher.take("t", req) for req in chain.requests[1:]]
+            outcomes = [a.future.exception(timeout=10) if a is not None else "live" for a in answers]
+        finally:
+            client.close()
+    sent = prefetcher.stats.sent
+    assert client.stats.sent == sent >= 1  # what left, and only that, is counted as sent ahead
+    not_sent = [o for o in outcomes if isinstance(o, TransportError)]
+    assert not_sent and all(o.kind == NOT_SENT and o.exchange is None for o in not_sent), outcomes
+    assert len(not_sent) == len(minutes) - sent

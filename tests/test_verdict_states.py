@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,13 @@ from conformance.results.verdicts import overall, requirement_verdicts
 from tests.clean_run import CleanRun
 from tests.hostile import Ctx, HostileServer, distinctive_credentials, run_conformance, secret_env
 from tests.hostile import write_config as hostile_config
-from tests.suite_runs import conformance_argv, run_plain_pytest, run_suite, write_config
+from tests.suite_runs import (
+    conformance_argv,
+    run_plain_pytest,
+    run_suite,
+    sigterm_once_claimed,
+    write_config,
+)
 
 QUICK = ("--max-examples", "2", "--settings", "polite", "--seed", "11", "--quiet")
 READ_GAP = "AUTH-READ-DENIED"
@@ -408,18 +413,8 @@ def test_a_signal_as_the_report_dir_is_claimed_still_leaves_reports(tmp_path: Pa
     started): held until the run can report it, then exit 130 with INTERRUPTED reports."""
     report = tmp_path / "r"
     lock = report / ".conformance.lock"
-    proc = subprocess.Popen(
-        conformance_argv("run", "--report-dir", str(report), "--seed", "3"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.0005)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out[-3000:] + err[-3000:]
+    proc = sigterm_once_claimed(conformance_argv("run", "--report-dir", str(report), "--seed", "3"), lock)
+    assert proc.returncode == 130, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = _results(report)
     assert results["summary"]["verdict"] == "INTERRUPTED" and results["summary"]["interrupted"] == "SIGTERM"
     assert (report / "junit.xml").is_file() and not lock.exists()

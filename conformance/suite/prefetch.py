@@ -39,6 +39,7 @@ from conformance.model.exchange import ApiRequest, Exchange
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
 
+NOT_SENT = "not-sent"  # the kind of a chain member's answer once sending ahead stopped before it
 UNUSED_PER_SLOT = 4  # answers sent ahead and never judged, per concurrency slot, before it stops
 
 
@@ -189,7 +190,7 @@ class Prefetcher:
                         planned.dropped = True
                     else:
                         self._ahead -= 1
-                        self.stats.unused += not planned.taken and not planned.future.cancelled()
+                        self.stats.unused += not planned.taken and not _never_left(planned.future)
             if self.stats.unused > UNUSED_PER_SLOT * self._concurrency and not self._closed:
                 self.stats.stopped = f"{self.stats.unused} answers sent ahead went unused (tests failed)"
                 self._stop()
@@ -253,10 +254,16 @@ class Prefetcher:
         return send
 
     def _chain_sender(self, chain: list[_Planned], test: str) -> Callable[[], None]:
+        """The job that sends a chain, each request once the previous answer arrived; it stops
+        when sending ahead stops (the run ended, or a failure), leaving the rest to the test."""
+
         def send() -> None:
             with self._attribute(test):
                 for i, member in enumerate(chain):
                     assert member.future is not None
+                    if self._closed:
+                        self._unsend(chain[i:])
+                        return
                     try:
                         member.future.set_result(self._client.send(member.request))
                     except BaseException as exc:  # the test meets it as if it had sent the request
@@ -267,6 +274,15 @@ class Prefetcher:
                         raise
 
         return send
+
+    def _unsend(self, members: list[_Planned]) -> None:
+        """Chain members that will not leave ahead: their answer says "not sent" (no exchange), so
+        a test that takes one sends the request itself, as for a request the client refused then."""
+        with self._cond:
+            self.stats.sent -= len(members)
+        for member in members:
+            assert member.future is not None
+            member.future.set_exception(TransportError("not sent ahead: sending ahead stopped", NOT_SENT))
 
     def _landed(self, future: Future[Any]) -> None:
         """One request sent ahead ended. A transport failure (a reset, a timeout) or a request the
@@ -280,3 +296,13 @@ class Prefetcher:
                 self.stats.stopped = f"the client {verb} a request: {failure}"
                 self._stop()
             self._cond.notify_all()
+
+
+def _never_left(future: Future[Exchange]) -> bool:
+    """A chain member's answer that sending ahead cancelled or gave back: it reached no target."""
+    if future.cancelled():
+        return True
+    if not future.done():
+        return False
+    failure = future.exception()
+    return isinstance(failure, TransportError) and failure.kind == NOT_SENT
