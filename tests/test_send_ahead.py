@@ -105,6 +105,7 @@ def test_every_answer_sent_ahead_is_judged_by_the_test_it_was_sent_for(pair: dic
 def test_the_report_says_how_many_requests_went_ahead(pair: dict[str, Any]) -> None:
     results = pair["ahead"]["results"]
     sent, reused = results["run"]["sent_ahead"]["sent"], results["run"]["sent_ahead"]["reused"]
+    assert results["run"]["concurrency"] == 8 and "8 in flight at most" in render_html(results)
     assert (
         f"{sent} sent ahead of their tests (0 of them unused); {reused} more that another test planned "
         "too were not sent again: both judged one answer" in render_html(results)

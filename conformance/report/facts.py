@@ -49,8 +49,10 @@ def run_facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "Limits",
-            f"max {run.get('max_rps') or 'uncapped'} requests/s, timeout {run.get('timeout_seconds')} s, "
-            f"body cap {run.get('max_body_bytes')} bytes, run deadline {run.get('run_deadline_seconds')} s",
+            f"max {run.get('max_rps') or 'uncapped'} requests/s"
+            + (f", {run['concurrency']} in flight at most" if run.get("concurrency") else "")
+            + f", timeout {run.get('timeout_seconds')} s, body cap {run.get('max_body_bytes')} bytes, "
+            f"run deadline {run.get('run_deadline_seconds')} s",
         ),
         ("Started", f"{run.get('started_at', '')}"),
         ("Duration", f"{run.get('duration_seconds', 0)} s"),

@@ -126,6 +126,7 @@ def _run(run: RunFacts, partial: bool) -> dict[str, Any]:
         "timeout_seconds": limits.timeout_seconds,
         "max_body_bytes": limits.max_body_bytes,
         "run_deadline_seconds": limits.run_deadline_seconds,
+        "concurrency": limits.concurrency,
         "requests_sent": stats.sent if stats else 0,
         "retries": stats.retries if stats else 0,
         "transport_errors": stats.transport_errors if stats else 0,
