@@ -39,7 +39,7 @@ from conformance.model.exchange import ApiRequest, Exchange
 from conformance.transport.client import TargetClient
 from conformance.transport.errors import TransportError
 
-NOT_SENT = "not-sent"  # the kind of a chain member's answer once sending ahead stopped before it
+NOT_SENT = "not-sent"  # the kind of a chain's answer it did not send (it stopped before, or failed)
 UNUSED_PER_SLOT = 4  # answers sent ahead and never judged, per concurrency slot, before it stops
 
 
@@ -162,6 +162,10 @@ class Prefetcher:
             if planned.future is None:
                 planned.dropped = not planned.waiters
                 return None
+            if _never_left(planned.future):  # a chain's request it gave back: sent by the test now
+                if not planned.waiters:
+                    self._ahead -= 1
+                return None
             if planned.taken:
                 self.stats.reused += 1
             else:
@@ -268,9 +272,7 @@ class Prefetcher:
                         member.future.set_result(self._client.send(member.request))
                     except BaseException as exc:  # the test meets it as if it had sent the request
                         member.future.set_exception(exc)
-                        for rest in chain[i + 1 :]:
-                            assert rest.future is not None
-                            rest.future.cancel()  # never sent: the test stops at the failure
+                        self._unsend(chain[i + 1 :])  # a test that goes on past it sends the rest
                         raise
 
         return send
@@ -299,9 +301,7 @@ class Prefetcher:
 
 
 def _never_left(future: Future[Exchange]) -> bool:
-    """A chain member's answer that sending ahead cancelled or gave back: it reached no target."""
-    if future.cancelled():
-        return True
+    """A chain's request that sending ahead gave back unsent (:data:`NOT_SENT`)."""
     if not future.done():
         return False
     failure = future.exception()
