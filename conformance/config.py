@@ -68,7 +68,8 @@ class RunLimits:
     # Requests in flight at once. 16 hides a distant target's round trips (a run 50 ms away takes
     # about as long as one on loopback, where 8 took 1.4-1.5x as long); the rate a target sees
     # stays what one 8-wide run on loopback made, and the budget, the rate cap, back-pressure and
-    # the circuit breaker hold whatever the width (docs/performance.md, "Concurrency").
+    # the circuit breaker hold whatever the width (docs/performance.md, "A faithful relay,
+    # concurrency 16, shared answers and chains").
     concurrency: int = 16
 
 

@@ -214,8 +214,8 @@ def test_a_body_of_hundreds_of_mb_is_capped_and_memory_stays_bounded(tmp_path: P
         in out.texts()
     )
     assert out.results["run"]["oversize_responses"] >= 3 and out.results["run"]["max_body_bytes"] == cap
-    # Both tests plan the plain request: its one capped answer, sent ahead, is judged by both (the
-    # first keeps the body for the second), and they judge it as they judge answers of their own.
+    # Both tests plan the plain request, so one capped answer may serve both (the first keeps the
+    # body whole for the second): the verdicts are those of a run where each sends its own.
     when_run, _ = capped_run(tmp_path / "when-run", "--send-ahead", "0")
     assert verdicts(out) == verdicts(when_run)
     offered_mb = hs.count * 600

@@ -1,10 +1,11 @@
 """Sending ahead (conformance/suite/planning.py, prefetch.py): the same requests and verdicts, sooner.
 
 A run sends each test's first requests (of every Hypothesis example) ahead of the test. These tests
-hold it to what it promises, against the real reference and a faulty variant of it: the same logical
-requests per test and the same verdicts as a run that sends each request when its test runs; every
-answer sent ahead judged by the test it was sent for (and attributed to it in the HAR); nothing
-ahead for tests whose order matters; and a failing target gets few requests that nobody judges.
+hold it to what it promises, against the real reference and a faulty variant of it: the same
+verdicts as a run that sends each request when its test runs, from the same logical requests less
+exactly those several tests judge from one answer; every answer sent ahead judged (and attributed
+in the HAR); answers compared in order asked for one after another, as a chain that stops when
+sending ahead stops; and a failing target gets few requests that nobody judges.
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ def stopped_junit(reason: str) -> bytes:
         f"the preflight stopped the run (exit 2): {reason}",
         f"{reason}\n\nNo suite test ran: the preflight request found a mistake in the config or the "
         "command line that only the user can fix. Fix it and run again.",
+        case="preflight",
     )
 
 
@@ -135,11 +136,12 @@ def interrupted_junit(signal_name: str) -> bytes:
         EXIT_INTERRUPTED,
         f"interrupted by {signal_name} before any suite test ran (exit {EXIT_INTERRUPTED})",
         "No suite test ran, so nothing was verified: run again to certify the target.",
+        case="run",
     )
 
 
-def untested_junit(verdict: str, exit_code: int, message: str, text: str) -> bytes:
-    """A JUnit file with one test case, in error, for a run that ended before its tests."""
+def untested_junit(verdict: str, exit_code: int, message: str, text: str, *, case: str) -> bytes:
+    """A JUnit file with one test case (named ``case``), in error, for a run that ended before its tests."""
     suites = ET.Element("testsuites")
     suite = ET.SubElement(
         suites, "testsuite", name="conformance", tests="1", errors="1", failures="0", skipped="0"
@@ -147,7 +149,7 @@ def untested_junit(verdict: str, exit_code: int, message: str, text: str) -> byt
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="conformance.verdict", value=str(verdict))
     ET.SubElement(props, "property", name="conformance.exit_code", value=str(exit_code))
-    case = ET.SubElement(suite, "testcase", classname="conformance", name="preflight")
-    error = ET.SubElement(case, "error", message=message)
+    testcase = ET.SubElement(suite, "testcase", classname="conformance", name=case)
+    error = ET.SubElement(testcase, "error", message=message)
     error.text = text
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

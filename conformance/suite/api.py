@@ -97,16 +97,19 @@ class Api:
     def _exchanges_in_order(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
         exchanges = []
         for req in reqs:
-            ahead = self.ahead(req) if self.ahead is not None else None
+            ahead = self._sent_ahead(req)
             exchanges.append(self.client.send(req) if ahead is None else self._answer(ahead, req))
         return exchanges
 
     def _exchanges(self, reqs: Sequence[ApiRequest]) -> list[Exchange]:
         """Each request's exchange: the answer sent ahead for it if there is one, else sent now
         (the rest concurrently). Either way it is the target's answer to exactly that request."""
-        ahead = [self.ahead(r) if self.ahead is not None else None for r in reqs]
+        ahead = [self._sent_ahead(r) for r in reqs]
         sent = iter(self.client.send_many([r for r, a in zip(reqs, ahead, strict=True) if a is None]))
         return [next(sent) if a is None else self._answer(a, r) for a, r in zip(ahead, reqs, strict=True)]
+
+    def _sent_ahead(self, req: ApiRequest) -> SentAheadAnswer | None:
+        return self.ahead(req) if self.ahead is not None else None
 
     def _answer(self, ahead: SentAheadAnswer, req: ApiRequest) -> Exchange:
         """The answer sent ahead; a request the client refused to send then (budget, run deadline,
